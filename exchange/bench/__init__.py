@@ -1,0 +1,1 @@
+"""Benchmarks behind ``exch bench``: each returns one JSON-ready dict."""

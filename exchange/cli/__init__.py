@@ -1,0 +1,22 @@
+"""The ``exch`` command: one Typer app, one sub-app or module per area."""
+
+from __future__ import annotations
+
+import typer
+
+from exchange.cli import bench
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="exch: a stock exchange you can download, run and put on the internet.",
+)
+app.add_typer(bench.app, name="bench")
+
+
+def main() -> None:
+    """Entry point of the ``exch`` console script."""
+    app()

@@ -1,0 +1,23 @@
+"""``exch bench …``: benchmarks that print one JSON object each."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+__all__ = ["app"]
+
+app = typer.Typer(no_args_is_help=True, help="Measure exch; each benchmark prints one JSON object.")
+
+
+@app.command("engine")
+def engine(
+    commands: int = typer.Option(1_000_000, "--commands", "-n", min=1_000, help="Commands in the stream."),
+    users: int = typer.Option(1_000, min=2, help="Distinct users sending orders."),
+    seed: int = typer.Option(1, help="Seed of the generated stream."),
+) -> None:
+    """The matching engine alone on the standard mix (DESIGN.md)."""
+    from exchange.bench.engine import run
+
+    typer.echo(json.dumps(run(commands, seed=seed, users=users)))

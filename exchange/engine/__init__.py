@@ -1,0 +1,36 @@
+"""The pure matching engine: commands in, events out (see ``core``)."""
+
+from exchange.engine.commands import (
+    AddSymbol,
+    Cancel,
+    CancelAll,
+    Command,
+    Deposit,
+    Halt,
+    NewOrder,
+    Replace,
+    Resume,
+    decode_command,
+    encode_command,
+)
+from exchange.engine.core import Engine, Limits
+from exchange.engine.events import (
+    Ack,
+    Applied,
+    Canceled,
+    CanceledAll,
+    Change,
+    Done,
+    Event,
+    Match,
+    Open,
+    Reject,
+)
+from exchange.engine.snapshot import SnapshotError, restore, snapshot
+
+__all__ = [
+    "AddSymbol", "Cancel", "CancelAll", "Command", "Deposit", "Halt", "NewOrder", "Replace",
+    "Resume", "decode_command", "encode_command", "Engine", "Limits", "Ack", "Applied",
+    "Canceled", "CanceledAll", "Change", "Done", "Event", "Match", "Open", "Reject",
+    "SnapshotError", "restore", "snapshot",
+]

@@ -1,0 +1,189 @@
+"""One symbol's order book: two ``BookSide`` objects of one implementation.
+
+Bids and asks are the same code, parameterised by ``sign``: a level's *key* is
+``sign * price`` (asks: ``+price``, bids: ``-price``), so on either side the best
+level is the one with the smallest key and an incoming order of the other side
+with limit ``p`` may trade with every level whose key is ``<= sign * p``.
+
+A level is a FIFO of orders (a ``deque``). Canceling from the middle of a level
+is O(1): the order is marked dead (``remaining == 0``) and skipped when it
+reaches the front; a level compacts itself when dead entries outnumber live
+ones, and levels that empty are dropped lazily from the price heap, which is
+rebuilt when stale keys pile up. Memory therefore stays proportional to what
+rests on the book.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from typing import Final, Iterator
+
+import msgspec
+
+from exchange.engine.commands import Side, SymbolStatus, TimeInForce
+
+__all__ = ["Order", "Level", "BookSide", "Book", "side_sign"]
+
+_COMPACT_MIN_DEAD: Final = 16
+_STALE_SLACK: Final = 64
+
+
+def side_sign(side: str) -> int:
+    """The key sign of a side: ``-1`` for bids, ``+1`` for asks."""
+    return -1 if side == "buy" else 1
+
+
+class Order(msgspec.Struct, gc=False):
+    """A live order. ``qty`` is its total size (filled + remaining)."""
+
+    order_id: int
+    user: int
+    symbol: str
+    side: Side
+    price: int
+    qty: int
+    remaining: int
+    tif: TimeInForce
+    post_only: bool
+    client_order_id: str | None
+    ts: int
+
+
+class Level:
+    """The resting orders at one price, in time priority."""
+
+    __slots__ = ("price", "key", "orders", "total", "count", "dead")
+
+    def __init__(self, price: int, key: int) -> None:
+        self.price = price
+        self.key = key
+        self.orders: deque[Order] = deque()
+        self.total = 0
+        self.count = 0
+        self.dead = 0
+
+    def append(self, order: Order) -> None:
+        """Queue ``order`` at the back."""
+        self.orders.append(order)
+        self.total += order.remaining
+        self.count += 1
+
+    def front(self) -> Order:
+        """The first live order (the level must hold one)."""
+        orders = self.orders
+        order = orders[0]
+        while order.remaining == 0:
+            orders.popleft()
+            self.dead -= 1
+            order = orders[0]
+        return order
+
+    def pop_front(self) -> None:
+        """Drop the front order, which the caller has just emptied."""
+        self.orders.popleft()
+        self.count -= 1
+        if self.count == 0:
+            self.orders.clear()
+            self.dead = 0
+
+    def kill(self, order: Order) -> None:
+        """Forget a live order anywhere in the level (its remaining must be zeroed by caller)."""
+        self.count -= 1
+        if self.count == 0:
+            self.orders.clear()
+            self.dead = 0
+            return
+        self.dead += 1
+        if self.dead > _COMPACT_MIN_DEAD and self.dead > self.count:
+            self.orders = deque(o for o in self.orders if o.remaining)
+            self.dead = 0
+
+    def live(self) -> Iterator[Order]:
+        """The live orders in priority order."""
+        return (o for o in self.orders if o.remaining)
+
+
+class BookSide:
+    """The bids or the asks of one book."""
+
+    __slots__ = ("side", "sign", "levels", "heap", "total", "stale")
+
+    def __init__(self, side: Side) -> None:
+        self.side: Side = side
+        self.sign = side_sign(side)
+        self.levels: dict[int, Level] = {}
+        self.heap: list[int] = []
+        self.total = 0  # all resting quantity on this side
+        self.stale = 0  # empty levels still in ``levels``/``heap``
+
+    def best(self) -> Level | None:
+        """The best non-empty level, or None when the side is empty."""
+        heap = self.heap
+        levels = self.levels
+        while heap:
+            level = levels[heap[0]]
+            if level.count:
+                return level
+            del levels[heapq.heappop(heap)]
+            self.stale -= 1
+        return None
+
+    def level_for(self, price: int) -> Level:
+        """The level at ``price``, created (and indexed) if needed."""
+        key = self.sign * price
+        level = self.levels.get(key)
+        if level is None:
+            level = Level(price, key)
+            self.levels[key] = level
+            heapq.heappush(self.heap, key)
+        elif level.count == 0:
+            self.stale -= 1
+        return level
+
+    def level_emptied(self) -> None:
+        """Note that a level went empty; rebuild the index when too many are stale."""
+        self.stale += 1
+        if self.stale > _STALE_SLACK and self.stale > len(self.levels) - self.stale:
+            self.levels = {k: v for k, v in self.levels.items() if v.count}
+            self.heap = list(self.levels)
+            heapq.heapify(self.heap)
+            self.stale = 0
+
+    def sorted_levels(self) -> list[Level]:
+        """Non-empty levels, best first."""
+        return [self.levels[k] for k in sorted(self.levels) if self.levels[k].count]
+
+
+class Book:
+    """One symbol: its two sides, book sequence, trading status and session stats."""
+
+    __slots__ = (
+        "symbol", "tick", "lot", "status", "seq", "bids", "asks",
+        "last", "last_qty", "volume",
+    )
+
+    def __init__(self, symbol: str, tick: int, lot: int) -> None:
+        self.symbol = symbol
+        self.tick = tick
+        self.lot = lot
+        self.status: SymbolStatus = "trading"
+        self.seq = 0
+        self.bids = BookSide("buy")
+        self.asks = BookSide("sell")
+        self.last: int | None = None
+        self.last_qty = 0
+        self.volume = 0
+
+    def side(self, side: str) -> BookSide:
+        """The side an order of ``side`` rests on."""
+        return self.bids if side == "buy" else self.asks
+
+    def opposite(self, side: str) -> BookSide:
+        """The side an order of ``side`` trades against."""
+        return self.asks if side == "buy" else self.bids
+
+    @property
+    def open_interest(self) -> int:
+        """All resting quantity, both sides."""
+        return self.bids.total + self.asks.total

@@ -1,0 +1,572 @@
+"""The matching engine: sequenced commands in, events out, nothing else.
+
+No I/O, no clock, no randomness: ``Engine.apply(command, ts)`` checks the
+command against the current state, and either refuses it (one ``Reject``
+event, state untouched, sequence unchanged) or accepts it (the global sequence
+``seq`` advances by one) and returns what it caused. Applying the same commands
+with the same timestamps always gives the same events and the same state.
+
+Matching is price-time priority; a trade happens at the resting order's price.
+Self-trade prevention cancels the *resting* order (``Done`` reason
+``self_trade``) and the incoming order goes on matching against the next
+orders, the policy known as "cancel resting" or "expire maker".
+
+Risk: a limit buy holds ``price * qty`` cash, a sell holds its shares; a market
+buy holds nothing up front and pays level by level from available cash, its
+remainder expiring when the cash runs out. Holds are released on cancel and on
+fills (a buy filled below its limit gets the difference back at once).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Final, Iterator
+
+from exchange.engine.accounts import Account
+from exchange.engine.book import Book, BookSide, Level, Order
+from exchange.engine.commands import (
+    AddSymbol,
+    Cancel,
+    CancelAll,
+    Command,
+    Deposit,
+    Halt,
+    NewOrder,
+    Replace,
+    Resume,
+)
+from exchange.engine.errors import EngineError
+from exchange.engine.events import (
+    Ack,
+    Applied,
+    Canceled,
+    CanceledAll,
+    Change,
+    Done,
+    Event,
+    Match,
+    Open,
+    OrderStatus,
+    Reject,
+)
+
+__all__ = ["Engine", "Limits"]
+
+_NO_LIMIT: Final = 1 << 62
+_SYMBOL_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+
+
+class Limits:
+    """Engine-wide bounds. Keyword-only, with the defaults a small exchange wants."""
+
+    __slots__ = ("max_open_orders", "max_price", "max_qty", "max_deposit")
+
+    def __init__(
+        self,
+        *,
+        max_open_orders: int = 1_000,
+        max_price: int = 1_000_000_000,
+        max_qty: int = 1_000_000_000,
+        max_deposit: int = 10**15,
+    ) -> None:
+        self.max_open_orders = max_open_orders
+        self.max_price = max_price
+        self.max_qty = max_qty
+        self.max_deposit = max_deposit
+
+    def as_dict(self) -> dict[str, int]:
+        """Plain data, for snapshots."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class Engine:
+    """Order books for several symbols, with user wallets and pre-trade risk.
+
+    Args:
+        limits: per-user open-order cap and price/quantity/deposit bounds.
+    """
+
+    def __init__(self, *, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.books: dict[str, Book] = {}
+        self.accounts: dict[int, Account] = {}
+        self.seq = 0
+        self.next_order_id = 1
+        self.next_trade_id = 1
+        self._handlers: dict[type, Callable[..., list[Event]]] = {
+            NewOrder: self._new_order,
+            Cancel: self._cancel,
+            CancelAll: self._cancel_all,
+            Replace: self._replace,
+            Deposit: self._deposit,
+            AddSymbol: self._add_symbol,
+            Halt: self._halt,
+            Resume: self._resume,
+        }
+
+    # ------------------------------------------------------------------ apply
+
+    def apply(self, command: Command, ts: int) -> list[Event]:
+        """Apply one command stamped ``ts`` (ns); return the reply and what followed.
+
+        The first event is the reply. A ``Reject`` reply means nothing changed
+        and ``seq`` did not advance; any other reply means the command was
+        accepted as number ``self.seq``.
+        """
+        try:
+            events = self._handlers[type(command)](command, ts)
+        except EngineError as exc:
+            return [
+                Reject(
+                    getattr(command, "user", 0),
+                    exc.code,
+                    exc.message,
+                    getattr(command, "client_order_id", None),
+                )
+            ]
+        self.seq += 1
+        return events
+
+    # ----------------------------------------------------------------- orders
+
+    def _new_order(self, c: NewOrder, ts: int) -> list[Event]:
+        book = self._tradable_book(c.symbol)
+        limits = self.limits
+        qty = c.qty
+        self._check_qty(book, qty)
+        side = c.side
+        market = c.type == "market"
+        if market:
+            if c.price is not None:
+                raise EngineError("invalid_price", "a market order takes no price")
+            if c.post_only:
+                raise EngineError("bad_request", "post_only applies to limit orders only")
+            price = 0
+            limit_key = _NO_LIMIT
+        else:
+            price = self._check_price(book, c.price)
+            limit_key = book.opposite(side).sign * price
+            if c.post_only and c.tif != "gtc":
+                raise EngineError("bad_request", "post_only orders must be gtc")
+        acct = self.accounts.get(c.user)
+        coid = c.client_order_id
+        if acct is None:
+            raise EngineError(
+                "insufficient_funds" if side == "buy" else "insufficient_position",
+                "this account holds no cash or shares yet",
+            )
+        if coid is not None and coid in acct.client_ids:
+            raise EngineError(
+                "duplicate_client_order_id", f"client_order_id {coid!r} is already in use by an open order"
+            )
+        if not market and c.tif == "gtc" and len(acct.orders) >= limits.max_open_orders:
+            raise EngineError(
+                "too_many_orders", f"at most {limits.max_open_orders} open orders per user"
+            )
+        opp = book.opposite(side)
+        if side == "buy":
+            if market:
+                self._check_market_buy(book, opp, acct)
+            elif acct.cash - acct.cash_held < price * qty:
+                raise EngineError(
+                    "insufficient_funds",
+                    f"needs {price * qty} cents, {acct.cash - acct.cash_held} available",
+                )
+        elif acct.positions.get(c.symbol, 0) - acct.held.get(c.symbol, 0) < qty:
+            raise EngineError(
+                "insufficient_position",
+                f"needs {qty} {c.symbol}, {acct.available_shares(c.symbol)} available",
+            )
+        if c.post_only:
+            best = opp.best()
+            if best is not None and best.key <= limit_key:
+                raise EngineError("would_cross", f"post-only order at {price} would trade at {best.price}")
+        if c.tif == "fok":
+            budget = acct.cash - acct.cash_held if market and side == "buy" else -1
+            if not self._fillable(book, opp, limit_key, acct.user, qty, budget):
+                raise EngineError("unfillable", f"fill-or-kill: {qty} cannot fill completely now")
+
+        order_id = self.next_order_id
+        self.next_order_id = order_id + 1
+        order = Order(
+            order_id, acct.user, book.symbol, side, price, qty, qty, c.tif, c.post_only, coid, ts
+        )
+        ack = Ack(acct.user, order_id, coid, book.symbol, side, "open", qty)
+        out: list[Event] = [ack]
+        self._hold(acct, order)
+        self._execute(book, acct, order, out, market, limit_key)
+        self._finish_ack(ack, order, market)
+        return out
+
+    def _execute(
+        self, book: Book, acct: Account, order: Order, out: list[Event], market: bool, limit_key: int
+    ) -> None:
+        """Match an incoming order, then rest it (limit GTC) or expire what is left."""
+        opp = book.opposite(order.side)
+        market_buy = market and order.side == "buy"
+        lot = book.lot
+        accounts = self.accounts
+        while order.remaining:
+            level = opp.best()
+            if level is None or level.key > limit_key:
+                break
+            price = level.price
+            while order.remaining and level.count:
+                maker = level.front()
+                if maker.user == order.user:
+                    self._remove(book, opp, level, maker, "self_trade", out)
+                    continue
+                qty = order.remaining if order.remaining < maker.remaining else maker.remaining
+                if market_buy:
+                    afford = (acct.cash - acct.cash_held) // price
+                    afford -= afford % lot
+                    if afford < qty:
+                        qty = afford
+                        if qty == 0:
+                            break
+                self._trade(book, opp, level, maker, accounts[maker.user], order, acct, qty, price, out)
+            else:
+                continue
+            break  # a market buy ran out of cash
+        remaining = order.remaining
+        if not remaining:
+            out.append(
+                Done(book.symbol, 0, order.order_id, order.user, order.client_order_id,
+                     order.side, None if market else order.price, "filled", 0, 0)
+            )
+        elif market or order.tif != "gtc":
+            self._release(acct, order, remaining)
+            out.append(
+                Done(book.symbol, 0, order.order_id, order.user, order.client_order_id,
+                     order.side, None if market else order.price, "expired", remaining, 0)
+            )
+        else:
+            side = book.side(order.side)
+            level = side.level_for(order.price)
+            level.append(order)
+            side.total += remaining
+            acct.add_order(order)
+            book.seq += 1
+            out.append(
+                Open(book.symbol, book.seq, order.order_id, order.side, order.price, remaining, level.total)
+            )
+
+    def _trade(
+        self,
+        book: Book,
+        opp: BookSide,
+        level: Level,
+        maker: Order,
+        maker_acct: Account,
+        taker: Order,
+        taker_acct: Account,
+        qty: int,
+        price: int,
+        out: list[Event],
+    ) -> None:
+        """Settle one fill between a resting maker and the incoming taker."""
+        symbol = book.symbol
+        value = price * qty
+        if taker.side == "buy":
+            buyer, seller, release = taker_acct, maker_acct, taker.price * qty
+        else:
+            buyer, seller, release = maker_acct, taker_acct, value
+        buyer.cash -= value
+        buyer.cash_held -= release
+        positions = buyer.positions
+        positions[symbol] = positions.get(symbol, 0) + qty
+        seller.positions[symbol] -= qty
+        seller.held[symbol] -= qty
+        seller.cash += value
+        maker.remaining -= qty
+        taker.remaining -= qty
+        level.total -= qty
+        opp.total -= qty
+        book.last = price
+        book.last_qty = qty
+        book.volume += qty
+        trade_id = self.next_trade_id
+        self.next_trade_id = trade_id + 1
+        book.seq += 1
+        out.append(
+            Match(
+                symbol, book.seq, trade_id, price, qty, maker.side,
+                maker.order_id, maker.user, maker.client_order_id, maker.remaining,
+                taker.order_id, taker.user, taker.client_order_id, taker.remaining,
+                level.total,
+            )
+        )
+        if maker.remaining == 0:
+            level.pop_front()
+            maker_acct.drop_order(maker)
+            if level.count == 0:
+                opp.level_emptied()
+            book.seq += 1
+            out.append(
+                Done(symbol, book.seq, maker.order_id, maker.user, maker.client_order_id,
+                     maker.side, price, "filled", 0, level.total)
+            )
+
+    def _remove(
+        self, book: Book, side: BookSide, level: Level, order: Order, reason: str, out: list[Event]
+    ) -> None:
+        """Take a resting order off the book, release its hold, emit ``Done``."""
+        remaining = order.remaining
+        acct = self.accounts[order.user]
+        self._release(acct, order, remaining)
+        order.remaining = 0
+        level.total -= remaining
+        side.total -= remaining
+        level.kill(order)
+        if level.count == 0:
+            side.level_emptied()
+        acct.drop_order(order)
+        book.seq += 1
+        out.append(
+            Done(book.symbol, book.seq, order.order_id, order.user, order.client_order_id,
+                 order.side, order.price, reason, remaining, level.total)  # type: ignore[arg-type]
+        )
+
+    # ------------------------------------------------------ cancel / replace
+
+    def _cancel(self, c: Cancel, ts: int) -> list[Event]:
+        acct, order = self._own_order(c.user, c.order_id, c.client_order_id)
+        book = self.books[order.symbol]
+        side = book.side(order.side)
+        out: list[Event] = [Canceled(acct.user, order.order_id, order.client_order_id, order.remaining)]
+        self._remove(book, side, side.levels[side.sign * order.price], order, "canceled", out)
+        return out
+
+    def _cancel_all(self, c: CancelAll, ts: int) -> list[Event]:
+        acct = self.accounts.get(c.user)
+        if c.symbol is not None and c.symbol not in self.books:
+            raise EngineError("unknown_symbol", f"no symbol {c.symbol!r}")
+        if acct is None:
+            return [CanceledAll(c.user, 0)]
+        orders = [o for o in acct.orders.values() if c.symbol is None or o.symbol == c.symbol]
+        reply = CanceledAll(c.user, len(orders))
+        out: list[Event] = [reply]
+        for order in orders:
+            book = self.books[order.symbol]
+            side = book.side(order.side)
+            self._remove(book, side, side.levels[side.sign * order.price], order, "canceled", out)
+        return out
+
+    def _replace(self, c: Replace, ts: int) -> list[Event]:
+        acct, order = self._own_order(c.user, c.order_id, c.client_order_id)
+        book = self.books[order.symbol]
+        if book.status != "trading":
+            raise EngineError("halted", f"{book.symbol} is halted")
+        price = order.price if c.price is None else self._check_price(book, c.price)
+        qty = order.remaining if c.qty is None else c.qty
+        self._check_qty(book, qty)
+        side = book.side(order.side)
+        level = side.levels[side.sign * order.price]
+        if price == order.price and qty <= order.remaining:
+            return self._reduce(book, side, level, acct, order, qty)
+        if order.side == "buy":
+            available = acct.cash - acct.cash_held + order.price * order.remaining
+            if available < price * qty:
+                raise EngineError("insufficient_funds", f"needs {price * qty} cents, {available} available")
+        else:
+            available = acct.available_shares(book.symbol) + order.remaining
+            if available < qty:
+                raise EngineError(
+                    "insufficient_position", f"needs {qty} {book.symbol}, {available} available"
+                )
+        opp = book.opposite(order.side)
+        limit_key = opp.sign * price
+        if order.post_only:
+            best = opp.best()
+            if best is not None and best.key <= limit_key:
+                raise EngineError("would_cross", f"post-only order at {price} would trade at {best.price}")
+        ack = Ack(acct.user, order.order_id, order.client_order_id, book.symbol, order.side, "open", qty)
+        out: list[Event] = [ack]
+        filled = order.qty - order.remaining
+        self._remove(book, side, level, order, "replaced", out)
+        # A fresh object: the old one stays dead in its level's queue.
+        order = Order(
+            order.order_id, order.user, order.symbol, order.side, price, filled + qty, qty,
+            order.tif, order.post_only, order.client_order_id, ts,
+        )
+        self._hold(acct, order)
+        self._execute(book, acct, order, out, False, limit_key)
+        self._finish_ack(ack, order, False)
+        return out
+
+    def _reduce(
+        self, book: Book, side: BookSide, level: Level, acct: Account, order: Order, qty: int
+    ) -> list[Event]:
+        """Lower a resting order's open quantity in place, keeping its priority."""
+        cut = order.remaining - qty
+        ack = Ack(acct.user, order.order_id, order.client_order_id, book.symbol, order.side, "open", qty)
+        out: list[Event] = [ack]
+        if cut:
+            self._release(acct, order, cut)
+            order.remaining = qty
+            order.qty -= cut
+            level.total -= cut
+            side.total -= cut
+            book.seq += 1
+            out.append(Change(book.symbol, book.seq, order.order_id, order.side, order.price, qty, level.total))
+        ack.status = "partially_filled" if order.qty > order.remaining else "open"
+        return out
+
+    # ------------------------------------------------------------------ admin
+
+    def _deposit(self, c: Deposit, ts: int) -> list[Event]:
+        if c.cash < 0 or c.qty < 0:
+            raise EngineError("bad_request", "a deposit cannot be negative")
+        if c.cash > self.limits.max_deposit or c.qty > self.limits.max_deposit:
+            raise EngineError("bad_request", f"a deposit is at most {self.limits.max_deposit}")
+        if c.qty and (c.symbol is None or c.symbol not in self.books):
+            raise EngineError("unknown_symbol", f"no symbol {c.symbol!r}")
+        if not c.cash and not c.qty:
+            raise EngineError("bad_request", "a deposit needs cash or a symbol and qty")
+        acct = self.accounts.get(c.user)
+        if acct is None:
+            acct = self.accounts[c.user] = Account(c.user)
+        acct.cash += c.cash
+        if c.qty and c.symbol is not None:
+            acct.positions[c.symbol] = acct.positions.get(c.symbol, 0) + c.qty
+            acct.held.setdefault(c.symbol, 0)
+        return [Applied("deposit", c.symbol)]
+
+    def _add_symbol(self, c: AddSymbol, ts: int) -> list[Event]:
+        if not c.symbol or len(c.symbol) > 12 or not set(c.symbol) <= _SYMBOL_CHARS:
+            raise EngineError("bad_request", "a symbol is 1-12 of A-Z, 0-9, '.' and '-'")
+        if c.symbol in self.books:
+            raise EngineError("bad_request", f"symbol {c.symbol} is already listed")
+        if c.tick < 1 or c.lot < 1:
+            raise EngineError("bad_request", "tick and lot must be positive")
+        self.books[c.symbol] = Book(c.symbol, c.tick, c.lot)
+        return [Applied("add_symbol", c.symbol, "trading")]
+
+    def _halt(self, c: Halt, ts: int) -> list[Event]:
+        self._book(c.symbol).status = "halted"
+        return [Applied("halt", c.symbol, "halted")]
+
+    def _resume(self, c: Resume, ts: int) -> list[Event]:
+        self._book(c.symbol).status = "trading"
+        return [Applied("resume", c.symbol, "trading")]
+
+    # ---------------------------------------------------------------- helpers
+
+    def _book(self, symbol: str) -> Book:
+        book = self.books.get(symbol)
+        if book is None:
+            raise EngineError("unknown_symbol", f"no symbol {symbol!r}")
+        return book
+
+    def _tradable_book(self, symbol: str) -> Book:
+        book = self._book(symbol)
+        if book.status != "trading":
+            raise EngineError("halted", f"{symbol} is halted")
+        return book
+
+    def _check_qty(self, book: Book, qty: int) -> None:
+        if qty <= 0 or qty % book.lot or qty > self.limits.max_qty:
+            raise EngineError(
+                "invalid_qty",
+                f"qty must be a positive multiple of {book.lot} up to {self.limits.max_qty}, got {qty}",
+            )
+
+    def _check_price(self, book: Book, price: int | None) -> int:
+        if price is None:
+            raise EngineError("invalid_price", "a limit order needs a price")
+        if price <= 0 or price % book.tick or price > self.limits.max_price:
+            raise EngineError(
+                "invalid_price",
+                f"price must be a positive multiple of {book.tick} up to {self.limits.max_price}, got {price}",
+            )
+        return price
+
+    def _own_order(
+        self, user: int, order_id: int | None, client_order_id: str | None
+    ) -> tuple[Account, Order]:
+        acct = self.accounts.get(user)
+        order = None
+        if acct is not None:
+            if order_id is not None:
+                order = acct.orders.get(order_id)
+            elif client_order_id is not None:
+                order = acct.client_ids.get(client_order_id)
+            else:
+                raise EngineError("bad_request", "name the order by order_id or client_order_id")
+        if acct is None or order is None:
+            ref = order_id if order_id is not None else client_order_id
+            raise EngineError("unknown_order", f"no open order {ref!r} of yours")
+        return acct, order
+
+    @staticmethod
+    def _hold(acct: Account, order: Order) -> None:
+        if order.side == "buy":
+            acct.cash_held += order.price * order.remaining
+        else:
+            acct.held[order.symbol] = acct.held.get(order.symbol, 0) + order.remaining
+
+    @staticmethod
+    def _release(acct: Account, order: Order, qty: int) -> None:
+        if order.side == "buy":
+            acct.cash_held -= order.price * qty
+        else:
+            acct.held[order.symbol] -= qty
+
+    @staticmethod
+    def _finish_ack(ack: Ack, order: Order, market: bool) -> None:
+        remaining = order.remaining
+        ack.remaining = remaining
+        status: OrderStatus
+        if remaining == 0:
+            status = "filled"
+        elif market or order.tif != "gtc":
+            status = "canceled"
+            ack.remaining = 0
+        elif remaining < order.qty:
+            status = "partially_filled"
+        else:
+            status = "open"
+        ack.status = status
+
+    def _crossing(self, opp: BookSide, limit_key: int) -> Iterator[Level]:
+        """Levels of ``opp`` an order with ``limit_key`` may trade with, best first."""
+        best = opp.best()
+        if best is None or best.key > limit_key:
+            return
+        yield best
+        rest = sorted(k for k, lv in opp.levels.items() if best.key < k <= limit_key and lv.count)
+        for key in rest:
+            yield opp.levels[key]
+
+    def _fillable(
+        self, book: Book, opp: BookSide, limit_key: int, user: int, qty: int, budget: int
+    ) -> bool:
+        """Could ``qty`` fill completely now (own orders excluded, within ``budget`` if >= 0)?"""
+        for level in self._crossing(opp, limit_key):
+            for order in level.live():
+                if order.user == user:
+                    continue
+                take = qty if qty < order.remaining else order.remaining
+                if budget >= 0:
+                    afford = budget // level.price
+                    afford -= afford % book.lot
+                    take = take if take < afford else afford
+                    if take == 0:
+                        return False
+                    budget -= take * level.price
+                qty -= take
+                if qty == 0:
+                    return True
+        return False
+
+    def _check_market_buy(self, book: Book, opp: BookSide, acct: Account) -> None:
+        """Refuse a market buy that cannot pay for one lot of the first order it would take."""
+        for level in self._crossing(opp, _NO_LIMIT):
+            for order in level.live():
+                if order.user != acct.user:
+                    if acct.cash - acct.cash_held < level.price * book.lot:
+                        raise EngineError(
+                            "insufficient_funds",
+                            f"one lot at {level.price} costs {level.price * book.lot} cents, "
+                            f"{acct.cash - acct.cash_held} available",
+                        )
+                    return
