@@ -29,6 +29,7 @@ from exchange.engine import (
     Open,
     Replace,
 )
+from exchange.engine.commands import Side
 
 __all__ = ["generate", "run"]
 
@@ -74,8 +75,8 @@ def generate(n: int, *, seed: int = 1, users: int = 1_000) -> tuple[list[Command
     rng = random.Random(seed)
     engine = Engine(limits=Limits(max_open_orders=100_000))
     setup = setup_commands(users)
-    for ts, cmd in enumerate(setup):
-        engine.apply(cmd, ts)
+    for ts, setup_cmd in enumerate(setup):
+        engine.apply(setup_cmd, ts)
     resting = _OpenOrders()
     stream: list[Command] = []
     ts = len(setup)
@@ -83,7 +84,7 @@ def generate(n: int, *, seed: int = 1, users: int = 1_000) -> tuple[list[Command
         r = rng.random()
         symbol = SYMBOLS[rng.randrange(2)]
         user = rng.randrange(1, users + 1)
-        side = "buy" if rng.random() < 0.5 else "sell"
+        side: Side = "buy" if rng.random() < 0.5 else "sell"
         book = engine.books[symbol]
         best_bid = book.bids.best()
         best_ask = book.asks.best()
@@ -114,7 +115,7 @@ def generate(n: int, *, seed: int = 1, users: int = 1_000) -> tuple[list[Command
             cmd = NewOrder(user, symbol, side, "limit", max(1, price), rng.randrange(1, 100))
         for event in engine.apply(cmd, ts):
             if type(event) is Open:
-                resting.add(event.order_id, cmd.user)  # type: ignore[union-attr]
+                resting.add(event.order_id, cmd.user)
             elif type(event) is Done and event.seq:
                 resting.remove(event.order_id)
         stream.append(cmd)

@@ -16,7 +16,7 @@ class Account:
     ``client_ids`` the same orders by client order id.
     """
 
-    __slots__ = ("user", "cash", "cash_held", "positions", "held", "orders", "client_ids")
+    __slots__ = ("cash", "cash_held", "client_ids", "held", "orders", "positions", "user")
 
     def __init__(self, user: int) -> None:
         self.user = user

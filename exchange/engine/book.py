@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import Final, Iterator
+from collections.abc import Iterator
+from typing import Final
 
 import msgspec
 
 from exchange.engine.commands import Side, SymbolStatus, TimeInForce
 
-__all__ = ["Order", "Level", "BookSide", "Book", "side_sign"]
+__all__ = ["Book", "BookSide", "Level", "Order", "side_sign"]
 
 _COMPACT_MIN_DEAD: Final = 16
 _STALE_SLACK: Final = 64
@@ -53,7 +54,7 @@ class Order(msgspec.Struct, gc=False):
 class Level:
     """The resting orders at one price, in time priority."""
 
-    __slots__ = ("price", "key", "orders", "total", "count", "dead")
+    __slots__ = ("count", "dead", "key", "orders", "price", "total")
 
     def __init__(self, price: int, key: int) -> None:
         self.price = price
@@ -107,7 +108,7 @@ class Level:
 class BookSide:
     """The bids or the asks of one book."""
 
-    __slots__ = ("side", "sign", "levels", "heap", "total", "stale")
+    __slots__ = ("heap", "levels", "side", "sign", "stale", "total")
 
     def __init__(self, side: Side) -> None:
         self.side: Side = side
@@ -159,8 +160,16 @@ class Book:
     """One symbol: its two sides, book sequence, trading status and session stats."""
 
     __slots__ = (
-        "symbol", "tick", "lot", "status", "seq", "bids", "asks",
-        "last", "last_qty", "volume",
+        "asks",
+        "bids",
+        "last",
+        "last_qty",
+        "lot",
+        "seq",
+        "status",
+        "symbol",
+        "tick",
+        "volume",
     )
 
     def __init__(self, symbol: str, tick: int, lot: int) -> None:

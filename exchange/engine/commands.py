@@ -9,28 +9,28 @@ small). Commands are immutable.
 
 from __future__ import annotations
 
-from typing import Final, Literal, Union
+from typing import Final, Literal
 
 import msgspec
 
 __all__ = [
-    "Side",
-    "OrderType",
-    "TimeInForce",
-    "SymbolStatus",
     "BUY",
     "SELL",
-    "NewOrder",
+    "AddSymbol",
     "Cancel",
     "CancelAll",
-    "Replace",
-    "Deposit",
-    "AddSymbol",
-    "Halt",
-    "Resume",
     "Command",
-    "encode_command",
+    "Deposit",
+    "Halt",
+    "NewOrder",
+    "OrderType",
+    "Replace",
+    "Resume",
+    "Side",
+    "SymbolStatus",
+    "TimeInForce",
     "decode_command",
+    "encode_command",
 ]
 
 Side = Literal["buy", "sell"]
@@ -115,7 +115,7 @@ class Resume(msgspec.Struct, frozen=True, array_like=True, gc=False, tag_field="
     symbol: str
 
 
-Command = Union[NewOrder, Cancel, CancelAll, Replace, Deposit, AddSymbol, Halt, Resume]
+Command = NewOrder | Cancel | CancelAll | Replace | Deposit | AddSymbol | Halt | Resume
 
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoder: Final = msgspec.msgpack.Decoder(Command)
@@ -132,4 +132,5 @@ def decode_command(data: bytes) -> Command:
     Raises:
         msgspec.ValidationError: the bytes are not a valid command.
     """
-    return _decoder.decode(data)
+    command: Command = _decoder.decode(data)
+    return command

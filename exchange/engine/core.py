@@ -19,7 +19,8 @@ fills (a buy filled below its limit gets the difference back at once).
 
 from __future__ import annotations
 
-from typing import Callable, Final, Iterator
+from collections.abc import Callable, Iterator
+from typing import Final
 
 from exchange.engine.accounts import Account
 from exchange.engine.book import Book, BookSide, Level, Order
@@ -58,7 +59,7 @@ _SYMBOL_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 class Limits:
     """Engine-wide bounds. Keyword-only, with the defaults a small exchange wants."""
 
-    __slots__ = ("max_open_orders", "max_price", "max_qty", "max_deposit")
+    __slots__ = ("max_deposit", "max_open_orders", "max_price", "max_qty")
 
     def __init__(
         self,
@@ -407,7 +408,9 @@ class Engine:
             level.total -= cut
             side.total -= cut
             book.seq += 1
-            out.append(Change(book.symbol, book.seq, order.order_id, order.side, order.price, qty, level.total))
+            out.append(
+                Change(book.symbol, book.seq, order.order_id, order.side, order.price, qty, level.total)
+            )
         ack.status = "partially_filled" if order.qty > order.remaining else "open"
         return out
 
@@ -476,7 +479,8 @@ class Engine:
         if price <= 0 or price % book.tick or price > self.limits.max_price:
             raise EngineError(
                 "invalid_price",
-                f"price must be a positive multiple of {book.tick} up to {self.limits.max_price}, got {price}",
+                f"price must be a positive multiple of {book.tick} "
+                f"up to {self.limits.max_price}, got {price}",
             )
         return price
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-__all__ = ["ErrorCode", "ERROR_CODES", "EngineError"]
+__all__ = ["ERROR_CODES", "EngineError", "ErrorCode"]
 
 ErrorCode = Literal[
     "bad_request",

@@ -17,26 +17,26 @@ at that side and price after the change, so L2 follows without a book.
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 import msgspec
 
 from exchange.engine.commands import Side, SymbolStatus
 
 __all__ = [
-    "OrderStatus",
-    "DoneReason",
-    "Liquidity",
     "Ack",
-    "Reject",
+    "Applied",
     "Canceled",
     "CanceledAll",
-    "Applied",
-    "Match",
-    "Open",
     "Change",
     "Done",
+    "DoneReason",
     "Event",
+    "Liquidity",
+    "Match",
+    "Open",
+    "OrderStatus",
+    "Reject",
     "Reply",
 ]
 
@@ -156,5 +156,5 @@ class Done(msgspec.Struct, frozen=True, gc=False, tag_field="kind", tag="done"):
     level_qty: int
 
 
-Reply = Union[Ack, Reject, Canceled, CanceledAll, Applied]
-Event = Union[Ack, Reject, Canceled, CanceledAll, Applied, Match, Open, Change, Done]
+Reply = Ack | Reject | Canceled | CanceledAll | Applied
+Event = Ack | Reject | Canceled | CanceledAll | Applied | Match | Open | Change | Done

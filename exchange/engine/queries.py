@@ -11,7 +11,7 @@ from typing import Any
 from exchange.engine.book import Book, BookSide, Order
 from exchange.engine.core import Engine
 
-__all__ = ["order_view", "open_orders", "balance", "symbols", "level3", "level2", "ticker"]
+__all__ = ["balance", "level2", "level3", "open_orders", "order_view", "symbols", "ticker"]
 
 
 def order_view(order: Order) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from exchange.engine.accounts import Account
 from exchange.engine.book import Book, BookSide, Order
 from exchange.engine.core import Engine, Limits
 
-__all__ = ["FORMAT", "VERSION", "snapshot", "restore", "SnapshotError"]
+__all__ = ["FORMAT", "VERSION", "SnapshotError", "restore", "snapshot"]
 
 FORMAT: Final = "exch-engine"
 VERSION: Final = 1
@@ -109,7 +109,9 @@ def restore(data: dict[str, Any]) -> Engine:
             book.volume = s["volume"]
             for side, rows in ((book.bids, s["bids"]), (book.asks, s["asks"])):
                 for oid, user, price, qty, remaining, tif, post_only, coid, ts in rows:
-                    order = Order(oid, user, book.symbol, side.side, price, qty, remaining, tif, post_only, coid, ts)
+                    order = Order(
+                        oid, user, book.symbol, side.side, price, qty, remaining, tif, post_only, coid, ts
+                    )
                     side.level_for(price).append(order)
                     side.total += remaining
                     orders[oid] = order
