@@ -20,8 +20,6 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Final
 
-import msgspec
-
 from exchange.engine.commands import Side, SymbolStatus, TimeInForce
 
 __all__ = ["Book", "BookSide", "Level", "Order", "side_sign"]
@@ -35,20 +33,49 @@ def side_sign(side: str) -> int:
     return -1 if side == "buy" else 1
 
 
-class Order(msgspec.Struct, gc=False):
-    """A live order. ``qty`` is its total size (filled + remaining)."""
+class Order:
+    """A live order. ``qty`` is its total size (filled + remaining).
 
-    order_id: int
-    user: int
-    symbol: str
-    side: Side
-    price: int
-    qty: int
-    remaining: int
-    tif: TimeInForce
-    post_only: bool
-    client_order_id: str | None
-    ts: int
+    A plain class rather than a struct so that the mypyc build compiles it to
+    a native object with direct field access.
+    """
+
+    __slots__ = (
+        "order_id", "user", "symbol", "side", "price", "qty", "remaining", "tif",
+        "post_only", "client_order_id", "ts",
+    )
+
+    def __init__(
+        self,
+        order_id: int,
+        user: int,
+        symbol: str,
+        side: Side,
+        price: int,
+        qty: int,
+        remaining: int,
+        tif: TimeInForce,
+        post_only: bool,
+        client_order_id: str | None,
+        ts: int,
+    ) -> None:
+        self.order_id = order_id
+        self.user = user
+        self.symbol = symbol
+        self.side: Side = side
+        self.price = price
+        self.qty = qty
+        self.remaining = remaining
+        self.tif: TimeInForce = tif
+        self.post_only = post_only
+        self.client_order_id = client_order_id
+        self.ts = ts
+
+    def __repr__(self) -> str:
+        return (
+            f"Order({self.order_id}, user={self.user}, {self.side} {self.remaining}/{self.qty} "
+            f"{self.symbol}@{self.price}, {self.tif})"
+        )
 
 
 class Level:

@@ -130,70 +130,75 @@ class Engine:
     # ----------------------------------------------------------------- orders
 
     def _new_order(self, c: NewOrder, ts: int) -> list[Event]:
-        book = self._tradable_book(c.symbol)
+        # The common path is written out inline: this is the engine's hot loop.
+        symbol = c.symbol
+        book = self.books.get(symbol)
+        if book is None or book.status != "trading":
+            book = self._tradable_book(symbol)
         limits = self.limits
         qty = c.qty
-        self._check_qty(book, qty)
+        if qty <= 0 or qty % book.lot or qty > limits.max_qty:
+            self._check_qty(book, qty)
         side = c.side
+        opp = book.asks if side == "buy" else book.bids
+        tif = c.tif
         market = c.type == "market"
+        price = c.price
         if market:
-            if c.price is not None:
+            if price is not None:
                 raise EngineError("invalid_price", "a market order takes no price")
             if c.post_only:
                 raise EngineError("bad_request", "post_only applies to limit orders only")
             price = 0
             limit_key = _NO_LIMIT
         else:
-            price = self._check_price(book, c.price)
-            limit_key = book.opposite(side).sign * price
-            if c.post_only and c.tif != "gtc":
+            if price is None or price <= 0 or price % book.tick or price > limits.max_price:
+                price = self._check_price(book, price)
+            limit_key = opp.sign * price
+            if c.post_only and tif != "gtc":
                 raise EngineError("bad_request", "post_only orders must be gtc")
-        acct = self.accounts.get(c.user)
-        coid = c.client_order_id
+        user = c.user
+        acct = self.accounts.get(user)
         if acct is None:
             raise EngineError(
                 "insufficient_funds" if side == "buy" else "insufficient_position",
                 "this account holds no cash or shares yet",
             )
+        coid = c.client_order_id
         if coid is not None and coid in acct.client_ids:
             raise EngineError(
                 "duplicate_client_order_id", f"client_order_id {coid!r} is already in use by an open order"
             )
-        if not market and c.tif == "gtc" and len(acct.orders) >= limits.max_open_orders:
-            raise EngineError(
-                "too_many_orders", f"at most {limits.max_open_orders} open orders per user"
-            )
-        opp = book.opposite(side)
+        if not market and tif == "gtc" and len(acct.orders) >= limits.max_open_orders:
+            raise EngineError("too_many_orders", f"at most {limits.max_open_orders} open orders per user")
         if side == "buy":
             if market:
                 self._check_market_buy(book, opp, acct)
             elif acct.cash - acct.cash_held < price * qty:
                 raise EngineError(
-                    "insufficient_funds",
-                    f"needs {price * qty} cents, {acct.cash - acct.cash_held} available",
+                    "insufficient_funds", f"needs {price * qty} cents, {acct.cash - acct.cash_held} available"
                 )
-        elif acct.positions.get(c.symbol, 0) - acct.held.get(c.symbol, 0) < qty:
-            raise EngineError(
-                "insufficient_position",
-                f"needs {qty} {c.symbol}, {acct.available_shares(c.symbol)} available",
-            )
+        else:
+            available = acct.positions.get(symbol, 0) - acct.held.get(symbol, 0)
+            if available < qty:
+                raise EngineError("insufficient_position", f"needs {qty} {symbol}, {available} available")
         if c.post_only:
-            best = opp.best()
-            if best is not None and best.key <= limit_key:
-                raise EngineError("would_cross", f"post-only order at {price} would trade at {best.price}")
-        if c.tif == "fok":
+            self._check_post_only(opp, limit_key, price)
+        if tif == "fok":
             budget = acct.cash - acct.cash_held if market and side == "buy" else -1
-            if not self._fillable(book, opp, limit_key, acct.user, qty, budget):
-                raise EngineError("unfillable", f"fill-or-kill: {qty} cannot fill completely now")
+            self._check_fok(book, opp, limit_key, acct, qty, budget)
+        # Accepted: take the hold, then match.
+        if side == "buy":
+            acct.cash_held += price * qty
+        else:
+            held = acct.held
+            held[symbol] = held.get(symbol, 0) + qty
 
         order_id = self.next_order_id
         self.next_order_id = order_id + 1
-        order = Order(
-            order_id, acct.user, book.symbol, side, price, qty, qty, c.tif, c.post_only, coid, ts
-        )
-        ack = Ack(acct.user, order_id, coid, book.symbol, side, "open", qty)
+        order = Order(order_id, user, symbol, side, price, qty, qty, tif, c.post_only, coid, ts)
+        ack = Ack(user, order_id, coid, symbol, side, "open", qty)
         out: list[Event] = [ack]
-        self._hold(acct, order)
         self._execute(book, acct, order, out, market, limit_key)
         self._finish_ack(ack, order, market)
         return out
@@ -201,22 +206,31 @@ class Engine:
     def _execute(
         self, book: Book, acct: Account, order: Order, out: list[Event], market: bool, limit_key: int
     ) -> None:
-        """Match an incoming order, then rest it (limit GTC) or expire what is left."""
-        opp = book.opposite(order.side)
-        market_buy = market and order.side == "buy"
+        """Match an incoming order (its hold already taken), then rest it or expire the rest."""
+        side = order.side
+        if side == "buy":
+            own, opp = book.bids, book.asks
+        else:
+            own, opp = book.asks, book.bids
+        buy = side == "buy"
+        market_buy = market and buy
+        symbol = book.symbol
         lot = book.lot
         accounts = self.accounts
-        while order.remaining:
+        user = order.user
+        remaining = order.remaining
+        while remaining:
             level = opp.best()
             if level is None or level.key > limit_key:
                 break
             price = level.price
-            while order.remaining and level.count:
+            while remaining and level.count:
                 maker = level.front()
-                if maker.user == order.user:
+                if maker.user == user:
                     self._remove(book, opp, level, maker, "self_trade", out)
                     continue
-                qty = order.remaining if order.remaining < maker.remaining else maker.remaining
+                maker_left = maker.remaining
+                qty = remaining if remaining < maker_left else maker_left
                 if market_buy:
                     afford = (acct.cash - acct.cash_held) // price
                     afford -= afford % lot
@@ -224,88 +238,71 @@ class Engine:
                         qty = afford
                         if qty == 0:
                             break
-                self._trade(book, opp, level, maker, accounts[maker.user], order, acct, qty, price, out)
+                # Settle the fill at the maker's price.
+                maker_acct = accounts[maker.user]
+                value = price * qty
+                if buy:
+                    buyer, seller, release = acct, maker_acct, order.price * qty
+                else:
+                    buyer, seller, release = maker_acct, acct, value
+                buyer.cash -= value
+                buyer.cash_held -= release
+                positions = buyer.positions
+                positions[symbol] = positions.get(symbol, 0) + qty
+                seller.positions[symbol] -= qty
+                seller.held[symbol] -= qty
+                seller.cash += value
+                maker_left -= qty
+                maker.remaining = maker_left
+                remaining -= qty
+                level.total -= qty
+                opp.total -= qty
+                book.last = price
+                book.last_qty = qty
+                book.volume += qty
+                trade_id = self.next_trade_id
+                self.next_trade_id = trade_id + 1
+                seq = book.seq = book.seq + 1
+                out.append(
+                    Match(
+                        symbol, seq, trade_id, price, qty, maker.side,
+                        maker.order_id, maker.user, maker.client_order_id, maker_left,
+                        order.order_id, user, order.client_order_id, remaining,
+                        level.total,
+                    )
+                )
+                if maker_left == 0:
+                    level.pop_front()
+                    maker_acct.drop_order(maker)
+                    if level.count == 0:
+                        opp.level_emptied()
+                    seq = book.seq = seq + 1
+                    out.append(
+                        Done(symbol, seq, maker.order_id, maker.user, maker.client_order_id,
+                             maker.side, price, "filled", 0, level.total)
+                    )
             else:
                 continue
             break  # a market buy ran out of cash
-        remaining = order.remaining
+        order.remaining = remaining
         if not remaining:
             out.append(
-                Done(book.symbol, 0, order.order_id, order.user, order.client_order_id,
-                     order.side, None if market else order.price, "filled", 0, 0)
+                Done(symbol, 0, order.order_id, user, order.client_order_id,
+                     side, None if market else order.price, "filled", 0, 0)
             )
         elif market or order.tif != "gtc":
             self._release(acct, order, remaining)
             out.append(
-                Done(book.symbol, 0, order.order_id, order.user, order.client_order_id,
-                     order.side, None if market else order.price, "expired", remaining, 0)
+                Done(symbol, 0, order.order_id, user, order.client_order_id,
+                     side, None if market else order.price, "expired", remaining, 0)
             )
         else:
-            side = book.side(order.side)
-            level = side.level_for(order.price)
+            level = own.level_for(order.price)
             level.append(order)
-            side.total += remaining
+            own.total += remaining
             acct.add_order(order)
-            book.seq += 1
-            out.append(
-                Open(book.symbol, book.seq, order.order_id, order.side, order.price, remaining, level.total)
-            )
-
-    def _trade(
-        self,
-        book: Book,
-        opp: BookSide,
-        level: Level,
-        maker: Order,
-        maker_acct: Account,
-        taker: Order,
-        taker_acct: Account,
-        qty: int,
-        price: int,
-        out: list[Event],
-    ) -> None:
-        """Settle one fill between a resting maker and the incoming taker."""
-        symbol = book.symbol
-        value = price * qty
-        if taker.side == "buy":
-            buyer, seller, release = taker_acct, maker_acct, taker.price * qty
-        else:
-            buyer, seller, release = maker_acct, taker_acct, value
-        buyer.cash -= value
-        buyer.cash_held -= release
-        positions = buyer.positions
-        positions[symbol] = positions.get(symbol, 0) + qty
-        seller.positions[symbol] -= qty
-        seller.held[symbol] -= qty
-        seller.cash += value
-        maker.remaining -= qty
-        taker.remaining -= qty
-        level.total -= qty
-        opp.total -= qty
-        book.last = price
-        book.last_qty = qty
-        book.volume += qty
-        trade_id = self.next_trade_id
-        self.next_trade_id = trade_id + 1
-        book.seq += 1
-        out.append(
-            Match(
-                symbol, book.seq, trade_id, price, qty, maker.side,
-                maker.order_id, maker.user, maker.client_order_id, maker.remaining,
-                taker.order_id, taker.user, taker.client_order_id, taker.remaining,
-                level.total,
-            )
-        )
-        if maker.remaining == 0:
-            level.pop_front()
-            maker_acct.drop_order(maker)
-            if level.count == 0:
-                opp.level_emptied()
-            book.seq += 1
-            out.append(
-                Done(symbol, book.seq, maker.order_id, maker.user, maker.client_order_id,
-                     maker.side, price, "filled", 0, level.total)
-            )
+            seq = book.seq = book.seq + 1
+            out.append(Open(symbol, seq, order.order_id, side, order.price, remaining, level.total))
 
     def _remove(
         self, book: Book, side: BookSide, level: Level, order: Order, reason: str, out: list[Event]
@@ -377,9 +374,7 @@ class Engine:
         opp = book.opposite(order.side)
         limit_key = opp.sign * price
         if order.post_only:
-            best = opp.best()
-            if best is not None and best.key <= limit_key:
-                raise EngineError("would_cross", f"post-only order at {price} would trade at {best.price}")
+            self._check_post_only(opp, limit_key, price)
         ack = Ack(acct.user, order.order_id, order.client_order_id, book.symbol, order.side, "open", qty)
         out: list[Event] = [ack]
         filled = order.qty - order.remaining
@@ -530,6 +525,18 @@ class Engine:
         else:
             status = "open"
         ack.status = status
+
+    @staticmethod
+    def _check_post_only(opp: BookSide, limit_key: int, price: int) -> None:
+        best = opp.best()
+        if best is not None and best.key <= limit_key:
+            raise EngineError("would_cross", f"post-only order at {price} would trade at {best.price}")
+
+    def _check_fok(
+        self, book: Book, opp: BookSide, limit_key: int, acct: Account, qty: int, budget: int
+    ) -> None:
+        if not self._fillable(book, opp, limit_key, acct.user, qty, budget):
+            raise EngineError("unfillable", f"fill-or-kill: {qty} cannot fill completely now")
 
     def _crossing(self, opp: BookSide, limit_key: int) -> Iterator[Level]:
         """Levels of ``opp`` an order with ``limit_key`` may trade with, best first."""
