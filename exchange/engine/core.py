@@ -225,7 +225,9 @@ class Engine:
                 break
             price = level.price
             while remaining and level.count:
-                maker = level.front()
+                maker = level.orders[0]
+                if maker.remaining == 0:
+                    maker = level.front()
                 if maker.user == user:
                     self._remove(book, opp, level, maker, "self_trade", out)
                     continue
@@ -310,7 +312,10 @@ class Engine:
         """Take a resting order off the book, release its hold, emit ``Done``."""
         remaining = order.remaining
         acct = self.accounts[order.user]
-        self._release(acct, order, remaining)
+        if order.side == "buy":
+            acct.cash_held -= order.price * remaining
+        else:
+            acct.held[order.symbol] -= remaining
         order.remaining = 0
         level.total -= remaining
         side.total -= remaining
@@ -318,18 +323,21 @@ class Engine:
         if level.count == 0:
             side.level_emptied()
         acct.drop_order(order)
-        book.seq += 1
+        seq = book.seq = book.seq + 1
         out.append(
-            Done(book.symbol, book.seq, order.order_id, order.user, order.client_order_id,
+            Done(book.symbol, seq, order.order_id, order.user, order.client_order_id,
                  order.side, order.price, reason, remaining, level.total)  # type: ignore[arg-type]
         )
 
     # ------------------------------------------------------ cancel / replace
 
     def _cancel(self, c: Cancel, ts: int) -> list[Event]:
-        acct, order = self._own_order(c.user, c.order_id, c.client_order_id)
+        acct = self.accounts.get(c.user)
+        order = None if acct is None or c.order_id is None else acct.orders.get(c.order_id)
+        if acct is None or order is None:
+            acct, order = self._own_order(c.user, c.order_id, c.client_order_id)
         book = self.books[order.symbol]
-        side = book.side(order.side)
+        side = book.bids if order.side == "buy" else book.asks
         out: list[Event] = [Canceled(acct.user, order.order_id, order.client_order_id, order.remaining)]
         self._remove(book, side, side.levels[side.sign * order.price], order, "canceled", out)
         return out
