@@ -93,11 +93,8 @@ class Engine:
         self.seq = 0
         self.next_order_id = 1
         self.next_trade_id = 1
-        self._handlers: dict[type, Callable[..., list[Event]]] = {
-            NewOrder: self._new_order,
-            Cancel: self._cancel,
+        self._admin: dict[type, Callable[..., list[Event]]] = {
             CancelAll: self._cancel_all,
-            Replace: self._replace,
             Deposit: self._deposit,
             AddSymbol: self._add_symbol,
             Halt: self._halt,
@@ -114,7 +111,14 @@ class Engine:
         accepted as number ``self.seq``.
         """
         try:
-            events = self._handlers[type(command)](command, ts)
+            if isinstance(command, NewOrder):
+                events = self._new_order(command, ts)
+            elif isinstance(command, Cancel):
+                events = self._cancel(command, ts)
+            elif isinstance(command, Replace):
+                events = self._replace(command, ts)
+            else:
+                events = self._admin[type(command)](command, ts)
         except EngineError as exc:
             return [
                 Reject(
