@@ -1,0 +1,304 @@
+"""Client-to-server requests of protocol v1, and their strict decoding.
+
+Every request is one JSON object with an ``op``; an optional ``id`` (any JSON
+scalar) is echoed in the reply. Unknown fields are ignored. ``decode_request``
+turns a frame into a typed struct or a :class:`RequestError` carrying the
+precise error code and field, never anything in between.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+
+from exchange.engine.commands import OrderType, Side, TimeInForce
+
+__all__ = [
+    "ADMIN_OPS",
+    "MAX_BATCH",
+    "TRADER_OPS",
+    "BalanceRequest",
+    "BatchRequest",
+    "CancelAllRequest",
+    "CancelRequest",
+    "Channel",
+    "DepositRequest",
+    "HaltRequest",
+    "Login",
+    "OrderRequest",
+    "OrdersRequest",
+    "PingRequest",
+    "ReplaceRequest",
+    "Request",
+    "RequestError",
+    "RequestId",
+    "ResumeRequest",
+    "SessionsRequest",
+    "SubscribeRequest",
+    "SymbolAddRequest",
+    "SymbolsRequest",
+    "UnsubscribeRequest",
+    "UserAddRequest",
+    "UserDisableRequest",
+    "UserEnableRequest",
+    "UserListRequest",
+    "decode_batch_item",
+    "decode_request",
+]
+
+RequestId = str | int | float | bool | None
+Channel = Literal["ticker", "level2", "level3", "trades", "stats"]
+ClientOrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Username = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=12)]
+Amount = Annotated[int, msgspec.Meta(ge=0)]
+MAX_BATCH: Final = 100
+
+
+class _Request(msgspec.Struct, tag_field="op", omit_defaults=True, kw_only=True):
+    id: RequestId = None
+
+
+class Login(_Request, tag="login"):
+    """Log in with ``username`` and ``password``, or with a ``token`` from an earlier login."""
+
+    username: Username | None = None
+    password: Password | None = None
+    token: Annotated[str, msgspec.Meta(max_length=1024)] | None = None
+
+
+class OrderRequest(_Request, tag="order"):
+    """Place an order (trader)."""
+
+    symbol: Symbol
+    side: Side
+    qty: int
+    type: OrderType = "limit"
+    price: int | None = None
+    tif: TimeInForce = "gtc"
+    post_only: bool = False
+    client_order_id: ClientOrderId | None = None
+
+
+class CancelRequest(_Request, tag="cancel"):
+    """Cancel an open order by ``order_id`` or ``client_order_id`` (owner)."""
+
+    order_id: int | None = None
+    client_order_id: ClientOrderId | None = None
+
+
+class ReplaceRequest(_Request, tag="replace"):
+    """Change an open order's price and/or open quantity (owner)."""
+
+    order_id: int | None = None
+    client_order_id: ClientOrderId | None = None
+    price: int | None = None
+    qty: int | None = None
+
+
+class CancelAllRequest(_Request, tag="cancel_all"):
+    """Cancel all of the caller's open orders, optionally on one symbol."""
+
+    symbol: Symbol | None = None
+
+
+class OrdersRequest(_Request, tag="orders"):
+    """List the caller's open orders."""
+
+    symbol: Symbol | None = None
+
+
+class BalanceRequest(_Request, tag="balance"):
+    """The caller's cash and positions with their held parts."""
+
+
+class SymbolsRequest(_Request, tag="symbols"):
+    """Every listed symbol."""
+
+
+class SubscribeRequest(_Request, tag="subscribe"):
+    """Subscribe to public channels (``stats``: admin only, no symbols)."""
+
+    channels: Annotated[list[Channel], msgspec.Meta(min_length=1, max_length=5)]
+    symbols: Annotated[list[Symbol], msgspec.Meta(max_length=256)] = []
+    interval_ms: Annotated[int, msgspec.Meta(ge=50, le=60_000)] | None = None
+
+
+class UnsubscribeRequest(_Request, tag="unsubscribe"):
+    """Stop channels for symbols."""
+
+    channels: Annotated[list[Channel], msgspec.Meta(min_length=1, max_length=5)]
+    symbols: Annotated[list[Symbol], msgspec.Meta(max_length=256)] = []
+
+
+class BatchRequest(_Request, tag="batch"):
+    """Up to 100 requests in one frame (no nested batch); one reply each, in order."""
+
+    requests: Annotated[list[msgspec.Raw], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class PingRequest(_Request, tag="ping"):
+    """Liveness check; the reply carries the server's time."""
+
+
+class UserAddRequest(_Request, tag="user_add"):
+    """Create a user (admin)."""
+
+    username: Username
+    password: Password
+    role: Literal["trader", "admin"] = "trader"
+    cash: Amount = 0
+    positions: dict[Symbol, Amount] = {}
+
+
+class UserListRequest(_Request, tag="user_list"):
+    """List users (admin)."""
+
+
+class DepositRequest(_Request, tag="deposit"):
+    """Gift cash and/or shares to a user (admin)."""
+
+    username: Username
+    cash: Amount = 0
+    symbol: Symbol | None = None
+    qty: Amount = 0
+
+
+class UserDisableRequest(_Request, tag="user_disable"):
+    """Disable a user: close their sessions and refuse their logins (admin)."""
+
+    username: Username
+
+
+class UserEnableRequest(_Request, tag="user_enable"):
+    """Enable a disabled user again (admin)."""
+
+    username: Username
+
+
+class SessionsRequest(_Request, tag="sessions"):
+    """List connected sessions (admin)."""
+
+
+class HaltRequest(_Request, tag="halt"):
+    """Halt trading in a symbol (admin)."""
+
+    symbol: Symbol
+
+
+class ResumeRequest(_Request, tag="resume"):
+    """Resume trading in a symbol (admin)."""
+
+    symbol: Symbol
+
+
+class SymbolAddRequest(_Request, tag="symbol_add"):
+    """List a new symbol (admin)."""
+
+    symbol: Symbol
+    tick: Annotated[int, msgspec.Meta(ge=1)] = 1
+    lot: Annotated[int, msgspec.Meta(ge=1)] = 1
+
+
+Request = (
+    Login | OrderRequest | CancelRequest | ReplaceRequest | CancelAllRequest | OrdersRequest
+    | BalanceRequest | SymbolsRequest | SubscribeRequest | UnsubscribeRequest | BatchRequest
+    | PingRequest | UserAddRequest | UserListRequest | DepositRequest | UserDisableRequest
+    | UserEnableRequest | SessionsRequest | HaltRequest | ResumeRequest | SymbolAddRequest
+)
+
+TRADER_OPS: Final = frozenset({"order", "cancel", "replace", "cancel_all", "orders", "balance"})
+ADMIN_OPS: Final = frozenset(
+    {"user_add", "user_list", "deposit", "user_disable", "user_enable", "sessions", "halt",
+     "resume", "symbol_add"}
+)
+_FIELD_CODES: Final = {"price": "invalid_price", "qty": "invalid_qty"}
+_AT_FIELD = re.compile(r"at `\$\.([A-Za-z_]+)")
+_MISSING = re.compile(r"missing required field `([A-Za-z_]+)`")
+
+
+class RequestError(Exception):
+    """A frame that is not a valid request: reply ``error`` with these fields."""
+
+    def __init__(self, code: str, message: str, *, id: RequestId = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.id = id
+        self.field = field
+
+
+_decoder: Final = msgspec.json.Decoder(Request)
+_lenient: Final = msgspec.json.Decoder()
+
+
+def _request_id(frame: bytes | str) -> RequestId:
+    """Best effort: the ``id`` of a frame that failed strict decoding."""
+    try:
+        obj: Any = _lenient.decode(frame)
+    except msgspec.DecodeError:
+        return None
+    if isinstance(obj, dict):
+        value = obj.get("id")
+        if value is None or isinstance(value, str | int | float | bool):
+            return value
+    return None
+
+
+def _op_of(frame: bytes | str) -> Any:
+    try:
+        obj: Any = _lenient.decode(frame)
+    except msgspec.DecodeError:
+        return None
+    return obj.get("op") if isinstance(obj, dict) else None
+
+
+def decode_request(frame: bytes | str) -> Request:
+    """Decode one frame into a typed request.
+
+    Raises:
+        RequestError: malformed JSON, not an object, unknown ``op``, or a field
+            that is missing, ill-typed or out of range (``field`` names it).
+    """
+    try:
+        req: Request = _decoder.decode(frame)
+    except msgspec.ValidationError as exc:
+        raise _classify(str(exc), frame) from None
+    except msgspec.DecodeError:
+        raise RequestError("bad_request", "frame is not valid JSON") from None
+    return req
+
+
+def decode_batch_item(raw: msgspec.Raw) -> Request:
+    """Decode one element of a ``batch``; a nested batch is refused."""
+    frame = bytes(raw)
+    if _op_of(frame) == "batch":
+        raise RequestError("bad_request", "a batch cannot contain a batch", id=_request_id(frame), field="op")
+    req = decode_request(frame)
+    if isinstance(req, BatchRequest):
+        raise RequestError("bad_request", "a batch cannot contain a batch", id=req.id, field="requests")
+    return req
+
+
+def _classify(text: str, frame: bytes | str) -> RequestError:
+    rid = _request_id(frame)
+    if text.startswith("Expected `object`"):
+        return RequestError("bad_request", "a request is a JSON object", id=rid)
+    missing = _MISSING.search(text)
+    if missing:
+        name = missing.group(1)
+        return RequestError(
+            _FIELD_CODES.get(name, "bad_request"), f"missing required field '{name}'", id=rid, field=name
+        )
+    match = _AT_FIELD.search(text)
+    field = match.group(1) if match else None
+    if field == "op":
+        op = _op_of(frame)
+        return RequestError("unknown_op", f"unknown op {op!r}", id=rid, field="op")
+    detail = text.split(" - at ")[0]
+    code = _FIELD_CODES.get(field or "", "bad_request")
+    where = f"field '{field}': " if field else ""
+    return RequestError(code, f"{where}{detail}", id=rid, field=field)
