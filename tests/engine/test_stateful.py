@@ -1,0 +1,541 @@
+"""Random command sequences against the engine, with every invariant checked after every step.
+
+Four users trade two symbols in a narrow price range (so orders cross often)
+with every order type, TIF, post-only, cancels, replaces, deposits, halts and a
+share of invalid commands. After each command the machine checks conservation,
+non-negative balances, exact holds, an uncrossed book, level bookkeeping, that
+every open order is in exactly one place, that the public L3 stream rebuilds the
+book, and that a restored snapshot answers exactly as the original.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from exchange.engine import (
+    Ack,
+    AddSymbol,
+    Applied,
+    Cancel,
+    CancelAll,
+    Canceled,
+    CanceledAll,
+    Change,
+    Command,
+    Deposit,
+    Done,
+    Engine,
+    Event,
+    Halt,
+    Limits,
+    Match,
+    NewOrder,
+    Open,
+    Reject,
+    Replace,
+    Resume,
+    restore,
+    snapshot,
+)
+from exchange.engine.book import _COMPACT_MIN_DEAD, _STALE_SLACK, Book, BookSide, Order
+from exchange.engine.queries import level2, level3, ticker
+
+USERS = (1, 2, 3, 4)
+NOBODY = 9
+SYMBOLS = {"AAA": (1, 1), "BBB": (1, 2)}  # symbol: (tick, lot)
+MAX_OPEN = 4
+START_CASH = 1_000
+START_SHARES = 12
+
+users = st.sampled_from(USERS)
+any_user = st.sampled_from((*USERS, NOBODY))
+symbols = st.sampled_from(sorted(SYMBOLS))
+any_symbol = st.sampled_from((*sorted(SYMBOLS), *sorted(SYMBOLS), "ZZZ"))
+sides = st.sampled_from(("buy", "sell"))
+prices = st.integers(97, 103)
+units = st.integers(1, 4)
+tifs = st.sampled_from(("gtc", "gtc", "ioc", "fok"))
+coids = st.sampled_from((None, None, "c0", "c1", "c2"))
+picks = st.integers(0, 1_000)
+
+
+class ModelBook:
+    """The book rebuilt from the public L3 events alone."""
+
+    def __init__(self) -> None:
+        self.sides: dict[str, dict[int, list[list[int]]]] = {"buy": {}, "sell": {}}
+        self.where: dict[int, tuple[str, int]] = {}  # order_id -> (side, price)
+        self.seq = 0
+
+    def level_qty(self, side: str, price: int) -> int:
+        return sum(q for _, q in self.sides[side].get(price, []))
+
+    def entry(self, order_id: int) -> list[int]:
+        side, price = self.where[order_id]
+        for row in self.sides[side][price]:
+            if row[0] == order_id:
+                return row
+        raise AssertionError(f"order {order_id} not at its level")
+
+    def remove(self, order_id: int) -> None:
+        side, price = self.where.pop(order_id)
+        level = self.sides[side][price]
+        level.remove(self.entry_in(level, order_id))
+        if not level:
+            del self.sides[side][price]
+
+    @staticmethod
+    def entry_in(level: list[list[int]], order_id: int) -> list[int]:
+        return next(row for row in level if row[0] == order_id)
+
+    def view(self) -> dict[str, list[list[int]]]:
+        def rows(side: str, reverse: bool) -> list[list[int]]:
+            levels = self.sides[side]
+            ordered = sorted(levels, reverse=reverse)
+            return [[oid, price, qty] for price in ordered for oid, qty in levels[price]]
+
+        return {"bids": rows("buy", True), "asks": rows("sell", False)}
+
+
+def _live(side: BookSide) -> list[Order]:
+    return [o for level in side.levels.values() for o in level.orders if o.remaining]
+
+
+class EngineMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine = Engine(limits=Limits(max_open_orders=MAX_OPEN))
+        self.ts = 0
+        self.cash_in = 0
+        self.shares_in: dict[str, int] = defaultdict(int)
+        self.models = {s: ModelBook() for s in SYMBOLS}
+        self.volume: dict[str, int] = defaultdict(int)
+        self.order_ids: list[int] = []
+        self.twin: Engine | None = None
+        self.twin_steps = 0
+        self.counts: dict[str, int] = defaultdict(int)
+
+    # ------------------------------------------------------------ plumbing
+
+    def apply(self, command: Command) -> list[Event]:
+        """Apply one command and check everything it returned against the model."""
+        self.ts += 1
+        engine = self.engine
+        before = snapshot(engine)
+        seq = engine.seq
+        limit = self._taker_limit(command)
+        events = engine.apply(command, self.ts)
+        assert events, command
+        reply = events[0]
+        self.counts[type(reply).__name__ if not isinstance(reply, Reject) else reply.code] += 1
+        # The same command on a restored copy of the state before gives the same answer.
+        copy = restore(before)
+        assert copy.apply(command, self.ts) == events
+        assert snapshot(copy) == snapshot(engine)
+        if self.twin is not None:
+            assert self.twin.apply(command, self.ts) == events
+            self.twin_steps += 1
+            if self.twin_steps % 5 == 0:
+                assert snapshot(self.twin) == snapshot(engine)
+        if isinstance(reply, Reject):
+            assert len(events) == 1
+            assert engine.seq == seq
+            assert snapshot(engine) == before
+            return events
+        assert engine.seq == seq + 1
+        for event in events[1:]:
+            assert not isinstance(event, Ack | Reject | CanceledAll | Canceled | Applied), event
+            self._follow(event, command, limit)
+        if isinstance(reply, Ack):
+            if reply.order_id not in self.order_ids:
+                self.order_ids.append(reply.order_id)
+            self._check_ack(reply, events)
+        if isinstance(reply, CanceledAll):
+            assert reply.count == sum(1 for e in events if isinstance(e, Done) and e.reason == "canceled")
+        return events
+
+    def _taker_limit(self, command: Command) -> int | None:
+        """The limit an incoming order may trade at (None: market)."""
+        if isinstance(command, NewOrder):
+            return command.price if command.type == "limit" else None
+        if isinstance(command, Replace):
+            acct = self.engine.accounts.get(command.user)
+            if acct is None:
+                return None
+            order = (
+                acct.orders.get(command.order_id)
+                if command.order_id is not None
+                else acct.client_ids.get(command.client_order_id or "")
+            )
+            if order is None:
+                return None
+            return command.price if command.price is not None else order.price
+        return None
+
+    def _follow(self, event: Event, command: Command, limit: int | None) -> None:
+        """Apply one book event to the L3 model, checking it on the way."""
+        assert isinstance(event, Match | Open | Change | Done), event
+        model = self.models[event.symbol]
+        if isinstance(event, Done) and event.seq == 0:
+            # An order that never rested (or finished as a taker): not on the book.
+            assert event.order_id not in model.where
+            assert isinstance(command, NewOrder | Replace)
+            return
+        assert event.seq == model.seq + 1, (event, model.seq)
+        model.seq = event.seq
+        if isinstance(event, Open):
+            assert event.order_id not in model.where
+            model.sides[event.side].setdefault(event.price, []).append([event.order_id, event.qty])
+            model.where[event.order_id] = (event.side, event.price)
+            assert model.level_qty(event.side, event.price) == event.level_qty
+        elif isinstance(event, Match):
+            side, price = model.where[event.maker_order_id]
+            assert side == event.side
+            assert event.price == price, "a trade happens at the resting order's price"
+            assert event.maker_user != event.taker_user, "self-trade"
+            assert event.taker_user == getattr(command, "user", None)
+            if limit is not None:
+                if event.side == "sell":  # the taker bought
+                    assert event.price <= limit, (event, limit)
+                else:
+                    assert event.price >= limit, (event, limit)
+            row = model.entry(event.maker_order_id)
+            assert row[1] - event.qty == event.maker_remaining
+            assert event.qty > 0
+            row[1] = event.maker_remaining
+            assert model.level_qty(side, price) == event.level_qty
+            self.volume[event.symbol] += event.qty
+            assert model.entry(event.maker_order_id)[1] >= 0
+        elif isinstance(event, Change):
+            side, price = model.where[event.order_id]
+            assert (side, price) == (event.side, event.price)
+            row = model.entry(event.order_id)
+            assert 0 < event.qty < row[1]
+            row[1] = event.qty
+            assert model.level_qty(side, price) == event.level_qty
+        else:
+            side, price = model.where[event.order_id]
+            assert (side, price) == (event.side, event.price)
+            row = model.entry(event.order_id)
+            if event.reason == "filled":
+                assert row[1] == 0 and event.remaining == 0
+            else:
+                assert row[1] == event.remaining > 0
+            model.remove(event.order_id)
+            assert model.level_qty(side, price) == event.level_qty
+
+    def _check_ack(self, ack: Ack, events: list[Event]) -> None:
+        acct = self.engine.accounts[ack.user]
+        order = acct.orders.get(ack.order_id)
+        if ack.status in ("open", "partially_filled"):
+            assert order is not None and order.remaining == ack.remaining > 0
+            assert (order.qty > order.remaining) == (ack.status == "partially_filled")
+        else:
+            assert order is None
+            assert ack.remaining == 0
+            final = [e for e in events if isinstance(e, Done) and e.order_id == ack.order_id and e.seq == 0]
+            assert len(final) == 1
+            assert final[0].reason == ("filled" if ack.status == "filled" else "expired")
+
+    def _pick_order(self, pick: int) -> int:
+        return self.order_ids[pick % len(self.order_ids)] if self.order_ids else 1
+
+    def _deposit(self, user: int, cash: int = 0, symbol: str | None = None, qty: int = 0) -> None:
+        events = self.apply(Deposit(user, cash=cash, symbol=symbol, qty=qty))
+        if not isinstance(events[0], Reject):
+            self.cash_in += cash
+            if symbol is not None:
+                self.shares_in[symbol] += qty
+
+    # --------------------------------------------------------------- rules
+
+    @initialize()
+    def setup(self) -> None:
+        for symbol, (tick, lot) in SYMBOLS.items():
+            self.apply(AddSymbol(symbol, tick, lot))
+        for user in USERS:
+            self._deposit(user, cash=START_CASH)
+            for symbol in SYMBOLS:
+                self._deposit(user, symbol=symbol, qty=START_SHARES)
+
+    def _order(
+        self,
+        user: int,
+        symbol: str,
+        side: str,
+        price: int | None,
+        n: int,
+        tif: str,
+        post_only: bool,
+        coid: str | None,
+    ) -> list[Event]:
+        lot = SYMBOLS[symbol][1]
+        kind = "market" if price is None else "limit"
+        return self.apply(NewOrder(user, symbol, side, kind, price, n * lot, tif, post_only, coid))  # type: ignore[arg-type]
+
+    @rule(
+        user=users, symbol=symbols, side=sides, price=prices, n=units, tif=tifs,
+        post_only=st.sampled_from((False, False, True)), coid=coids,
+    )
+    def limit_order(
+        self,
+        user: int,
+        symbol: str,
+        side: str,
+        price: int,
+        n: int,
+        tif: str,
+        post_only: bool,
+        coid: str | None,
+    ) -> None:
+        self._order(user, symbol, side, price, n, tif if not post_only else "gtc", post_only, coid)
+
+    @rule(user=users, symbol=symbols, side=sides, offset=st.integers(0, 3), n=units, coid=coids)
+    def resting_order(self, user: int, symbol: str, side: str, offset: int, n: int, coid: str | None) -> None:
+        """A GTC limit order at or behind the touch: builds up queues to cancel and replace."""
+        price = 98 - offset if side == "buy" else 102 + offset
+        self._order(user, symbol, side, price, n, "gtc", False, coid)
+
+    @rule(user=users, symbol=symbols, side=sides, n=st.integers(1, 12), tif=tifs, coid=coids)
+    def market_order(self, user: int, symbol: str, side: str, n: int, tif: str, coid: str | None) -> None:
+        self._order(user, symbol, side, None, n, tif, False, coid)
+
+    @rule(user=users, symbol=symbols, side=sides)
+    def sweep(self, user: int, symbol: str, side: str) -> None:
+        """Empty the other side of a book with a market order, after a deposit that pays for it."""
+        book = self.engine.books[symbol]
+        opp = book.opposite(side)
+        qty = opp.total
+        if not qty:
+            return
+        if side == "buy":
+            self._deposit(user, cash=sum(o.price * o.remaining for o in _live(opp)))
+        else:
+            self._deposit(user, symbol=symbol, qty=qty)
+        events = self.apply(NewOrder(user, symbol, side, "market", None, qty, "ioc"))  # type: ignore[arg-type]
+        if book.status == "trading":
+            assert isinstance(events[0], Ack)
+            assert opp.best() is None and opp.total == 0
+
+    def _open_order(self, pick: int) -> Order | None:
+        orders = [o for a in self.engine.accounts.values() for o in a.orders.values()]
+        return orders[pick % len(orders)] if orders else None
+
+    def _has_open_orders(self) -> bool:
+        return any(a.orders for a in self.engine.accounts.values())
+
+    @precondition(_has_open_orders)
+    @rule(
+        pick=picks,
+        how=st.sampled_from(
+            (
+                "id", "id", "client_id", "other_user", "other_user_client_id",
+                "old_id", "nobody", "all", "all_symbol",
+            )
+        ),
+    )
+    def cancel(self, pick: int, how: str) -> None:
+        order = self._open_order(pick)
+        if order is not None and how.startswith("all"):
+            self.apply(CancelAll(order.user, order.symbol if how == "all_symbol" else None))
+            return
+        if order is None or how == "old_id":
+            self.apply(Cancel(USERS[pick % len(USERS)], order_id=self._pick_order(pick)))
+            return
+        user = order.user
+        if how in ("other_user", "other_user_client_id"):
+            user = USERS[(USERS.index(user) + 1 + pick % 3) % len(USERS)]
+        elif how == "nobody":
+            user = NOBODY
+        if how.endswith("client_id"):
+            command = Cancel(user, client_order_id=order.client_order_id or "c0")
+        else:
+            command = Cancel(user, order_id=order.order_id)
+        expected = Canceled(order.user, order.order_id, order.client_order_id, order.remaining)
+        events = self.apply(command)
+        if how == "id":
+            assert events[0] == expected
+            assert order.remaining == 0
+
+    @precondition(_has_open_orders)
+    @rule(
+        pick=picks,
+        how=st.sampled_from(("reduce", "raise", "reprice", "both", "client_id", "other_user", "old_id")),
+        price=prices,
+        qty=st.integers(0, 8),
+    )
+    def replace(self, pick: int, how: str, price: int, qty: int) -> None:
+        order = self._open_order(pick)
+        if order is None or how == "old_id":
+            user = USERS[pick % len(USERS)]
+            self.apply(Replace(user, self._pick_order(pick), price=price, qty=qty or None))
+            return
+        lot = SYMBOLS[order.symbol][1]
+        user, oid = order.user, order.order_id
+        if how == "reduce":
+            command = Replace(user, oid, qty=max(order.remaining - lot * (1 + qty % 2), lot))
+        elif how == "raise":
+            command = Replace(user, oid, qty=order.remaining + lot * (1 + qty % 3))
+        elif how == "reprice":
+            command = Replace(user, oid, price=price)
+        elif how == "both":
+            command = Replace(user, oid, price=price, qty=lot * (1 + qty % 4))
+        elif how == "client_id":
+            coid = order.client_order_id or "c1"
+            command = Replace(user, price=price, qty=qty * lot or None, client_order_id=coid)
+        else:
+            other = USERS[(USERS.index(user) + 1) % len(USERS)]
+            command = Replace(other, oid, price=price)
+        self.apply(command)
+
+    @rule(
+        user=any_user, cash=st.integers(0, 500), symbol=st.one_of(st.none(), any_symbol), qty=st.integers(0, 6)
+    )
+    def deposit(self, user: int, cash: int, symbol: str | None, qty: int) -> None:
+        self._deposit(user, cash=cash, symbol=symbol, qty=qty)
+
+    @rule(symbol=any_symbol, halt=st.sampled_from((False, False, False, True)))
+    def halt_or_resume(self, symbol: str, halt: bool) -> None:
+        self.apply(Halt(symbol) if halt else Resume(symbol))
+
+    @rule(
+        user=any_user,
+        symbol=any_symbol,
+        side=sides,
+        kind=st.sampled_from(
+            (
+                "market_price", "post_ioc", "post_market", "zero_price", "bad_qty", "no_price",
+                "no_ref", "no_ref_replace", "cancel_all_unknown",
+            )
+        ),
+    )
+    def invalid(self, user: int, symbol: str, side: str, kind: str) -> None:
+        command: Command = {
+            "market_price": NewOrder(user, symbol, side, "market", 100, 2),  # type: ignore[arg-type]
+            "post_ioc": NewOrder(user, symbol, side, "limit", 100, 2, "ioc", True),  # type: ignore[arg-type]
+            "post_market": NewOrder(user, symbol, side, "market", None, 2, post_only=True),  # type: ignore[arg-type]
+            "zero_price": NewOrder(user, symbol, side, "limit", 0, 2),  # type: ignore[arg-type]
+            "bad_qty": NewOrder(user, symbol, side, "limit", 100, 3 if symbol == "BBB" else 0),  # type: ignore[arg-type]
+            "no_price": NewOrder(user, symbol, side, "limit", None, 2),  # type: ignore[arg-type]
+            "no_ref": Cancel(user),
+            "no_ref_replace": Replace(user, price=100),
+            "cancel_all_unknown": CancelAll(user, "ZZZ"),
+        }[kind]
+        events = self.apply(command)
+        assert isinstance(events[0], Reject)
+
+    @rule()
+    def fork(self) -> None:
+        """From here on, feed a restored copy the same commands and compare."""
+        self.twin = restore(snapshot(self.engine))
+        self.twin_steps = 0
+
+    # ---------------------------------------------------------- invariants
+
+    @invariant()
+    def conserved_and_never_negative(self) -> None:
+        accounts = self.engine.accounts.values()
+        assert sum(a.cash for a in accounts) == self.cash_in
+        for symbol in SYMBOLS:
+            assert sum(a.positions.get(symbol, 0) for a in accounts) == self.shares_in[symbol]
+        for a in accounts:
+            assert 0 <= a.cash_held <= a.cash
+            for symbol, qty in a.positions.items():
+                assert 0 <= a.held.get(symbol, 0) <= qty
+            assert all(h >= 0 for h in a.held.values())
+
+    @invariant()
+    def holds_are_exactly_what_open_orders_need(self) -> None:
+        for a in self.engine.accounts.values():
+            buys = [o for o in a.orders.values() if o.side == "buy"]
+            assert a.cash_held == sum(o.price * o.remaining for o in buys)
+            for symbol in SYMBOLS:
+                sells = [o for o in a.orders.values() if o.side == "sell" and o.symbol == symbol]
+                assert a.held.get(symbol, 0) == sum(o.remaining for o in sells)
+
+    @invariant()
+    def every_open_order_is_in_exactly_one_place(self) -> None:
+        engine = self.engine
+        owned: dict[int, Order] = {}
+        for a in engine.accounts.values():
+            assert len(a.orders) <= MAX_OPEN
+            for oid, order in a.orders.items():
+                assert order.order_id == oid and order.user == a.user
+                assert 0 < order.remaining <= order.qty
+                assert order.tif == "gtc"
+                assert oid not in owned
+                owned[oid] = order
+            assert a.client_ids == {o.client_order_id: o for o in a.orders.values() if o.client_order_id}
+        resting: dict[int, Order] = {}
+        for symbol, book in engine.books.items():
+            for side in (book.bids, book.asks):
+                for level in side.levels.values():
+                    for order in level.orders:
+                        if not order.remaining:
+                            continue
+                        assert order.order_id not in resting, "an order rests twice"
+                        assert (order.symbol, order.side, order.price) == (symbol, side.side, level.price)
+                        resting[order.order_id] = order
+        assert resting.keys() == owned.keys()
+        for oid, order in resting.items():
+            assert owned[oid] is order
+            assert all(o.order_id < engine.next_order_id for o in (order,))
+
+    @invariant()
+    def books_are_consistent(self) -> None:
+        for symbol, book in self.engine.books.items():
+            self._check_side(book, book.bids)
+            self._check_side(book, book.asks)
+            bid, ask = book.bids.best(), book.asks.best()
+            if bid is not None and ask is not None:
+                assert bid.price < ask.price, "crossed book"
+            view = ticker(book)
+            assert view["bid"] == (max(o.price for o in _live(book.bids)) if _live(book.bids) else None)
+            assert view["ask"] == (min(o.price for o in _live(book.asks)) if _live(book.asks) else None)
+            assert view["open_interest"] == sum(o.remaining for o in _live(book.bids) + _live(book.asks))
+            assert book.volume == self.volume[symbol]
+            l2 = level2(book)
+            for rows, side in ((l2["bids"], book.bids), (l2["asks"], book.asks)):
+                for price, qty in rows:
+                    assert qty == sum(o.remaining for o in _live(side) if o.price == price) > 0
+
+    @staticmethod
+    def _check_side(book: Book, side: BookSide) -> None:
+        assert side.total == sum(o.remaining for o in _live(side))
+        assert sorted(side.heap) == sorted(side.levels)
+        empty = 0
+        for key, level in side.levels.items():
+            assert level.key == key == side.sign * level.price
+            live = [o for o in level.orders if o.remaining]
+            assert level.count == len(live)
+            assert level.total == sum(o.remaining for o in live)
+            assert len(level.orders) == level.count + level.dead
+            assert level.dead <= max(_COMPACT_MIN_DEAD, len(USERS) * MAX_OPEN)
+            empty += level.count == 0
+        assert side.stale == empty
+        assert side.stale <= max(_STALE_SLACK, len(side.levels) - side.stale)
+
+    @invariant()
+    def l3_stream_rebuilds_the_book(self) -> None:
+        for symbol, book in self.engine.books.items():
+            model = self.models[symbol]
+            view = level3(book)
+            assert view["seq"] == model.seq == book.seq
+            assert {"bids": view["bids"], "asks": view["asks"]} == model.view()
+
+    def teardown(self) -> None:
+        if self.twin is not None:
+            assert snapshot(self.twin) == snapshot(self.engine)
+
+
+EngineMachine.TestCase.settings = settings(
+    max_examples=400,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestEngine = EngineMachine.TestCase
