@@ -393,7 +393,10 @@ class EngineMachine(RuleBasedStateMachine):
         self.apply(command)
 
     @rule(
-        user=any_user, cash=st.integers(0, 500), symbol=st.one_of(st.none(), any_symbol), qty=st.integers(0, 6)
+        user=any_user,
+        cash=st.integers(0, 500),
+        symbol=st.one_of(st.none(), any_symbol),
+        qty=st.integers(0, 6),
     )
     def deposit(self, user: int, cash: int, symbol: str | None, qty: int) -> None:
         self._deposit(user, cash=cash, symbol=symbol, qty=qty)
