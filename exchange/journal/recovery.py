@@ -1,0 +1,291 @@
+"""Start-up: newest valid checkpoint + replay of the journal after it.
+
+Recovery rules (docs/persistence.md has the reasoning):
+
+* The catalog is the truth about which segment holds which seqs; its
+  ``last_seq`` per segment is the last *committed* record (the writer commits
+  a segment's records, then its catalog end, then releases replies).
+* Replay checks every record: consecutive seq, CRC-32, decodable command, and
+  that the engine accepts it as exactly that seq. A replay that diverges raises
+  :class:`ReplayMismatch`.
+* A damaged or missing record at seq ``S``:
+  - ``S`` committed (``S <= last_seq``): :class:`JournalCorrupt`, the start
+    stops; nothing is dropped.
+  - ``S`` never committed (a torn or uncommitted tail): one line naming the
+    segment and seq is reported, and the journal is cut back to ``S - 1``.
+* Intact records after the committed end (the process died between the two
+  commits) were never acknowledged but are whole: they are kept, the catalog
+  end is moved up and their trades are stored.
+* Checkpoints are tried newest first; a damaged one is reported and the next
+  older one (or an empty engine) is used.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from exchange.engine import Engine, Limits, Reject, decode_command
+from exchange.journal.checkpoint import CheckpointError, load_engine
+from exchange.journal.trades import trades_from
+from exchange.store.base import Record, Segment, SegmentUnreadable, Store, StoreError, Trade, checksum
+
+__all__ = [
+    "LIMITS_KEY",
+    "JournalCorrupt",
+    "Recovery",
+    "RecoveryError",
+    "ReplayMismatch",
+    "engine_limits",
+    "recover",
+    "replay",
+]
+
+LIMITS_KEY = "engine_limits"
+PROGRESS_MIN = 100_000
+"""Replays at least this long show a progress bar (when asked to)."""
+
+log = logging.getLogger("exch.journal")
+
+Reporter = Callable[[str], None]
+
+
+class RecoveryError(Exception):
+    """The state cannot be rebuilt; the message is one line saying where and why."""
+
+
+class JournalCorrupt(RecoveryError):
+    """A committed record is damaged or missing: refusing to drop it silently."""
+
+
+class ReplayMismatch(RecoveryError):
+    """The engine did not accept a journal record as the seq it was stored under."""
+
+
+@dataclass(slots=True)
+class Recovery:
+    """What :func:`recover` rebuilt and how."""
+
+    engine: Engine
+    checkpoint_seq: int = 0
+    replayed: int = 0
+    seconds: float = 0.0
+    segment: Segment | None = None
+    """The last catalog segment after repairs (the writer continues it)."""
+    notes: list[str] = field(default_factory=list)
+    """Lines reported on the way: cut tails, skipped checkpoints."""
+
+    @property
+    def last_seq(self) -> int:
+        """The seq the engine is at."""
+        return self.engine.seq
+
+
+def engine_limits(store: Store, limits: Limits | None = None) -> Limits:
+    """The engine limits the journal was started with (recorded on first use)."""
+    stored = store.get_meta(LIMITS_KEY)
+    if stored is not None:
+        return Limits(**json.loads(stored))
+    limits = limits or Limits()
+    store.set_meta(LIMITS_KEY, json.dumps(limits.as_dict()))
+    return limits
+
+
+def _progress(enabled: bool, total: int) -> tuple[AbstractContextManager[Any], Callable[[int], None]]:
+    if not enabled or total < PROGRESS_MIN:
+        return nullcontext(), lambda n: None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn("replaying journal"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = progress.add_task("replay", total=total)
+    return progress, lambda n: progress.update(task, completed=n)
+
+
+def _check_catalog(segments: Sequence[Segment]) -> None:
+    for prev, seg in itertools.pairwise(segments):
+        if seg.first_seq != prev.last_seq + 1:
+            raise JournalCorrupt(
+                f"journal catalog: segment {seg.name} starts at seq {seg.first_seq} but segment "
+                f"{prev.name} ends at seq {prev.last_seq}"
+            )
+
+
+def replay(
+    store: Store,
+    engine: Engine,
+    *,
+    until: int | None = None,
+    repair: bool = True,
+    progress: bool = False,
+    report: Reporter | None = None,
+) -> tuple[int, list[str]]:
+    """Apply the journal's records after ``engine.seq`` (up to ``until``) to ``engine``.
+
+    With ``repair`` the journal is cut back at a torn tail and the catalog
+    end moved up over intact uncommitted records (whose trades are stored);
+    without it nothing is written. Returns ``(records replayed, notes)``.
+
+    Raises:
+        JournalCorrupt: a committed record is damaged or missing.
+        ReplayMismatch: the engine does not reproduce the journal's seqs.
+    """
+    say = report or log.warning
+    notes: list[str] = []
+    segments = store.segments()
+    _check_catalog(segments)
+    start = engine.seq
+    if not segments:
+        if start:
+            raise JournalCorrupt(f"the journal is empty but the state is at seq {start}")
+        return 0, notes
+    committed = segments[-1].last_seq
+    if start > committed:
+        raise JournalCorrupt(
+            f"the journal's committed records end at seq {committed} but the state is at seq {start}"
+        )
+    stop = until if until is not None else 1 << 62
+    total = min(stop, committed) - start
+    bar, advance = _progress(progress, total)
+    apply = engine.apply
+    expected = start + 1
+    late_trades: list[Trade] = []
+    with bar:
+        for index, seg in enumerate(segments):
+            last_segment = index == len(segments) - 1
+            if seg.last_seq < expected and not last_segment:
+                continue
+            if expected > stop:
+                break
+            where = store.segment_location(seg)
+            damage: str | None = None
+            chunks: Iterator[Sequence[Record]] = store.read_records(seg, after=expected - 1)
+            try:
+                for chunk in chunks:
+                    for seq, ts, crc, payload in chunk:
+                        if seq != expected:
+                            damage = f"record {expected} is missing (next stored is {seq})"
+                            break
+                        if checksum(seq, ts, payload) != crc:
+                            damage = "checksum mismatch"
+                            break
+                        try:
+                            command = decode_command(payload)
+                        except msgspec.DecodeError as exc:
+                            damage = f"undecodable command ({exc})"
+                            break
+                        events = apply(command, ts)
+                        if engine.seq != seq:
+                            reason = events[0].code if type(events[0]) is Reject else "accepted out of order"
+                            raise ReplayMismatch(
+                                f"{where}: replaying record {seq} left the engine at seq {engine.seq} "
+                                f"({reason}): the journal and the engine disagree"
+                            )
+                        if seq > committed and len(events) > 1:
+                            late_trades.extend(trades_from(events, seq, ts))
+                        expected += 1
+                        if expected > stop:
+                            break
+                    else:
+                        advance(expected - 1 - start)
+                        continue
+                    break
+            except SegmentUnreadable as exc:
+                damage = f"unreadable ({exc})"
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+            if expected > stop:
+                break
+            if damage is None and expected - 1 < seg.last_seq:
+                damage = "stored records end early"
+            if damage is not None:
+                if expected <= seg.last_seq or not last_segment:
+                    raise JournalCorrupt(
+                        f"{where}: committed record {expected} is corrupted or missing ({damage}); "
+                        f"refusing to start without it"
+                    )
+                line = (
+                    f"{where}: torn tail at seq {expected} ({damage}), never committed: "
+                    f"journal cut back to seq {expected - 1}"
+                )
+                notes.append(line)
+                say(line)
+                if repair:
+                    store.set_segment_end(seg, expected - 1)
+            elif last_segment and expected - 1 > seg.last_seq:
+                line = (
+                    f"{where}: records {seg.last_seq + 1}..{expected - 1} were stored but never "
+                    f"committed; kept (they are intact)"
+                )
+                notes.append(line)
+                say(line)
+                if repair:
+                    store.set_segment_end(seg, expected - 1)
+    if repair and late_trades:
+        store.add_trades(late_trades)
+    return engine.seq - start, notes
+
+
+def recover(
+    store: Store,
+    *,
+    use_checkpoint: bool = True,
+    repair: bool = True,
+    limits: Limits | None = None,
+    progress: bool = False,
+    report: Reporter | None = None,
+) -> Recovery:
+    """Rebuild the engine: newest valid checkpoint (unless ``use_checkpoint`` is off) + replay.
+
+    ``limits`` only matter for a journal that has none recorded yet.
+
+    Raises:
+        RecoveryError: the journal or checkpoints cannot give a consistent state.
+        StoreError: the store itself failed.
+    """
+    say = report or log.warning
+    started = time.perf_counter()
+    notes: list[str] = []
+    engine: Engine | None = None
+    checkpoint_seq = 0
+    if use_checkpoint:
+        for info in store.checkpoints():
+            try:
+                engine = load_engine(store.load_checkpoint(info.seq), seq=info.seq, crc=info.crc)
+            except (CheckpointError, StoreError) as exc:
+                line = f"checkpoint at seq {info.seq} is unusable ({exc}); trying an older one"
+                notes.append(line)
+                say(line)
+                continue
+            checkpoint_seq = info.seq
+            break
+    if engine is None:
+        engine = Engine(limits=engine_limits(store, limits))
+    replayed, more = replay(store, engine, repair=repair, progress=progress, report=say)
+    notes.extend(more)
+    segments = store.segments()
+    return Recovery(
+        engine,
+        checkpoint_seq=checkpoint_seq,
+        replayed=replayed,
+        seconds=time.perf_counter() - started,
+        segment=segments[-1] if segments else None,
+        notes=notes,
+    )

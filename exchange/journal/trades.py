@@ -1,0 +1,22 @@
+"""Trades from engine events: what the ``trades`` table stores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from exchange.engine import Event, Match
+from exchange.store.base import Trade
+
+__all__ = ["trades_from"]
+
+
+def trades_from(events: Sequence[Event], seq: int, ts: int) -> list[Trade]:
+    """The trades among ``events`` of the command journaled as ``seq`` at ``ts``."""
+    return [
+        Trade(
+            e.trade_id, seq, ts, e.symbol, e.price, e.qty, e.side,
+            e.maker_user, e.maker_order_id, e.taker_user, e.taker_order_id,
+        )
+        for e in events
+        if type(e) is Match
+    ]  # fmt: skip

@@ -1,0 +1,227 @@
+"""The journal writer: group commit on its own thread.
+
+The engine's thread calls :meth:`JournalWriter.append` for every accepted
+command (cheap: a list append under a lock). The writer thread takes whatever
+is pending when ``flush_records`` records are waiting or the oldest has waited
+``flush_interval`` seconds, checksums it, and commits it through the store's
+:class:`~exchange.store.base.JournalSink` in one transaction per segment
+touched, rotating to a new segment every ``segment_records`` records. After
+each commit it advances :attr:`JournalWriter.durable_seq` and calls the
+commit listeners with it: that is when replies for seqs up to it may leave
+the process (see :class:`~exchange.journal.durable.DurableGate` for asyncio).
+
+A checkpoint request is queued behind the records it reflects, so a
+checkpoint is never saved before the journal holds every record up to it.
+If a commit fails the writer stops: :attr:`error` is set, waiters and error
+listeners are told, and further appends raise :class:`JournalError`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from exchange.journal.checkpoint import encode_checkpoint
+from exchange.journal.config import JournalConfig
+from exchange.store.base import JournalSink, Record, Segment, Trade, checksum
+
+__all__ = ["CommitListener", "ErrorListener", "JournalError", "JournalWriter"]
+
+CommitListener = Callable[[int], None]
+"""Called on the writer thread with the new durable seq after each commit."""
+ErrorListener = Callable[[BaseException], None]
+"""Called on the writer thread once, when the writer stops on an error."""
+
+
+_Pending = tuple[int, int, bytes]
+_Checkpoint = tuple[int, dict[str, Any]]
+
+
+class JournalError(RuntimeError):
+    """The journal cannot record commands any more (the writer failed or closed)."""
+
+
+class JournalWriter:
+    """Appends accepted commands to the journal from a background thread.
+
+    Args:
+        sink: the store's writer handle (owned: closed by :meth:`close`).
+        segment: the catalog row of the segment to continue, or None for a new journal.
+        last_seq: the seq of the last record already in the journal.
+        config: batching, rotation and checkpoint settings.
+    """
+
+    def __init__(
+        self,
+        sink: JournalSink,
+        *,
+        segment: Segment | None,
+        last_seq: int,
+        config: JournalConfig | None = None,
+    ) -> None:
+        self.config = config or JournalConfig()
+        self._sink = sink
+        self._segment = segment
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._records: list[_Pending] = []
+        self._trades: list[Trade] = []
+        self._checkpoint: _Checkpoint | None = None
+        self._first_at = 0.0
+        self._closing = False
+        self._last_appended = last_seq
+        self._durable = threading.Condition(threading.Lock())
+        self.durable_seq = last_seq
+        self.checkpoint_seq = 0
+        self.error: BaseException | None = None
+        self._on_commit: list[CommitListener] = []
+        self._on_error: list[ErrorListener] = []
+        self._thread = threading.Thread(target=self._run, name="exch-journal", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------- engine thread
+
+    def add_listener(self, on_commit: CommitListener, on_error: ErrorListener | None = None) -> None:
+        """Call ``on_commit(seq)`` after every commit (and ``on_error`` if the writer fails).
+
+        Listeners run on the writer thread and must return quickly, e.g. by
+        handing over with ``loop.call_soon_threadsafe``.
+        """
+        self._on_commit.append(on_commit)
+        if on_error is not None:
+            self._on_error.append(on_error)
+
+    def append(self, seq: int, ts: int, payload: bytes, trades: Sequence[Trade] = ()) -> None:
+        """Queue record ``seq`` (the next one) with its command bytes and trades.
+
+        Raises:
+            JournalError: the writer has failed or is closed, or ``seq`` is out of order.
+        """
+        with self._lock:
+            if self.error is not None or self._closing:
+                raise JournalError(f"the journal is not accepting records: {self.error or 'closed'}")
+            if seq != self._last_appended + 1:
+                raise JournalError(f"record {seq} appended after {self._last_appended}")
+            self._last_appended = seq
+            records = self._records
+            records.append((seq, ts, payload))
+            if trades:
+                self._trades.extend(trades)
+            n = len(records)
+            if n == 1:
+                self._first_at = time.monotonic()
+                self._wake.notify()
+            elif n == self.config.flush_records:
+                self._wake.notify()
+
+    def checkpoint(self, seq: int, state: dict[str, Any]) -> None:
+        """Save ``state`` (a ``snapshot()`` as of ``seq``) once records up to ``seq`` are committed."""
+        with self._lock:
+            if self.error is not None or self._closing:
+                raise JournalError(f"the journal is not accepting checkpoints: {self.error or 'closed'}")
+            self._checkpoint = (seq, state)
+            self._wake.notify()
+
+    @property
+    def appended_seq(self) -> int:
+        """The last seq handed to :meth:`append`."""
+        return self._last_appended
+
+    def wait(self, seq: int, timeout: float | None = None) -> bool:
+        """Block until ``seq`` is durable; False on timeout.
+
+        Raises:
+            JournalError: the writer failed before ``seq`` became durable.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._durable:
+            while self.durable_seq < seq:
+                if self.error is not None:
+                    raise JournalError(f"the journal writer failed: {self.error}") from self.error
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._durable.wait(left)
+        return True
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every appended record is durable."""
+        return self.wait(self._last_appended, timeout)
+
+    def close(self) -> None:
+        """Commit what is pending, stop the thread and close the sink.
+
+        Raises:
+            JournalError: the writer had failed (pending records were not saved).
+        """
+        with self._lock:
+            self._closing = True
+            self._wake.notify()
+        self._thread.join()
+        self._sink.close()
+        if self.error is not None:
+            raise JournalError(f"the journal writer failed: {self.error}") from self.error
+
+    # ------------------------------------------------------- writer thread
+
+    def _take(self) -> tuple[list[_Pending], list[Trade], _Checkpoint | None, bool]:
+        cfg = self.config
+        with self._lock:
+            while not self._records and self._checkpoint is None and not self._closing:
+                self._wake.wait()
+            if self._records and not self._closing:
+                deadline = self._first_at + cfg.flush_interval
+                while len(self._records) < cfg.flush_records and not self._closing:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._wake.wait(left)
+            records, trades, ckpt = self._records, self._trades, self._checkpoint
+            self._records, self._trades, self._checkpoint = [], [], None
+            return records, trades, ckpt, self._closing
+
+    def _run(self) -> None:
+        try:
+            while True:
+                records, trades, ckpt, closing = self._take()
+                if records:
+                    self._commit(records, trades)
+                if ckpt is not None:
+                    seq, state = ckpt
+                    data = encode_checkpoint(state)
+                    self._sink.save_checkpoint(seq, data, keep=self.config.keep_checkpoints)
+                    self.checkpoint_seq = seq
+                if closing and not records and ckpt is None:
+                    return
+        except BaseException as exc:  # the writer must report, never die silently
+            self.error = exc
+            with self._durable:
+                self._durable.notify_all()
+            for listener in self._on_error:
+                listener(exc)
+
+    def _commit(self, pending: list[_Pending], trades: list[Trade]) -> None:
+        limit = self.config.segment_records
+        sink = self._sink
+        i = 0
+        t = 0
+        while i < len(pending):
+            segment = self._segment
+            if segment is None or segment.count >= limit:
+                segment = sink.create_segment(pending[i][0])
+            part = pending[i : i + limit - segment.count]
+            last = part[-1][0]
+            j = t
+            while j < len(trades) and trades[j].seq <= last:
+                j += 1
+            rows: list[Record] = [(seq, ts, checksum(seq, ts, payload), payload) for seq, ts, payload in part]
+            self._segment = sink.write(segment, rows, trades[t:j])
+            i += len(part)
+            t = j
+            with self._durable:
+                self.durable_seq = last
+                self._durable.notify_all()
+            for listener in self._on_commit:
+                listener(last)

@@ -1,0 +1,262 @@
+"""The storage interface: one small protocol, two implementations.
+
+``Store`` is everything the exchange keeps outside the engine's memory: users
+(bcrypt hashes, role, disabled flag, created time), listed symbols, the
+journal (a catalog of segments and their records), checkpoints of the engine's
+state, trades, and a few ``meta`` values. :class:`~exchange.store.sqlite.SQLiteStore`
+(the default, files under ``$EXCH_HOME``) and
+:class:`~exchange.store.postgres.PostgresStore` implement it and pass one test
+suite.
+
+A store object is used from one thread. The journal writer thread gets its own
+:class:`JournalSink` from :meth:`Store.open_sink`, with its own connections.
+
+Errors::
+
+    StoreError              anything the store refuses or cannot do
+    ├── UserExists          add_user with a name already taken
+    ├── NotFound            a named user, segment or checkpoint does not exist
+    └── SegmentUnreadable   a segment's storage is damaged beyond reading
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal, Protocol
+
+import bcrypt
+
+__all__ = [
+    "DEFAULT_BCRYPT_ROUNDS",
+    "ROLES",
+    "CheckpointInfo",
+    "JournalSink",
+    "NotFound",
+    "Record",
+    "Role",
+    "Segment",
+    "SegmentUnreadable",
+    "Store",
+    "StoreError",
+    "SymbolInfo",
+    "Trade",
+    "User",
+    "UserExists",
+    "check_password",
+    "checksum",
+    "hash_password",
+]
+
+Role = Literal["trader", "admin"]
+ROLES: Final = ("trader", "admin")
+DEFAULT_BCRYPT_ROUNDS: Final = 12
+
+Record = tuple[int, int, int, bytes]
+"""One journal record as stored: ``(seq, ts, crc, payload)``.
+
+``payload`` is the command as msgpack (``encode_command``), ``ts`` its
+timestamp in ns, ``crc`` the :func:`checksum` of the other three.
+"""
+
+_HEADER: Final = struct.Struct("<qq")
+
+
+def checksum(seq: int, ts: int, payload: bytes) -> int:
+    """CRC-32 of ``seq`` and ``ts`` (little-endian int64 each) followed by ``payload``."""
+    return zlib.crc32(payload, zlib.crc32(_HEADER.pack(seq, ts)))
+
+
+class StoreError(Exception):
+    """The store refused or could not do something; the message says what."""
+
+
+class UserExists(StoreError):
+    """A user with this name already exists."""
+
+
+class NotFound(StoreError):
+    """The named user, segment or checkpoint does not exist."""
+
+
+class SegmentUnreadable(StoreError):
+    """A segment's storage cannot be read past some point (damaged file)."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user account. ``id`` is the integer the engine's commands carry."""
+
+    id: int
+    name: str
+    role: Role
+    disabled: bool
+    created: int  # ns since the epoch
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolInfo:
+    """A listed symbol with its price step (tick) and quantity step (lot)."""
+
+    symbol: str
+    tick: int
+    lot: int
+    created: int
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A catalog row: segment ``name`` holds records ``first_seq..last_seq``.
+
+    ``last_seq`` is the last *committed* record (``first_seq - 1`` while
+    empty); only records up to it were ever acknowledged.
+    """
+
+    name: str
+    first_seq: int
+    last_seq: int
+    created: int
+
+    @property
+    def count(self) -> int:
+        """Committed records in the segment."""
+        return self.last_seq - self.first_seq + 1
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointInfo:
+    """A stored checkpoint: the engine's state as of journal record ``seq``."""
+
+    seq: int
+    created: int
+    size: int
+    crc: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One trade, from an engine ``Match`` event; ``side`` is the maker's side."""
+
+    trade_id: int
+    seq: int
+    ts: int
+    symbol: str
+    price: int
+    qty: int
+    side: str
+    maker_user: int
+    maker_order_id: int
+    taker_user: int
+    taker_order_id: int
+
+
+def hash_password(password: str, rounds: int) -> str:
+    """A bcrypt hash of ``password`` at cost ``rounds``."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+
+
+def check_password(password: str, hashed: str) -> bool:
+    """Whether ``password`` matches the bcrypt ``hashed``."""
+    return bcrypt.checkpw(password.encode(), hashed.encode())
+
+
+class JournalSink(Protocol):
+    """The journal writer thread's handle on the store (its own connections)."""
+
+    def create_segment(self, first_seq: int) -> Segment:
+        """Add an empty segment starting at ``first_seq`` to the catalog (committed)."""
+
+    def write(self, segment: Segment, records: Sequence[Record], trades: Sequence[Trade]) -> Segment:
+        """Durably append consecutive ``records`` to ``segment``, then commit its new
+        ``last_seq`` and ``trades``; return the updated catalog row."""
+
+    def save_checkpoint(self, seq: int, data: bytes, *, keep: int) -> None:
+        """Store a checkpoint as of ``seq`` and prune all but the newest ``keep``."""
+
+    def close(self) -> None:
+        """Release the sink's connections."""
+
+
+class Store(Protocol):
+    """Users, symbols, journal, checkpoints, trades and meta values."""
+
+    description: str
+
+    # -- users
+    def add_user(self, name: str, password: str, *, role: Role = "trader") -> User:
+        """Create a user with a bcrypt-hashed password; the store assigns its id."""
+
+    def get_user(self, name: str) -> User | None:
+        """The user called ``name``, if any."""
+
+    def user_by_id(self, user_id: int) -> User | None:
+        """The user with this id, if any."""
+
+    def users(self) -> list[User]:
+        """All users by id."""
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        """The user if ``password`` is right and the user is enabled, else None."""
+
+    def set_password(self, name: str, password: str) -> None:
+        """Replace a user's password."""
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        """Disable or enable a user."""
+
+    # -- symbols
+    def add_symbol(self, symbol: str, *, tick: int = 1, lot: int = 1) -> SymbolInfo:
+        """List a symbol."""
+
+    def symbols(self) -> list[SymbolInfo]:
+        """All listed symbols by name."""
+
+    # -- meta
+    def get_meta(self, key: str) -> str | None:
+        """A stored configuration value."""
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a configuration value."""
+
+    # -- journal
+    def segments(self) -> list[Segment]:
+        """The journal catalog, by ``first_seq``."""
+
+    def segment_size(self, segment: Segment) -> int:
+        """Bytes the segment takes (files, or stored payloads)."""
+
+    def segment_location(self, segment: Segment) -> str:
+        """Where the segment lives, for messages (a file path, or a table and name)."""
+
+    def read_records(self, segment: Segment, *, after: int = 0) -> Iterator[Sequence[Record]]:
+        """Chunks of the segment's stored records with ``seq > after``, by seq.
+
+        Yields every stored record, committed or not. Raises
+        ``SegmentUnreadable`` where the storage is damaged.
+        """
+
+    def set_segment_end(self, segment: Segment, last_seq: int) -> None:
+        """Make ``last_seq`` the segment's end: delete stored records after it and
+        record it as committed (repair after a torn or uncommitted tail)."""
+
+    def open_sink(self, *, fsync: bool = False) -> JournalSink:
+        """A handle for the journal writer thread (``fsync``: durable on power loss)."""
+
+    # -- checkpoints
+    def checkpoints(self) -> list[CheckpointInfo]:
+        """Stored checkpoints, newest first."""
+
+    def load_checkpoint(self, seq: int) -> bytes:
+        """The stored bytes of the checkpoint as of ``seq``."""
+
+    # -- trades
+    def add_trades(self, trades: Sequence[Trade]) -> None:
+        """Insert trades; ones already stored (same trade id) are left alone."""
+
+    def trades(self, *, since: int | None = None, symbol: str | None = None) -> Iterator[Trade]:
+        """Trades by id, optionally from ts ``since`` (ns) on and for one symbol."""
+
+    def close(self) -> None:
+        """Release connections."""
