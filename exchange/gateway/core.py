@@ -1,0 +1,673 @@
+"""The gateway: WebSocket frames in, engine commands out, replies and pushes back.
+
+For each frame: decode into a typed request (a precise ``error`` otherwise),
+check the session's state, role and rate limits, turn it into an engine
+command or a read, and hand it to the sequencer. Everything that goes back —
+replies, fills, ``done``, market data — waits in the :class:`Releaser` until
+the journal has committed the command it reflects, then goes out without
+waiting on any client (a client that does not read is dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import msgspec
+from websockets.exceptions import ConnectionClosed
+
+from exchange.auth import LoginThrottle, TokenSigner, verify_or_dummy
+from exchange.engine.commands import (
+    AddSymbol,
+    Cancel,
+    CancelAll,
+    Command,
+    Deposit,
+    Halt,
+    NewOrder,
+    Replace,
+    Resume,
+)
+from exchange.engine.core import Engine
+from exchange.engine.events import Applied, Done, Event, Match, Reject
+from exchange.engine.queries import balance, open_orders, symbols
+from exchange.gateway.limits import GatewayLimits
+from exchange.gateway.private import PRIVATE_DONE_REASONS, done_frame, error_frame, fill_frames, reply_frame
+from exchange.gateway.release import Releaser
+from exchange.gateway.session import ClientSession, SessionState
+from exchange.gateway.stats import Counters, Rates, rss_bytes
+from exchange.marketdata.feed import CHANNELS, Frame, PublicFeed
+from exchange.protocol.messages import (
+    BalanceReply,
+    DepositReply,
+    HaltReply,
+    LoginReply,
+    Message,
+    OrdersReply,
+    PongReply,
+    ResumeReply,
+    SessionInfo,
+    SessionsReply,
+    ShutdownMessage,
+    StatsMessage,
+    SubscribedReply,
+    SymbolAddReply,
+    SymbolsReply,
+    SymbolStats,
+    UnsubscribedReply,
+    UserAddReply,
+    UserDisableReply,
+    UserEnableReply,
+    UserInfo,
+    UserListReply,
+    encode_message,
+)
+from exchange.protocol.requests import (
+    ADMIN_OPS,
+    TRADER_OPS,
+    BalanceRequest,
+    BatchRequest,
+    CancelAllRequest,
+    CancelRequest,
+    DepositRequest,
+    HaltRequest,
+    Login,
+    OrderRequest,
+    OrdersRequest,
+    PingRequest,
+    ReplaceRequest,
+    Request,
+    RequestError,
+    RequestId,
+    ResumeRequest,
+    SessionsRequest,
+    SubscribeRequest,
+    SymbolAddRequest,
+    SymbolsRequest,
+    UnsubscribeRequest,
+    UserAddRequest,
+    UserDisableRequest,
+    UserEnableRequest,
+    UserListRequest,
+    decode_batch_item,
+    decode_request,
+)
+from exchange.store.base import Store, StoreError, User, UserExists
+
+if TYPE_CHECKING:
+    from websockets.asyncio.server import ServerConnection
+
+__all__ = ["Gateway", "Sequencer", "AUTH_FAILED"]
+
+log = logging.getLogger("exch.gateway")
+
+AUTH_FAILED = "invalid username or password"
+T = TypeVar("T")
+
+
+class Sequencer(Protocol):
+    """What the gateway needs of the journal shell: apply + journal, and the engine."""
+
+    @property
+    def engine(self) -> Engine:
+        """The engine (read-only for the gateway)."""
+
+    def submit(self, command: Command, ts: int | None = None) -> tuple[int, list[Event]]:
+        """Apply ``command`` stamped ``ts``; journal it if accepted; return ``(seq, events)``."""
+
+
+class Gateway:
+    """Sessions, request handling and delivery. Built by ``exchange.server``.
+
+    Args:
+        sequencer: applies and journals commands.
+        store: users (called only on ``store_executor``'s single thread).
+        store_executor: the one thread the store is used from.
+        bcrypt_executor: threads for password checks.
+        signer: issues and checks reconnect tokens.
+        throttle: failed-login throttling.
+        limits: per-connection limits.
+        clock_ns: wall clock for timestamps (ns); injectable for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        sequencer: Sequencer,
+        store: Store,
+        store_executor: Executor,
+        bcrypt_executor: Executor | None,
+        signer: TokenSigner,
+        throttle: LoginThrottle,
+        limits: GatewayLimits | None = None,
+        clock_ns: Callable[[], int] = time.time_ns,
+        monotonic: Callable[[], float] = time.monotonic,
+        journal_seq: Callable[[], int] | None = None,
+        bcrypt_rounds: int = 12,
+    ) -> None:
+        self.sequencer = sequencer
+        self.bcrypt_rounds = bcrypt_rounds
+        self.engine = sequencer.engine
+        self.store = store
+        self.store_executor = store_executor
+        self.bcrypt_executor = bcrypt_executor
+        self.signer = signer
+        self.throttle = throttle
+        self.limits = limits or GatewayLimits()
+        self.clock_ns = clock_ns
+        self.monotonic = monotonic
+        self.releaser = Releaser(self.engine.seq)
+        self.sessions: set[ClientSession] = set()
+        self.by_user: dict[int, list[ClientSession]] = {}
+        self.subs: dict[tuple[str, str], dict[ClientSession, int]] = {}
+        self.stats_subs: set[ClientSession] = set()
+        self.feed = PublicFeed(self.engine, self._wanted)
+        self.counters = Counters()
+        self.started = monotonic()
+        self.started_ns = clock_ns()
+        self.accepting = False
+        self.loop_lag_ms = 0.0
+        self.commit_lag_ms = 0.0
+        self._journal_seq = journal_seq or (lambda: self.releaser.committed)
+        self._rates = {name: Rates() for name in ("orders", "trades", "out")}
+        self.events: list[str] = []  # notable events, newest last (bounded)
+        self._sync: dict[type, Callable[[ClientSession, Any], None]] = {
+            OrderRequest: self._order,
+            CancelRequest: self._cancel,
+            ReplaceRequest: self._replace,
+            CancelAllRequest: self._cancel_all,
+            OrdersRequest: self._orders,
+            BalanceRequest: self._balance,
+            SymbolsRequest: self._symbols,
+            SubscribeRequest: self._subscribe,
+            UnsubscribeRequest: self._unsubscribe,
+            PingRequest: self._ping,
+            HaltRequest: self._halt,
+            ResumeRequest: self._resume,
+            SymbolAddRequest: self._symbol_add,
+            SessionsRequest: self._sessions,
+        }
+        self._async: dict[type, Callable[[ClientSession, Any], Awaitable[None]]] = {
+            Login: self._login,
+            UserAddRequest: self._user_add,
+            UserListRequest: self._user_list,
+            UserDisableRequest: self._user_disable,
+            UserEnableRequest: self._user_enable,
+            DepositRequest: self._deposit,
+        }
+
+    # ------------------------------------------------------------ connections
+
+    async def handle(self, conn: ServerConnection) -> None:
+        """Serve one WebSocket connection until it closes."""
+        now = self.monotonic()
+        ip, address = _address(conn)
+        session = ClientSession(conn, address, now, self.clock_ns(), self.limits)
+        session.ip = ip
+        if not self.accepting:
+            await conn.close(1001, "server is shutting down")
+            return
+        self.sessions.add(session)
+        self.counters.connections += 1
+        try:
+            async for frame in conn:
+                if isinstance(frame, bytes):
+                    self._reply(session, None, error_frame(None, "bad_request", "send JSON in text frames"))
+                    continue
+                await self.on_frame(session, frame)
+                if session.state is SessionState.CLOSING:
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            self._forget(session)
+
+    def _forget(self, session: ClientSession) -> None:
+        self.sessions.discard(session)
+        if session.state is not SessionState.CLOSING:
+            session.move(SessionState.CLOSING)
+        peers = self.by_user.get(session.user_id)
+        if peers is not None and session in peers:
+            peers.remove(session)
+            if not peers:
+                del self.by_user[session.user_id]
+        for key in session.subscriptions:
+            subs = self.subs.get(key)
+            if subs is not None:
+                subs.pop(session, None)
+        self.stats_subs.discard(session)
+
+    async def on_frame(self, session: ClientSession, frame: str) -> None:
+        """Handle one text frame (a request or a batch)."""
+        self.counters.messages_in += 1
+        session.message_count += 1
+        try:
+            req = decode_request(frame)
+        except RequestError as exc:
+            self._reply(session, exc.id, error_frame(exc.id, exc.code, exc.message, field=exc.field))
+            return
+        if isinstance(req, BatchRequest):
+            if not session.messages.take(self.monotonic(), len(req.requests)):
+                self._rate_limited(session, req.id)
+                return
+            for raw in req.requests:
+                try:
+                    item = decode_batch_item(raw)
+                except RequestError as exc:
+                    self._reply(session, exc.id, error_frame(exc.id, exc.code, exc.message, field=exc.field))
+                    continue
+                await self._dispatch(session, item)
+            return
+        if not session.messages.take(self.monotonic()):
+            self._rate_limited(session, req.id)
+            return
+        await self._dispatch(session, req)
+
+    async def _dispatch(self, session: ClientSession, req: Request) -> None:
+        op = type(req).__struct_config__.tag
+        if op in TRADER_OPS:
+            if session.role != "trader":
+                self._deny(session, req.id, "trader")
+                return
+            if op in ("order", "cancel", "replace", "cancel_all") and not session.orders.take(self.monotonic()):
+                self._rate_limited(session, req.id)
+                return
+        elif op in ADMIN_OPS and session.role != "admin":
+            self._deny(session, req.id, "admin")
+            return
+        handler = self._sync.get(type(req))
+        if handler is not None:
+            handler(session, req)
+            return
+        await self._async[type(req)](session, req)
+
+    def _deny(self, session: ClientSession, rid: RequestId, role: str) -> None:
+        if session.state is SessionState.AUTHENTICATED:
+            self._reply(session, rid, error_frame(rid, "forbidden", f"this needs the {role} role"))
+        else:
+            self._reply(session, rid, error_frame(rid, "not_authenticated", "log in first"))
+
+    def _rate_limited(self, session: ClientSession, rid: RequestId) -> None:
+        self._reply(session, rid, error_frame(rid, "rate_limited", "too many requests; slow down"))
+
+    # ---------------------------------------------------------------- output
+
+    def _reply(self, session: ClientSession, rid: RequestId, frame: bytes) -> None:
+        """Send ``frame`` once everything before it is committed (keeps reply order)."""
+        self.releaser.after(self.engine.seq, self._send, session, frame)
+
+    def _send(self, session: ClientSession, frame: bytes) -> None:
+        if session.send(frame):
+            self.counters.messages_out += 1
+
+    def _to_user(self, user_id: int, frame: bytes) -> None:
+        for session in self.by_user.get(user_id, ()):
+            self._send(session, frame)
+
+    def committed(self, seq: int) -> None:
+        """The journal committed everything up to ``seq`` (called on the loop)."""
+        self.releaser.commit(seq)
+
+    def _submit(
+        self,
+        session: ClientSession,
+        rid: RequestId,
+        command: Command,
+        reply: Callable[[Applied], Message] | None = None,
+    ) -> list[Event]:
+        ts = self.clock_ns()
+        try:
+            _, events = self.sequencer.submit(command, ts)
+        except Exception as exc:  # the journal failed: refuse, never pretend
+            log.exception("submit failed")
+            self._reply(session, rid, error_frame(rid, "server_busy", f"the exchange cannot accept this now: {exc}"))
+            return []
+        first = events[0]
+        frames = self.feed.frames(events, ts) if not isinstance(first, Reject) else []
+        if isinstance(first, Applied):
+            assert reply is not None
+            frame = encode_message(reply(first))
+        else:
+            frame = reply_frame(rid, first, ts)  # type: ignore[arg-type]
+        self.releaser.after(self.engine.seq, self._deliver, session, frame, events, frames, ts, self.engine.seq)
+        return events
+
+    def _deliver(
+        self, session: ClientSession, frame: bytes, events: list[Event], frames: list[Frame], ts: int, seq: int
+    ) -> None:
+        self._send(session, frame)
+        for ev in events:
+            kind = type(ev)
+            if kind is Match:
+                assert isinstance(ev, Match)
+                maker, taker = fill_frames(ev, ts)
+                self._to_user(ev.maker_user, maker)
+                self._to_user(ev.taker_user, taker)
+                self.counters.trades += 1
+            elif kind is Done:
+                assert isinstance(ev, Done)
+                if ev.reason in PRIVATE_DONE_REASONS:
+                    self._to_user(ev.user, done_frame(ev, ts))
+        for channel, symbol, public in frames:
+            subs = self.subs.get((channel, symbol))
+            if subs:
+                for sub, since in list(subs.items()):
+                    if seq > since:
+                        self._send(sub, public)
+
+    # ------------------------------------------------------------- trading
+
+    def _order(self, s: ClientSession, r: OrderRequest) -> None:
+        self.counters.orders += 1
+        self._submit(s, r.id, NewOrder(
+            s.user_id, r.symbol, r.side, r.type, r.price, r.qty, r.tif, r.post_only, r.client_order_id
+        ))
+
+    def _cancel(self, s: ClientSession, r: CancelRequest) -> None:
+        if r.order_id is None and r.client_order_id is None:
+            self._reply(s, r.id, error_frame(r.id, "bad_request", "give order_id or client_order_id",
+                                             field="order_id"))
+            return
+        self._submit(s, r.id, Cancel(s.user_id, r.order_id, r.client_order_id))
+
+    def _replace(self, s: ClientSession, r: ReplaceRequest) -> None:
+        if r.order_id is None and r.client_order_id is None:
+            self._reply(s, r.id, error_frame(r.id, "bad_request", "give order_id or client_order_id",
+                                             field="order_id"))
+            return
+        if r.price is None and r.qty is None:
+            self._reply(s, r.id, error_frame(r.id, "bad_request", "give a new price and/or qty", field="price"))
+            return
+        self._submit(s, r.id, Replace(s.user_id, r.order_id, r.price, r.qty, r.client_order_id))
+
+    def _cancel_all(self, s: ClientSession, r: CancelAllRequest) -> None:
+        self._submit(s, r.id, CancelAll(s.user_id, r.symbol))
+
+    def _orders(self, s: ClientSession, r: OrdersRequest) -> None:
+        if r.symbol is not None and r.symbol not in self.engine.books:
+            self._unknown_symbol(s, r.id, r.symbol)
+            return
+        rows = open_orders(self.engine, s.user_id, r.symbol)
+        self._reply(s, r.id, encode_message(msgspec.convert({"id": r.id, "orders": rows}, OrdersReply)))
+
+    def _balance(self, s: ClientSession, r: BalanceRequest) -> None:
+        data = balance(self.engine, s.user_id)
+        self._reply(s, r.id, encode_message(msgspec.convert({"id": r.id, **data}, BalanceReply)))
+
+    def _symbols(self, s: ClientSession, r: SymbolsRequest) -> None:
+        reply = msgspec.convert({"id": r.id, "symbols": symbols(self.engine)}, SymbolsReply)
+        self._reply(s, r.id, encode_message(reply))
+
+    def _ping(self, s: ClientSession, r: PingRequest) -> None:
+        self._reply(s, r.id, encode_message(PongReply(id=r.id, ts=self.clock_ns())))
+
+    def _unknown_symbol(self, s: ClientSession, rid: RequestId, symbol: str) -> None:
+        self._reply(s, rid, error_frame(rid, "unknown_symbol", f"no symbol {symbol!r}", field="symbol"))
+
+    # ---------------------------------------------------------- market data
+
+    def _wanted(self, channel: str, symbol: str) -> bool:
+        return bool(self.subs.get((channel, symbol)))
+
+    def _subscribe(self, s: ClientSession, r: SubscribeRequest) -> None:
+        channels: list[str] = list(dict.fromkeys(r.channels))
+        if "stats" in channels and s.role != "admin":
+            self._deny(s, r.id, "admin")
+            return
+        public = [c for c in channels if c in CHANNELS]
+        wanted_symbols = list(dict.fromkeys(r.symbols)) or sorted(self.engine.books)
+        for symbol in wanted_symbols:
+            if symbol not in self.engine.books:
+                self._unknown_symbol(s, r.id, symbol)
+                return
+        seq = self.engine.seq
+        frames: list[bytes] = [encode_message(SubscribedReply(
+            id=r.id, channels=channels, symbols=wanted_symbols if public else [], interval_ms=r.interval_ms
+        ))]
+        if "stats" in channels:
+            self.stats_subs.add(s)
+            s.subscriptions.add(("stats", ""))
+        for channel in public:
+            for symbol in wanted_symbols:
+                key = (channel, symbol)
+                self.subs.setdefault(key, {})[s] = seq
+                s.subscriptions.add(key)
+                frames.append(self.feed.snapshot(channel, symbol))
+        for frame in frames:
+            self._reply(s, r.id, frame)
+
+    def _unsubscribe(self, s: ClientSession, r: UnsubscribeRequest) -> None:
+        symbols_ = list(dict.fromkeys(r.symbols)) or sorted(self.engine.books)
+        for channel in r.channels:
+            if channel == "stats":
+                self.stats_subs.discard(s)
+                s.subscriptions.discard(("stats", ""))
+                continue
+            for symbol in symbols_:
+                key = (channel, symbol)
+                subs = self.subs.get(key)
+                if subs is not None:
+                    subs.pop(s, None)
+                s.subscriptions.discard(key)
+        self._reply(s, r.id, encode_message(UnsubscribedReply(id=r.id, channels=list(r.channels),
+                                                              symbols=symbols_)))
+
+    # ---------------------------------------------------------------- login
+
+    async def _in_store(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.store_executor, fn, *args)
+
+    async def _login(self, s: ClientSession, r: Login) -> None:
+        if s.state is not SessionState.CONNECTED:
+            self._reply(s, r.id, error_frame(r.id, "bad_request", "this connection is already logged in"))
+            return
+        now = self.monotonic()
+        user: User | None = None
+        if r.token is not None:
+            verified = self.signer.verify(r.token, time.time())
+            if verified is not None:
+                name, generation = verified
+                found = await self._in_store(self._credentials, name)
+                if found is not None and not found[0].disabled and _generation(found[1]) == generation:
+                    user = found[0]
+        elif r.username is not None and r.password is not None:
+            name = r.username
+            if self.throttle.check(name, s.ip, now) > 0:
+                self.counters.logins_failed += 1
+                self._note(f"login throttled: {name} from {s.address}")
+                self._reply(s, r.id, error_frame(r.id, "auth_failed", AUTH_FAILED))
+                return
+            found = await self._in_store(self._credentials, name)
+            ok = await verify_or_dummy(r.password, found[1].encode() if found else None,
+                                       rounds=self.bcrypt_rounds, executor=self.bcrypt_executor)
+            if ok and found is not None and not found[0].disabled:
+                user = found[0]
+                self.throttle.success(name, s.ip, self.monotonic())
+            else:
+                self.throttle.failure(name, s.ip, self.monotonic())
+        else:
+            self._reply(s, r.id, error_frame(r.id, "bad_request", "give username and password, or token",
+                                             field="username"))
+            return
+        if user is None:
+            self.counters.logins_failed += 1
+            self._note(f"login failed: {r.username or 'token'} from {s.address}")
+            self._reply(s, r.id, error_frame(r.id, "auth_failed", AUTH_FAILED))
+            return
+        if s.state is not SessionState.CONNECTED:  # closed while we checked
+            return
+        found_hash = (await self._in_store(self._credentials, user.name) or (user, ""))[1]
+        s.login(user.name, user.id, user.role)
+        self.by_user.setdefault(user.id, []).append(s)
+        token, expires = self.signer.issue(user.name, _generation(found_hash), time.time())
+        self._reply(s, r.id, encode_message(LoginReply(
+            id=r.id, user=user.name, role=user.role, token=token, token_expires_ts=expires
+        )))
+
+    def _credentials(self, name: str) -> tuple[User, str] | None:
+        user = self.store.get_user(name)
+        if user is None:
+            return None
+        return user, self.store.password_hash(name) or ""
+
+    # ---------------------------------------------------------------- admin
+
+    async def _user_add(self, s: ClientSession, r: UserAddRequest) -> None:
+        for symbol in r.positions:
+            if symbol not in self.engine.books:
+                self._unknown_symbol(s, r.id, symbol)
+                return
+        try:
+            user = await self._in_store(lambda: self.store.add_user(r.username, r.password, role=r.role))
+        except UserExists:
+            self._reply(s, r.id, error_frame(r.id, "bad_request", f"user {r.username!r} already exists",
+                                             field="username"))
+            return
+        except StoreError as exc:
+            self._reply(s, r.id, error_frame(r.id, "bad_request", str(exc)))
+            return
+        self._note(f"user added: {user.name} ({user.role})")
+        gifts: list[Command] = []
+        if r.cash:
+            gifts.append(Deposit(user.id, cash=r.cash))
+        gifts.extend(Deposit(user.id, symbol=sym, qty=qty) for sym, qty in r.positions.items() if qty)
+        for gift in gifts:
+            _, events = self.sequencer.submit(gift, self.clock_ns())
+            if isinstance(events[0], Reject):
+                self._reply(s, r.id, error_frame(r.id, events[0].code, f"user added, but: {events[0].message}"))
+                return
+        self._reply(s, r.id, encode_message(UserAddReply(id=r.id, username=user.name, role=user.role)))
+
+    async def _user_list(self, s: ClientSession, r: UserListRequest) -> None:
+        users = await self._in_store(self.store.users)
+        infos = [UserInfo(username=u.name, role=u.role, disabled=u.disabled, created_ts=u.created) for u in users]
+        self._reply(s, r.id, encode_message(UserListReply(id=r.id, users=infos)))
+
+    async def _user_disable(self, s: ClientSession, r: UserDisableRequest) -> None:
+        if not await self._set_disabled(s, r.id, r.username, True):
+            return
+        user = await self._in_store(self.store.get_user, r.username)
+        closed = 0
+        if user is not None:
+            for peer in list(self.by_user.get(user.id, ())):
+                self._send(peer, error_frame(None, "forbidden", "this user has been disabled"))
+                peer.close(1008, "user disabled")
+                closed += 1
+        self._note(f"user disabled: {r.username} ({closed} sessions closed)")
+        self._reply(s, r.id, encode_message(UserDisableReply(id=r.id, username=r.username, sessions_closed=closed)))
+
+    async def _user_enable(self, s: ClientSession, r: UserEnableRequest) -> None:
+        if await self._set_disabled(s, r.id, r.username, False):
+            self._note(f"user enabled: {r.username}")
+            self._reply(s, r.id, encode_message(UserEnableReply(id=r.id, username=r.username)))
+
+    async def _set_disabled(self, s: ClientSession, rid: RequestId, name: str, disabled: bool) -> bool:
+        try:
+            await self._in_store(self.store.set_disabled, name, disabled)
+        except StoreError:
+            self._reply(s, rid, error_frame(rid, "bad_request", f"no user {name!r}", field="username"))
+            return False
+        return True
+
+    async def _deposit(self, s: ClientSession, r: DepositRequest) -> None:
+        user = await self._in_store(self.store.get_user, r.username)
+        if user is None:
+            self._reply(s, r.id, error_frame(r.id, "bad_request", f"no user {r.username!r}", field="username"))
+            return
+        self._submit(s, r.id, Deposit(user.id, r.cash, r.symbol, r.qty), lambda _: DepositReply(
+            id=r.id, username=r.username, cash=r.cash, symbol=r.symbol, qty=r.qty))
+
+    def _halt(self, s: ClientSession, r: HaltRequest) -> None:
+        self._note(f"halt: {r.symbol}")
+        self._submit(s, r.id, Halt(r.symbol), lambda a: HaltReply(id=r.id, symbol=r.symbol, status="halted"))
+
+    def _resume(self, s: ClientSession, r: ResumeRequest) -> None:
+        self._note(f"resume: {r.symbol}")
+        self._submit(s, r.id, Resume(r.symbol), lambda a: ResumeReply(id=r.id, symbol=r.symbol, status="trading"))
+
+    def _symbol_add(self, s: ClientSession, r: SymbolAddRequest) -> None:
+        self._submit(s, r.id, AddSymbol(r.symbol, r.tick, r.lot),
+                     lambda a: SymbolAddReply(id=r.id, symbol=r.symbol, tick=r.tick, lot=r.lot))
+
+    def _sessions(self, s: ClientSession, r: SessionsRequest) -> None:
+        now = self.monotonic()
+        infos = [
+            SessionInfo(
+                session_id=p.id, user=p.username, role=p.role, address=p.address,
+                connected_ts=p.connected_ts,
+                orders_per_s=round(p.order_count / max(1.0, now - self.started), 2),
+                messages_per_s=round(p.message_count / max(1.0, now - self.started), 2),
+            )
+            for p in sorted(self.sessions, key=lambda p: p.id)
+        ]
+        self._reply(s, r.id, encode_message(SessionsReply(id=r.id, sessions=infos)))
+
+    # ------------------------------------------------------------ operations
+
+    def _note(self, text: str) -> None:
+        log.info(text)
+        self.events.append(text)
+        if len(self.events) > 200:
+            del self.events[:100]
+
+    def stats_message(self) -> StatsMessage:
+        """The current ``stats`` message."""
+        now = self.monotonic()
+        by_user: dict[str, int] = {}
+        for session in self.sessions:
+            if session.username is not None:
+                by_user[session.username] = by_user.get(session.username, 0) + 1
+        symbols_: dict[str, SymbolStats] = {}
+        for name, book in sorted(self.engine.books.items()):
+            bid = book.bids.best()
+            ask = book.asks.best()
+            resting = sum(level.count for side in (book.bids, book.asks) for level in side.levels.values())
+            symbols_[name] = SymbolStats(
+                bid=bid.price if bid else None, ask=ask.price if ask else None, last=book.last,
+                volume=book.volume, open_interest=book.open_interest, orders_resting=resting,
+                status=book.status,
+            )
+        return StatsMessage(
+            ts=self.clock_ns(), uptime_s=round(now - self.started, 3), clients=len(self.sessions),
+            sessions_by_user=by_user, memory_rss_bytes=rss_bytes(),
+            orders_per_s=round(self._rates["orders"].sample(now, self.counters.orders), 1),
+            trades_per_s=round(self._rates["trades"].sample(now, self.counters.trades), 1),
+            messages_out_per_s=round(self._rates["out"].sample(now, self.counters.messages_out), 1),
+            journal_seq=self._journal_seq(), journal_lag_ms=round(self.commit_lag_ms, 3),
+            loop_lag_ms=round(self.loop_lag_ms, 3), symbols=symbols_,
+        )
+
+    def publish_stats(self) -> None:
+        """Send ``stats`` to its subscribers (the server calls this twice a second)."""
+        if self.stats_subs:
+            frame = encode_message(self.stats_message())
+            for session in list(self.stats_subs):
+                self.releaser.after(self.engine.seq, self._send, session, frame)
+
+    def shutdown_notice(self, reason: str) -> None:
+        """Tell every client the server is going away, then close them with 1001."""
+        self.accepting = False
+        frame = encode_message(ShutdownMessage(reason=reason, ts=self.clock_ns()))
+        for session in list(self.sessions):
+            self._send(session, frame)
+            session.close(1001, reason)
+
+
+def _address(conn: ServerConnection) -> tuple[str, str]:
+    """The peer's IP (for throttling) and ``ip:port`` (for display)."""
+    peer = conn.remote_address
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        host, port = str(peer[0]), peer[1]
+        return host, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    return str(peer), str(peer)
+
+
+def _generation(password_hash: str) -> int:
+    """A number that changes when the password does: tokens carry it (revocation)."""
+    return zlib.crc32(password_hash.encode())

@@ -1,0 +1,114 @@
+"""One client connection: its explicit state, identity, limits and outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+from typing import TYPE_CHECKING, Final
+
+import websockets
+from websockets.protocol import State
+
+from exchange.gateway.limits import GatewayLimits, TokenBucket
+
+if TYPE_CHECKING:
+    from websockets.asyncio.server import ServerConnection
+
+__all__ = ["ClientSession", "IllegalTransition", "SessionState"]
+
+_ids: Final = itertools.count(1)
+
+
+class SessionState(enum.Enum):
+    """Where a connection is in its life. Only the transitions below are legal."""
+
+    CONNECTED = "connected"
+    AUTHENTICATED = "authenticated"
+    CLOSING = "closing"
+
+
+_LEGAL: Final = {
+    (SessionState.CONNECTED, SessionState.AUTHENTICATED),
+    (SessionState.CONNECTED, SessionState.CLOSING),
+    (SessionState.AUTHENTICATED, SessionState.CLOSING),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """A session was asked to move to a state it cannot reach from where it is."""
+
+
+class ClientSession:
+    """A connected client. Holds no engine state: only who it is and what it may do."""
+
+    def __init__(
+        self, conn: ServerConnection, address: str, now: float, now_ns: int, limits: GatewayLimits
+    ) -> None:
+        self.id = next(_ids)
+        self.conn = conn
+        self.address = address
+        self.ip = address
+        self.connected_ts = now_ns
+        self.state = SessionState.CONNECTED
+        self.username: str | None = None
+        self.user_id = 0
+        self.role: str | None = None
+        self.limits = limits
+        self.messages = TokenBucket(limits.messages_per_s, 2 * limits.messages_per_s, now)
+        self.orders = TokenBucket(limits.orders_per_s, 2 * limits.orders_per_s, now)
+        self.subscriptions: set[tuple[str, str]] = set()  # (channel, symbol); ("stats", "")
+        self.interval_ms: int | None = None
+        self.order_count = 0
+        self.message_count = 0
+        self.sent = 0
+
+    def move(self, state: SessionState) -> None:
+        """Change state, refusing illegal transitions."""
+        if (self.state, state) not in _LEGAL:
+            raise IllegalTransition(f"session {self.id}: {self.state.value} -> {state.value}")
+        self.state = state
+
+    def login(self, username: str, user_id: int, role: str) -> None:
+        """Become ``username``. A session logs in once; a second login is refused earlier."""
+        self.move(SessionState.AUTHENTICATED)
+        self.username = username
+        self.user_id = user_id
+        self.role = role
+
+    @property
+    def open(self) -> bool:
+        """Whether frames can still be sent."""
+        return self.state is not SessionState.CLOSING and self.conn.protocol.state is State.OPEN
+
+    def send(self, frame: bytes) -> bool:
+        """Queue one text frame without waiting; drop the client if it does not read.
+
+        Returns:
+            Whether the frame was queued.
+        """
+        if not self.open:
+            return False
+        transport = self.conn.transport
+        if transport is not None and transport.get_write_buffer_size() > self.limits.max_buffer:
+            self.close(1013, "slow consumer: outbound buffer full")
+            return False
+        websockets.broadcast((self.conn,), frame, text=True)
+        self.sent += 1
+        return True
+
+    def close(self, code: int, reason: str) -> None:
+        """Start closing with ``code``; the handshake finishes in the background.
+
+        ``Connection.close`` waits at most ``close_timeout`` for the peer, then
+        aborts the TCP connection, so a client that never reads cannot hold it.
+        """
+        if self.state is SessionState.CLOSING:
+            return
+        self.move(SessionState.CLOSING)
+        task = asyncio.ensure_future(self.conn.close(code, reason))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+
+_closing: set[asyncio.Future[None]] = set()

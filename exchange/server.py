@@ -1,0 +1,349 @@
+"""The composition root: every part of the exchange is built and wired here.
+
+Reading this file alone shows how data flows through exch::
+
+    TLS WebSocket frame
+      -> Gateway.on_frame          decode, authenticate, rate-limit  (exchange/gateway)
+      -> Ledger.submit             sequence + apply + journal         (exchange/ledger.py)
+           -> Engine.apply         match, risk, events (pure)         (exchange/engine)
+           -> JournalWriter        group commit on its own thread     (exchange/journal)
+      -> PublicFeed.frames         public market data                 (exchange/marketdata)
+      -> Releaser                  held until the journal commit      (exchange/gateway/release.py)
+      -> private replies / fills / done to sessions, market data to subscribers, stats
+
+Everything with a side effect (sockets, threads, files, signals, clocks) lives
+here or in the shell modules it builds; the engine stays pure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import secrets
+import signal
+import ssl
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from websockets.asyncio.server import serve
+
+from exchange.auth import LoginThrottle, TokenSigner, load_or_create_secret
+from exchange.engine.commands import AddSymbol
+from exchange.gateway.core import Gateway
+from exchange.gateway.http import WS_PATH, http_handler
+from exchange.gateway.limits import GatewayLimits
+from exchange.journal.config import JournalConfig
+from exchange.ledger import Ledger
+from exchange.paths import home_dir
+from exchange.store import open_store
+from exchange.store.base import DEFAULT_BCRYPT_ROUNDS, Store
+from exchange.tls import describe_ca, ensure_certificates, server_context
+
+__all__ = [
+    "DEFAULT_PORT", "DEFAULT_SYMBOLS", "ServerConfig", "ServerInfo", "AlreadyRunning", "run_server",
+    "read_server_info", "home_lock", "ensure_admin",
+]
+
+log = logging.getLogger("exch.server")
+
+DEFAULT_PORT = 8443
+DEFAULT_SYMBOLS: tuple[tuple[str, int, int], ...] = (("ACME", 1, 1), ("BOLT", 1, 1), ("CHIP", 1, 1))
+INFO_FILE = "server.json"
+LOCK_FILE = "exch.lock"
+ADMIN_PASSWORD_FILE = "admin-password"
+
+
+class AlreadyRunning(RuntimeError):
+    """Another exch process holds this home's lock."""
+
+
+@dataclass
+class ServerConfig:
+    """Everything ``exch serve`` can be told. Keyword-style with safe defaults."""
+
+    home: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    symbols: Sequence[str] = ()
+    db: str | None = None
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    insecure: bool = False
+    fsync: bool = False
+    bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS
+    limits: GatewayLimits = field(default_factory=GatewayLimits)
+    journal: JournalConfig = field(default_factory=JournalConfig)
+    stats_interval_s: float = 0.5
+    token_ttl_s: int = 86_400
+    quiet: bool = False
+
+
+@dataclass
+class ServerInfo:
+    """What a running server writes to ``$EXCH_HOME/server.json`` for ``status``, apps and CLI."""
+
+    pid: int
+    url: str
+    host: str
+    port: int
+    tls: bool
+    started_ts: int
+    ca: str | None
+
+
+def read_server_info(home: Path) -> ServerInfo | None:
+    """The info file of the server using ``home``, if one was written."""
+    try:
+        data = json.loads((home / INFO_FILE).read_text())
+        return ServerInfo(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+@contextlib.contextmanager
+def home_lock(home: Path) -> Iterator[None]:
+    """Hold the home's exclusive lock: one process owns the journal at a time.
+
+    Raises:
+        AlreadyRunning: another process holds it.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning(f"another exch process is using {home}") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def ensure_admin(store: Store, home: Path, say: Callable[[str], None]) -> None:
+    """On first start create ``admin`` with a random password, shown once and saved 0600."""
+    if any(u.role == "admin" for u in store.users()):
+        return
+    password = secrets.token_urlsafe(12)
+    store.add_user("admin", password, role="admin")
+    path = home / ADMIN_PASSWORD_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    say(f"created user 'admin' with password {password} (saved to {path}, mode 0600)")
+
+
+def _ensure_symbols(ledger: Ledger, wanted: Sequence[str], say: Callable[[str], None]) -> None:
+    books = ledger.engine.books
+    if wanted:
+        todo = [(s, 1, 1) for s in wanted if s not in books]
+    elif not books:
+        todo = list(DEFAULT_SYMBOLS)
+        say("first start: listing the default symbols " + ", ".join(s for s, _, _ in todo))
+    else:
+        todo = []
+    for symbol, tick, lot in todo:
+        _, events = ledger.submit(AddSymbol(symbol, tick, lot))
+        reply = events[0]
+        if getattr(reply, "code", None):
+            raise ValueError(f"cannot list symbol {symbol!r}: {getattr(reply, 'message', '')}")
+
+
+def _tls(config: ServerConfig, home: Path, say: Callable[[str], None]) -> tuple[ssl.SSLContext | None, str | None]:
+    if config.insecure:
+        say("WARNING: --insecure: serving plain ws:// WITHOUT TLS. Passwords and orders cross the "
+            "network in clear text. Use this only on a trusted machine.")
+        return None, None
+    if config.certfile is not None and config.keyfile is not None:
+        return server_context(config.certfile, config.keyfile), None
+    paths = ensure_certificates(home / "tls", hosts=[config.host])
+    if paths.ca_generated or paths.cert_generated:
+        say(f"generated a local CA and server certificate in {home / 'tls'}")
+    say(f"TLS CA: {describe_ca(paths.ca)}; remote clients: copy {paths.ca} and pass --cafile")
+    return server_context(paths.cert, paths.key), str(paths.ca)
+
+
+def _write_info(home: Path, info: ServerInfo) -> None:
+    tmp = home / (INFO_FILE + ".tmp")
+    tmp.write_text(json.dumps(info.__dict__))
+    tmp.replace(home / INFO_FILE)
+
+
+async def _every(interval: float, action: Callable[[], object]) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            action()
+        except Exception:  # a periodic task must not die silently
+            log.exception("periodic task failed")
+
+
+async def _watch_loop_lag(gateway: Gateway, interval: float = 0.1) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(interval)
+        gateway.loop_lag_ms = max(0.0, (loop.time() - start - interval) * 1000)
+
+
+async def run_server(
+    config: ServerConfig,
+    *,
+    ready: Callable[[ServerInfo], None] | None = None,
+    stop: asyncio.Event | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Run the exchange until SIGINT/SIGTERM (or ``stop`` is set); return the exit code.
+
+    Args:
+        config: what to serve and where.
+        ready: called once the server accepts connections.
+        stop: set it to shut down cleanly (tests); signals do the same.
+        out: where start-up notices go (stdout by default).
+    """
+    home = home_dir(config.home)
+    home.mkdir(parents=True, exist_ok=True)
+
+    def say(text: str) -> None:
+        if not config.quiet:
+            print(text, file=out, flush=True)
+
+    with home_lock(home):
+        store = open_store(config.db, home=home, bcrypt_rounds=config.bcrypt_rounds)
+        try:
+            ensure_admin(store, home, say)
+            journal_config = config.journal
+            if config.fsync and not journal_config.fsync:
+                journal_config = dataclasses.replace(journal_config, fsync=True)
+            ledger = Ledger.open(store, config=journal_config, progress=not config.quiet)
+            try:
+                _ensure_symbols(ledger, config.symbols, say)
+                return await _serve(config, home, store, ledger, say, ready, stop)
+            finally:
+                ledger.close(checkpoint=ledger.writer.error is None)
+        finally:
+            (home / INFO_FILE).unlink(missing_ok=True)
+            store.close()
+
+
+async def _serve(
+    config: ServerConfig,
+    home: Path,
+    store: Store,
+    ledger: Ledger,
+    say: Callable[[str], None],
+    ready: Callable[[ServerInfo], None] | None,
+    stop: asyncio.Event | None,
+) -> int:
+    loop = asyncio.get_running_loop()
+    ssl_context, ca = _tls(config, home, say)
+    store_thread = ThreadPoolExecutor(1, thread_name_prefix="exch-store")
+    bcrypt_threads = ThreadPoolExecutor(2, thread_name_prefix="exch-bcrypt")
+    gateway = Gateway(
+        sequencer=ledger,
+        store=store,
+        store_executor=store_thread,
+        bcrypt_executor=bcrypt_threads,
+        signer=TokenSigner(load_or_create_secret(home / "token-secret"), ttl_s=config.token_ttl_s),
+        throttle=LoginThrottle(),
+        limits=config.limits,
+        journal_seq=lambda: ledger.durable_seq,
+        bcrypt_rounds=config.bcrypt_rounds,
+    )
+    journal_failed: list[BaseException] = []
+    stop = stop or asyncio.Event()
+
+    def committed(seq: int) -> None:
+        loop.call_soon_threadsafe(gateway.committed, seq)
+
+    def failed(exc: BaseException) -> None:
+        journal_failed.append(exc)
+        loop.call_soon_threadsafe(stop.set)
+
+    ledger.writer.add_listener(committed, failed)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        async with serve(
+            gateway.handle,
+            config.host,
+            config.port,
+            ssl=ssl_context,
+            process_request=http_handler(gateway),
+            compression=None,
+            max_size=config.limits.max_frame,
+            max_queue=64,
+            write_limit=256 * 1024,
+            ping_interval=20,
+            ping_timeout=20,
+            close_timeout=5,
+            server_header="exch",
+        ) as server:
+            port = _bound_port(server) or config.port
+            scheme = "ws" if ssl_context is None else "wss"
+            shown_host = f"[{config.host}]" if ":" in config.host else config.host
+            info = ServerInfo(
+                pid=os.getpid(), url=f"{scheme}://{shown_host}:{port}{WS_PATH}", host=config.host,
+                port=port, tls=ssl_context is not None, started_ts=time.time_ns(), ca=ca,
+            )
+            _write_info(home, info)
+            tasks.append(asyncio.create_task(_every(config.stats_interval_s, gateway.publish_stats)))
+            tasks.append(asyncio.create_task(_watch_loop_lag(gateway)))
+            tasks.append(asyncio.create_task(_every(ledger.config.checkpoint_interval, ledger.checkpoint)))
+            gateway.accepting = True
+            say(f"exch serving {info.url} (engine seq {ledger.engine.seq}, "
+                f"{len(ledger.engine.books)} symbols, home {home})")
+            if ready is not None:
+                ready(info)
+            await stop.wait()
+            # 1. stop accepting: new connections get 503, frames are no longer read.
+            gateway.accepting = False
+            server.close(close_connections=False)
+            say("shutting down: committing what is in flight")
+            # 2. finish and commit what is in flight, release its replies.
+            await _drain(ledger, gateway)
+            # 3. checkpoint.
+            if not journal_failed:
+                ledger.checkpoint()
+                await _drain(ledger, gateway)
+            # 4. tell every client, close them with 1001.
+            reason = "journal failure" if journal_failed else "server shutting down"
+            gateway.shutdown_notice(reason)
+            await asyncio.sleep(0.05)
+            await asyncio.wait_for(server.wait_closed(), timeout=10)
+    finally:
+        for task in tasks:
+            task.cancel()
+        store_thread.shutdown(wait=True)
+        bcrypt_threads.shutdown(wait=False, cancel_futures=True)
+    if journal_failed:
+        say(f"exch stopped: the journal failed: {journal_failed[0]}")
+        return 1
+    say("exch stopped cleanly")
+    return 0
+
+
+async def _drain(ledger: Ledger, gateway: Gateway) -> None:
+    """Wait until the journal has committed everything accepted so far, and release it."""
+    target = ledger.engine.seq
+    await asyncio.get_running_loop().run_in_executor(None, ledger.writer.wait, target)
+    gateway.committed(ledger.durable_seq)
+
+
+def _bound_port(server: Any) -> int | None:
+    for sock in getattr(server, "sockets", ()) or ():
+        name = sock.getsockname()
+        if isinstance(name, tuple) and len(name) >= 2:
+            return int(name[1])
+    return None
