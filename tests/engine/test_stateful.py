@@ -151,12 +151,22 @@ class EngineMachine(RuleBasedStateMachine):
             assert not isinstance(event, Ack | Reject | CanceledAll | Canceled | Applied), event
             self._follow(event, command, limit)
         if isinstance(reply, Ack):
+            if isinstance(command, NewOrder) and command.tif == "fok":
+                assert reply.status == "filled", "fill-or-kill filled partly"
+            if isinstance(command, NewOrder | Replace) and self._post_only(command, reply):
+                assert not any(isinstance(e, Match) for e in events), "post-only order took liquidity"
             if reply.order_id not in self.order_ids:
                 self.order_ids.append(reply.order_id)
             self._check_ack(reply, events)
         if isinstance(reply, CanceledAll):
             assert reply.count == sum(1 for e in events if isinstance(e, Done) and e.reason == "canceled")
         return events
+
+    def _post_only(self, command: NewOrder | Replace, ack: Ack) -> bool:
+        if isinstance(command, NewOrder):
+            return command.post_only
+        order = self.engine.accounts[ack.user].orders.get(ack.order_id)
+        return order is not None and order.post_only
 
     def _taker_limit(self, command: Command) -> int | None:
         """The limit an incoming order may trade at (None: market)."""
