@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from exchange.cli import bench
+from exchange.cli import bench, serve, users
 
 __all__ = ["app", "main"]
 
@@ -15,6 +15,10 @@ app = typer.Typer(
     help="exch: a stock exchange you can download, run and put on the internet.",
 )
 app.add_typer(bench.app, name="bench")
+app.add_typer(users.app, name="user")
+app.command("serve")(serve.serve)
+app.command("status")(serve.status)
+app.command("stop")(serve.stop)
 
 
 def main() -> None:

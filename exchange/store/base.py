@@ -200,6 +200,9 @@ class Store(Protocol):
     def authenticate(self, name: str, password: str) -> User | None:
         """The user if ``password`` is right and the user is enabled, else None."""
 
+    def password_hash(self, name: str) -> str | None:
+        """The stored bcrypt hash of ``name``, if the user exists."""
+
     def set_password(self, name: str, password: str) -> None:
         """Replace a user's password."""
 

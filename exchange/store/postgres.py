@@ -178,6 +178,11 @@ class PostgresStore:
             return None
         return _user(row)
 
+    def password_hash(self, name: str) -> str | None:
+        """The stored bcrypt hash of ``name`` (for checks off the store's thread), if any."""
+        row = self._conn.execute("SELECT pw_hash FROM users WHERE name = %s", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
     def set_password(self, name: str, password: str) -> None:
         """Replace a user's password."""
         pw_hash = hash_password(password, self.bcrypt_rounds)

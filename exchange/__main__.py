@@ -1,0 +1,5 @@
+"""``python -m exchange`` is ``exch``."""
+
+from exchange.cli import main
+
+main()

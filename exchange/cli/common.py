@@ -1,0 +1,133 @@
+"""What every ``exch`` command shares: options, one-line errors, the admin link."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import typer
+
+from exchange.paths import home_dir
+
+__all__ = [
+    "HomeOption", "DbOption", "fail", "cli_errors", "resolve_home", "admin_session", "run", "server_running",
+]
+
+T = TypeVar("T")
+
+HomeOption = typer.Option(
+    None, "--home", envvar="EXCH_HOME", help="Data directory (default ~/.local/share/exch).", show_default=False
+)
+DbOption = typer.Option(
+    None, "--db", envvar="EXCH_DB", help="Store URL: postgresql://… (default: SQLite in the home).",
+    show_default=False,
+)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one readable line to stderr and exit non-zero."""
+    typer.echo(f"exch: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn the errors a user can cause into one line and a non-zero exit, never a traceback."""
+    from client.errors import ClientError
+    from exchange.journal.recovery import RecoveryError
+    from exchange.journal.writer import JournalError
+    from exchange.server import AlreadyRunning
+    from exchange.store.base import StoreError
+    from exchange.tls import TLSSetupError
+
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
+    except (ClientError, StoreError, RecoveryError, JournalError, AlreadyRunning, TLSSetupError) as exc:
+        fail(str(exc) or type(exc).__name__)
+    except OSError as exc:
+        fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def resolve_home(home: Path | None) -> Path:
+    """The data directory from ``--home``, ``$EXCH_HOME`` or the default."""
+    return home_dir(home)
+
+
+def run(coro: Awaitable[T]) -> T:
+    """Run a coroutine to completion (uvloop when available)."""
+    try:
+        import uvloop
+
+        return uvloop.run(coro)  # type: ignore[arg-type]
+    except ImportError:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def server_running(home: Path) -> bool:
+    """Whether a server process holds this home (its lock is taken)."""
+    from exchange.server import AlreadyRunning, home_lock
+
+    try:
+        with home_lock(home):
+            return False
+    except AlreadyRunning:
+        return True
+
+
+async def admin_session(home: Path, *, url: str | None = None, user: str = "admin") -> Any:
+    """A logged-in admin :class:`client.Session` to the server running on ``home``.
+
+    Raises:
+        ValueError: no server info or no admin password in ``home``.
+    """
+    from client import Session
+    from exchange.server import ADMIN_PASSWORD_FILE, read_server_info
+
+    info = read_server_info(home)
+    if url is None:
+        if info is None:
+            raise ValueError(f"no running server found in {home} (no server.json)")
+        url = info.url
+    secret = os.environ.get("EXCH_ADMIN_PASSWORD")
+    if secret is None:
+        try:
+            secret = (home / ADMIN_PASSWORD_FILE).read_text().strip()
+        except OSError:
+            raise ValueError(f"no admin password: set EXCH_ADMIN_PASSWORD or create {home / ADMIN_PASSWORD_FILE}")
+    session = await Session.connect(url, home=home, insecure_ok=url.startswith("ws://"))
+    try:
+        await session.login(user, secret)
+    except BaseException:
+        await session.close()
+        raise
+    return session
+
+
+def with_admin(home: Path, action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``action(session)`` with an admin session to the local server."""
+
+    async def go() -> T:
+        session = await admin_session(home)
+        try:
+            return await action(session)
+        finally:
+            await session.close()
+
+    return run(go())
+
+
+def stdin_is_tty() -> bool:
+    """Whether a person is at the keyboard."""
+    return sys.stdin.isatty()
