@@ -3,7 +3,7 @@
 Trust, in order: an explicit CA file, else ``$EXCH_HOME/tls/ca.pem`` when it
 exists (the local CA an exch server generates on first start), plus the
 system's roots in both cases, so servers with public certificates work too.
-When ``exchange.tls.client_context`` exists it is used instead.
+The context itself comes from :func:`exchange.tls.client_context`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from client.errors import ConnectError
 from exchange.paths import home_dir
+from exchange.tls import client_context
 
 __all__ = ["ca_path", "certificate_hint"]
 
@@ -32,11 +33,12 @@ def ca_path(home: Path | None = None) -> Path:
 
 
 def _ssl_context(cafile: Path | None, home: Path | None) -> ssl.SSLContext:
-    """A verifying client context: system roots plus the exch CA.
+    """A verifying client context: system roots plus the exch CA (``exchange.tls.client_context``).
 
     Args:
         cafile: a PEM file of CA certificates to trust; must exist when given.
-        home: the data directory whose ``tls/ca.pem`` is trusted when ``cafile`` is None.
+        home: the data directory whose ``tls/ca.pem`` is trusted when ``cafile`` is None
+            (default ``$EXCH_HOME``, else ``~/.local/share/exch``).
 
     Returns:
         An :class:`ssl.SSLContext` with hostname checks on, TLS 1.2 or newer.
@@ -45,23 +47,9 @@ def _ssl_context(cafile: Path | None, home: Path | None) -> ssl.SSLContext:
         ConnectError: ``cafile`` is missing or not a PEM certificate file.
     """
     try:
-        from exchange import tls as _server_tls  # the teammate's module, once it lands
-
-        client_context = getattr(_server_tls, "client_context", None)
-    except ImportError:
-        client_context = None
-    if client_context is not None:
-        ctx: ssl.SSLContext = client_context(cafile=cafile, home=home)
-        return ctx
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    path = Path(cafile).expanduser() if cafile is not None else ca_path(home)
-    if cafile is not None or path.is_file():
-        try:
-            ctx.load_verify_locations(cafile=str(path))
-        except (OSError, ssl.SSLError) as exc:
-            raise ConnectError(f"cannot load CA file {path}: {exc}") from exc
-    return ctx
+        return client_context(cafile=cafile, home=home_dir(home))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConnectError(f"cannot load CA file {cafile}: {exc}") from exc
 
 
 def certificate_hint(url: str, cafile: Path | None, home: Path | None) -> str:

@@ -981,5 +981,8 @@ async def _open(
         raise ConnectError(f"WebSocket handshake with {url} failed: {exc}.{hint}") from exc
     except TimeoutError as exc:
         raise ConnectError(f"timed out connecting to {url} after {open_timeout} s") from exc
+    except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as exc:
+        hint = " If the server runs with --insecure, use ws://." if scheme == "wss" else ""
+        raise ConnectError(f"{url} dropped the connection during the handshake.{hint}") from exc
     except OSError as exc:
-        raise ConnectError(f"cannot reach {url}: {exc.strerror or exc}") from exc
+        raise ConnectError(f"cannot reach {url}: {exc.strerror or str(exc) or exc.__class__.__name__}") from exc
