@@ -21,3 +21,16 @@ def engine(
     from exchange.bench.engine import run
 
     typer.echo(json.dumps(run(commands, seed=seed, users=users)))
+
+
+@app.command("gateway")
+def gateway(
+    connections: int = typer.Option(8, min=1, help="Load-client connections."),
+    window: int = typer.Option(8, min=1, help="Requests in flight per connection."),
+    seconds: float = typer.Option(5.0, min=1.0, help="Seconds per phase."),
+    rate: int = typer.Option(5_000, min=100, help="Orders/s of the fixed-rate latency phase."),
+) -> None:
+    """Orders acknowledged over TLS with journaling, against a bare websockets echo server."""
+    from exchange.bench.gateway import run
+
+    typer.echo(json.dumps(run(connections=connections, window=window, seconds=seconds, rate=rate)))
