@@ -263,13 +263,12 @@ class SQLiteStore:
     def read_records(self, segment: Segment, *, after: int = 0) -> Iterator[Sequence[Record]]:
         """Chunks of the segment's stored records with ``seq > after``, by seq."""
         path = self.segment_file(segment)
-        where = f"{path.relative_to(self.home)}"
         if not path.exists():
-            raise SegmentUnreadable(f"{where}: file is missing")
+            raise SegmentUnreadable("file is missing")
         try:
             conn = _connect(path, create=False)
         except sqlite3.Error as exc:
-            raise SegmentUnreadable(f"{where}: {exc}") from exc
+            raise SegmentUnreadable(str(exc)) from exc
         try:
             cur = conn.execute(
                 "SELECT seq, ts, crc, payload FROM records WHERE seq > ? ORDER BY seq", (after,)
@@ -280,7 +279,7 @@ class SQLiteStore:
                     return
                 yield rows
         except sqlite3.DatabaseError as exc:
-            raise SegmentUnreadable(f"{where}: {exc}") from exc
+            raise SegmentUnreadable(str(exc)) from exc
         finally:
             conn.close()
 
