@@ -24,7 +24,9 @@ def main() -> None:
     rng = random.Random(seed)
     out = sys.stdout
     store = SQLiteStore(home, bcrypt_rounds=4)
-    config = JournalConfig(segment_records=2_000, flush_records=500, flush_interval=0.001, checkpoint_every=3_000)
+    config = JournalConfig(
+        segment_records=2_000, flush_records=500, flush_interval=0.001, checkpoint_every=3_000
+    )
     ledger = Ledger.open(store, config=config)
 
     def committed(seq: int) -> None:

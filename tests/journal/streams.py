@@ -47,8 +47,12 @@ commands: st.SearchStrategy[Command] = st.one_of(
     market_orders,
     st.builds(Cancel, user=users, order_id=order_ids),
     st.builds(CancelAll, user=users, symbol=st.none() | symbols),
-    st.builds(Replace, user=users, order_id=order_ids, price=st.none() | prices, qty=st.none() | st.integers(1, 8)),
-    st.builds(Deposit, user=users, cash=st.integers(0, 10_000), symbol=st.none() | symbols, qty=st.integers(0, 50)),
+    st.builds(
+        Replace, user=users, order_id=order_ids, price=st.none() | prices, qty=st.none() | st.integers(1, 8)
+    ),
+    st.builds(
+        Deposit, user=users, cash=st.integers(0, 10_000), symbol=st.none() | symbols, qty=st.integers(0, 50)
+    ),
     st.builds(Halt, symbol=symbols),
     st.builds(Resume, symbol=symbols),
 )

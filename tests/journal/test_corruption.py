@@ -32,7 +32,8 @@ def _journal(home: Path, n: int = 120, *, segment_records: int = 50) -> SQLiteSt
             ledger.submit(command)
         while ledger.seq < n:
             seq = ledger.seq + 1
-            _, events = ledger.submit(NewOrder(1, "AAA", "buy", "limit", 1, 1, client_order_id=MARK.format(seq)))
+            order = NewOrder(1, "AAA", "buy", "limit", 1, 1, client_order_id=MARK.format(seq))
+            _, events = ledger.submit(order)
             assert ledger.seq == seq, events
         ledger.close(checkpoint=False)
     return store

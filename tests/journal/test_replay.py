@@ -1,4 +1,7 @@
-"""Replay equivalence: stop, restart from the journal (with or without a checkpoint), same state and events."""
+"""Replay equivalence: stop, restart from the journal (with or without a checkpoint).
+
+The rebuilt engine must have the same state and answer later commands with the same events.
+"""
 
 from __future__ import annotations
 
@@ -62,7 +65,11 @@ def test_restart_reproduces_state_and_events_sqlite(
             store.close()
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(before=streams, after=streams, every=st.integers(1, 40))
 def test_restart_reproduces_state_and_events_on_each_store(
     store_factory: StoreFactory, before: list[Command], after: list[Command], every: int

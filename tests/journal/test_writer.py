@@ -25,7 +25,7 @@ def test_commit_listeners_see_every_seq_become_durable(store_factory: StoreFacto
     with Ledger.open(store, config=JournalConfig(flush_records=10)) as ledger:
         ledger.writer.add_listener(lambda seq: (seen.append(seq), seq >= 100 and done.set()))
         for i in range(100):
-            seq, events = ledger.submit(Deposit(1, cash=1))
+            seq, _events = ledger.submit(Deposit(1, cash=1))
             assert seq == i + 1
         assert done.wait(10)
         assert ledger.writer.wait(100, timeout=10)

@@ -19,7 +19,9 @@ def _records(first: int, last: int) -> list[Record]:
 
 
 def _trade(trade_id: int, *, ts: int, symbol: str = "ACME") -> Trade:
-    return Trade(trade_id, trade_id, ts, symbol, 100 + trade_id, 5, "sell", 1, 10 + trade_id, 2, 20 + trade_id)
+    return Trade(
+        trade_id, trade_id, ts, symbol, 100 + trade_id, 5, "sell", 1, 10 + trade_id, 2, 20 + trade_id
+    )
 
 
 def _read_all(store: Store, after: int = 0) -> list[Record]:
@@ -86,10 +88,17 @@ def test_bcrypt_cost_is_configurable_and_defaults_to_12(store: Store, tmp_path: 
 
 
 def _hash_of(store: Store, name: str) -> str:
-    conn = store._conn  # type: ignore[attr-defined]
-    mark = "?" if isinstance(store, SQLiteStore) else "%s"
-    row = conn.execute(f"SELECT pw_hash FROM users WHERE name = {mark}", (name,)).fetchone()
-    return str(row[0])
+    hashed = store.password_hash(name)
+    assert hashed is not None
+    return hashed
+
+
+def test_password_hash_is_bcrypt_of_the_password(store: Store) -> None:
+    import bcrypt
+
+    store.add_user("alice", "pw")
+    assert bcrypt.checkpw(b"pw", _hash_of(store, "alice").encode())
+    assert store.password_hash("nobody") is None
 
 
 # ----------------------------------------------------------- symbols, meta
