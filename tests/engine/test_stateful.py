@@ -496,7 +496,7 @@ class EngineMachine(RuleBasedStateMachine):
         assert resting.keys() == owned.keys()
         for oid, order in resting.items():
             assert owned[oid] is order
-            assert all(o.order_id < engine.next_order_id for o in (order,))
+            assert 0 < oid < engine.next_order_id
 
     @invariant()
     def books_are_consistent(self) -> None:
