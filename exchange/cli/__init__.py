@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from exchange.cli import bench, serve, users
+from exchange.cli import journal as journal_cli
+from exchange.cli import trades as trades_cli
 
 __all__ = ["app", "main"]
 
@@ -19,6 +21,9 @@ app.add_typer(users.app, name="user")
 app.command("serve")(serve.serve)
 app.command("status")(serve.status)
 app.command("stop")(serve.stop)
+app.add_typer(journal_cli.app, name="journal")
+app.command("replay")(journal_cli.replay)
+app.command("trades")(trades_cli.trades)
 
 
 def main() -> None:
