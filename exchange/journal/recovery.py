@@ -22,10 +22,12 @@ Recovery rules (docs/persistence.md has the reasoning):
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import logging
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -33,10 +35,18 @@ from typing import Any
 
 import msgspec
 
-from exchange.engine import Engine, Limits, Reject, decode_command
+from exchange.engine import Engine, Event, Limits, Reject, decode_command
 from exchange.journal.checkpoint import CheckpointError, load_engine
 from exchange.journal.trades import trades_from
-from exchange.store.base import Record, Segment, SegmentUnreadable, Store, StoreError, Trade, checksum
+from exchange.store.base import (
+    RECORD_HEADER,
+    Record,
+    Segment,
+    SegmentUnreadable,
+    Store,
+    StoreError,
+    Trade,
+)
 
 __all__ = [
     "LIMITS_KEY",
@@ -117,6 +127,14 @@ def _progress(enabled: bool, total: int) -> tuple[AbstractContextManager[Any], C
     return progress, lambda n: progress.update(task, completed=n)
 
 
+def _mismatch(where: str, seq: int, engine: Engine, events: list[Event]) -> ReplayMismatch:
+    reason = events[0].code if type(events[0]) is Reject else "accepted out of order"
+    return ReplayMismatch(
+        f"{where}: replaying record {seq} left the engine at seq {engine.seq} ({reason}): "
+        "the journal and the engine disagree"
+    )
+
+
 def _check_catalog(segments: Sequence[Segment]) -> None:
     for prev, seg in itertools.pairwise(segments):
         if seg.first_seq != prev.last_seq + 1:
@@ -163,81 +181,86 @@ def replay(
     total = min(stop, committed) - start
     bar, advance = _progress(progress, total)
     apply = engine.apply
+    decode = decode_command
+    crc32 = zlib.crc32
+    pack = RECORD_HEADER.pack
     expected = start + 1
     late_trades: list[Trade] = []
-    with bar:
-        for index, seg in enumerate(segments):
-            last_segment = index == len(segments) - 1
-            if seg.last_seq < expected and not last_segment:
-                continue
-            if expected > stop:
-                break
-            where = store.segment_location(seg)
-            damage: str | None = None
-            chunks: Iterator[Sequence[Record]] = store.read_records(seg, after=expected - 1)
-            try:
-                for chunk in chunks:
-                    for seq, ts, crc, payload in chunk:
-                        if seq != expected:
-                            damage = f"record {expected} is missing (next stored is {seq})"
-                            break
-                        if checksum(seq, ts, payload) != crc:
-                            damage = "checksum mismatch"
-                            break
-                        try:
-                            command = decode_command(payload)
-                        except msgspec.DecodeError as exc:
-                            damage = f"undecodable command ({exc})"
-                            break
-                        events = apply(command, ts)
-                        if engine.seq != seq:
-                            reason = events[0].code if type(events[0]) is Reject else "accepted out of order"
-                            raise ReplayMismatch(
-                                f"{where}: replaying record {seq} left the engine at seq {engine.seq} "
-                                f"({reason}): the journal and the engine disagree"
-                            )
-                        if seq > committed and len(events) > 1:
-                            late_trades.extend(trades_from(events, seq, ts))
-                        expected += 1
-                        if expected > stop:
-                            break
-                    else:
-                        advance(expected - 1 - start)
-                        continue
+    collecting = gc.isenabled()
+    gc.disable()  # replay allocates many short-lived, acyclic objects: collect once at the end
+    try:
+        with bar:
+            for index, seg in enumerate(segments):
+                last_segment = index == len(segments) - 1
+                if seg.last_seq < expected and not last_segment:
+                    continue
+                if expected > stop:
                     break
-            except SegmentUnreadable as exc:
-                damage = f"unreadable ({exc})"
-            finally:
-                close = getattr(chunks, "close", None)
-                if close is not None:
-                    close()
-            if expected > stop:
-                break
-            if damage is None and expected - 1 < seg.last_seq:
-                damage = "stored records end early"
-            if damage is not None:
-                if expected <= seg.last_seq or not last_segment:
-                    raise JournalCorrupt(
-                        f"{where}: committed record {expected} is corrupted or missing ({damage}); "
-                        f"refusing to start without it"
+                where = store.segment_location(seg)
+                damage: str | None = None
+                chunks: Iterator[Sequence[Record]] = store.read_records(seg, after=expected - 1)
+                try:
+                    for chunk in chunks:
+                        for seq, ts, crc, payload in chunk:
+                            if seq != expected:
+                                damage = f"record {expected} is missing (next stored is {seq})"
+                                break
+                            if crc32(payload, crc32(pack(seq, ts))) != crc:  # == checksum(seq, ts, payload)
+                                damage = "checksum mismatch"
+                                break
+                            try:
+                                command = decode(payload)
+                            except msgspec.DecodeError as exc:
+                                damage = f"undecodable command ({exc})"
+                                break
+                            events = apply(command, ts)
+                            if engine.seq != seq:
+                                raise _mismatch(where, seq, engine, events)
+                            if seq > committed and len(events) > 1:
+                                late_trades.extend(trades_from(events, seq, ts))
+                            expected += 1
+                            if expected > stop:
+                                break
+                        else:
+                            advance(expected - 1 - start)
+                            continue
+                        break
+                except SegmentUnreadable as exc:
+                    damage = f"unreadable ({exc})"
+                finally:
+                    close = getattr(chunks, "close", None)
+                    if close is not None:
+                        close()
+                if expected > stop:
+                    break
+                if damage is None and expected - 1 < seg.last_seq:
+                    damage = "stored records end early"
+                if damage is not None:
+                    if expected <= seg.last_seq or not last_segment:
+                        raise JournalCorrupt(
+                            f"{where}: committed record {expected} is corrupted or missing ({damage}); "
+                            f"refusing to start without it"
+                        )
+                    line = (
+                        f"{where}: torn tail at seq {expected} ({damage}), never committed: "
+                        f"journal cut back to seq {expected - 1}"
                     )
-                line = (
-                    f"{where}: torn tail at seq {expected} ({damage}), never committed: "
-                    f"journal cut back to seq {expected - 1}"
-                )
-                notes.append(line)
-                say(line)
-                if repair:
-                    store.set_segment_end(seg, expected - 1)
-            elif last_segment and expected - 1 > seg.last_seq:
-                line = (
-                    f"{where}: records {seg.last_seq + 1}..{expected - 1} were stored but never "
-                    f"committed; kept (they are intact)"
-                )
-                notes.append(line)
-                say(line)
-                if repair:
-                    store.set_segment_end(seg, expected - 1)
+                    notes.append(line)
+                    say(line)
+                    if repair:
+                        store.set_segment_end(seg, expected - 1)
+                elif last_segment and expected - 1 > seg.last_seq:
+                    line = (
+                        f"{where}: records {seg.last_seq + 1}..{expected - 1} were stored but never "
+                        f"committed; kept (they are intact)"
+                    )
+                    notes.append(line)
+                    say(line)
+                    if repair:
+                        store.set_segment_end(seg, expected - 1)
+    finally:
+        if collecting:
+            gc.enable()
     if repair and late_trades:
         store.add_trades(late_trades)
     return engine.seq - start, notes

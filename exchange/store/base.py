@@ -31,6 +31,7 @@ import bcrypt
 
 __all__ = [
     "DEFAULT_BCRYPT_ROUNDS",
+    "RECORD_HEADER",
     "ROLES",
     "CheckpointInfo",
     "JournalSink",
@@ -61,12 +62,13 @@ Record = tuple[int, int, int, bytes]
 timestamp in ns, ``crc`` the :func:`checksum` of the other three.
 """
 
-_HEADER: Final = struct.Struct("<qq")
+RECORD_HEADER: Final = struct.Struct("<qq")
+"""The checksummed header of a record: seq and ts, little-endian int64."""
 
 
 def checksum(seq: int, ts: int, payload: bytes) -> int:
     """CRC-32 of ``seq`` and ``ts`` (little-endian int64 each) followed by ``payload``."""
-    return zlib.crc32(payload, zlib.crc32(_HEADER.pack(seq, ts)))
+    return zlib.crc32(payload, zlib.crc32(RECORD_HEADER.pack(seq, ts)))
 
 
 class StoreError(Exception):
