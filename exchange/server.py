@@ -81,7 +81,7 @@ class ServerConfig:
     fsync: bool = False
     bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS
     limits: GatewayLimits = field(default_factory=GatewayLimits)
-    journal: JournalConfig = field(default_factory=JournalConfig)
+    journal: JournalConfig = field(default_factory=lambda: JournalConfig(flush_interval=0.0005))
     stats_interval_s: float = 0.5
     token_ttl_s: int = 86_400
     quiet: bool = False

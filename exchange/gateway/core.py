@@ -176,6 +176,7 @@ class Gateway:
         self._journal_seq = journal_seq or (lambda: self.releaser.committed)
         self._rates = {name: Rates() for name in ("orders", "trades", "out")}
         self.events: list[str] = []  # notable events, newest last (bounded)
+        self._dirty: list[ClientSession] = []
         self._sync: dict[type, Callable[[ClientSession, Any], None]] = {
             OrderRequest: self._order,
             CancelRequest: self._cancel,
@@ -209,6 +210,7 @@ class Gateway:
         ip, address = _address(conn)
         session = ClientSession(conn, address, now, self.clock_ns(), self.limits)
         session.ip = ip
+        session.on_dirty = self._dirty_session
         if not self.accepting:
             await conn.close(1001, "server is shutting down")
             return
@@ -300,6 +302,17 @@ class Gateway:
     def _reply(self, session: ClientSession, rid: RequestId, frame: bytes) -> None:
         """Send ``frame`` once everything before it is committed (keeps reply order)."""
         self.releaser.after(self.engine.seq, self._send, session, frame)
+
+    def _dirty_session(self, session: ClientSession) -> None:
+        """``session`` has frames to write: flush every such session once this loop turn ends."""
+        if not self._dirty:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._dirty.append(session)
+
+    def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for session in dirty:
+            session.flush()
 
     def _send(self, session: ClientSession, frame: bytes) -> None:
         if session.send(frame):

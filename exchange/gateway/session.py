@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import enum
 import itertools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
-import websockets
 from websockets.protocol import State
 
 from exchange.gateway.limits import GatewayLimits, TokenBucket
@@ -62,6 +62,8 @@ class ClientSession:
         self.order_count = 0
         self.message_count = 0
         self.sent = 0
+        self.outbox: list[bytes] = []
+        self.on_dirty: Callable[[ClientSession], None] = _flush_now
 
     def move(self, state: SessionState) -> None:
         """Change state, refusing illegal transitions."""
@@ -82,20 +84,41 @@ class ClientSession:
         return self.state is not SessionState.CLOSING and self.conn.protocol.state is State.OPEN
 
     def send(self, frame: bytes) -> bool:
-        """Queue one text frame without waiting; drop the client if it does not read.
+        """Queue one text frame; it goes out with the others at the end of this loop turn.
 
         Returns:
             Whether the frame was queued.
         """
         if not self.open:
             return False
-        transport = self.conn.transport
-        if transport is not None and transport.get_write_buffer_size() > self.limits.max_buffer:
-            self.close(1013, "slow consumer: outbound buffer full")
-            return False
-        websockets.broadcast((self.conn,), frame, text=True)
+        if not self.outbox:
+            self.on_dirty(self)
+        self.outbox.append(frame)
         self.sent += 1
         return True
+
+    def flush(self) -> None:
+        """Write every queued frame in one TLS record batch; drop the client if it does not read.
+
+        Frames are coalesced into a single transport write: one encryption pass
+        and one system call for everything this connection gets in a loop turn.
+        """
+        outbox = self.outbox
+        if not outbox:
+            return
+        self.outbox = []
+        if not self.open:
+            return
+        transport = self.conn.transport
+        if transport is None:
+            return
+        if transport.get_write_buffer_size() > self.limits.max_buffer:
+            self.close(1013, "slow consumer: outbound buffer full")
+            return
+        protocol = self.conn.protocol
+        for frame in outbox:
+            protocol.send_text(frame)
+        transport.write(b"".join(protocol.data_to_send()))
 
     def close(self, code: int, reason: str) -> None:
         """Start closing with ``code``; the handshake finishes in the background.
@@ -112,3 +135,8 @@ class ClientSession:
 
 
 _closing: set[asyncio.Future[None]] = set()
+
+
+def _flush_now(session: ClientSession) -> None:
+    """Without a gateway to batch for it, a session flushes on the next loop turn."""
+    asyncio.get_running_loop().call_soon(session.flush)

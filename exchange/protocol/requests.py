@@ -275,11 +275,16 @@ def decode_request(frame: bytes | str) -> Request:
 def decode_batch_item(raw: msgspec.Raw) -> Request:
     """Decode one element of a ``batch``; a nested batch is refused."""
     frame = bytes(raw)
-    if _op_of(frame) == "batch":
-        raise RequestError("bad_request", "a batch cannot contain a batch", id=_request_id(frame), field="op")
-    req = decode_request(frame)
+    try:
+        req = decode_request(frame)
+    except RequestError:
+        if _op_of(frame) == "batch":
+            raise RequestError(
+                "bad_request", "a batch cannot contain a batch", id=_request_id(frame), field="op"
+            ) from None
+        raise
     if isinstance(req, BatchRequest):
-        raise RequestError("bad_request", "a batch cannot contain a batch", id=req.id, field="requests")
+        raise RequestError("bad_request", "a batch cannot contain a batch", id=req.id, field="op")
     return req
 
 
