@@ -813,6 +813,8 @@ class Session:
             self._waiters.pop(rid, None)
             if not fut.done():
                 fut.cancel()
+            elif not fut.cancelled():
+                fut.exception()  # mark retrieved (the close raced the send)
 
     def _check_open(self) -> None:
         if self._closed is not None:
@@ -985,4 +987,5 @@ async def _open(
         hint = " If the server runs with --insecure, use ws://." if scheme == "wss" else ""
         raise ConnectError(f"{url} dropped the connection during the handshake.{hint}") from exc
     except OSError as exc:
-        raise ConnectError(f"cannot reach {url}: {exc.strerror or str(exc) or exc.__class__.__name__}") from exc
+        detail = exc.strerror or str(exc) or exc.__class__.__name__
+        raise ConnectError(f"cannot reach {url}: {detail}") from exc
