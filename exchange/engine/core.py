@@ -428,7 +428,7 @@ class Engine:
             raise EngineError("bad_request", "a deposit cannot be negative")
         if c.cash > self.limits.max_deposit or c.qty > self.limits.max_deposit:
             raise EngineError("bad_request", f"a deposit is at most {self.limits.max_deposit}")
-        if c.qty and (c.symbol is None or c.symbol not in self.books):
+        if (c.qty and c.symbol is None) or (c.symbol is not None and c.symbol not in self.books):
             raise EngineError("unknown_symbol", f"no symbol {c.symbol!r}")
         if not c.cash and not c.qty:
             raise EngineError("bad_request", "a deposit needs cash or a symbol and qty")

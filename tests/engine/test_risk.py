@@ -53,6 +53,7 @@ def test_every_engine_code_is_a_protocol_code() -> None:
         CancelAll(ALICE, "NOPE"),
         Deposit(ALICE, symbol="NOPE", qty=5),
         Deposit(ALICE, cash=5, symbol="NOPE", qty=5),
+        Deposit(ALICE, cash=5, symbol="NOPE"),
         Halt("NOPE"),
         Resume("NOPE"),
     ],
