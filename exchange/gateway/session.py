@@ -128,6 +128,7 @@ class ClientSession:
         """
         if self.state is SessionState.CLOSING:
             return
+        self.flush()  # what was queued for this client goes out before the close frame
         self.move(SessionState.CLOSING)
         task = asyncio.ensure_future(self.conn.close(code, reason))
         _closing.add(task)

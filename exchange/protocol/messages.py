@@ -299,7 +299,7 @@ class SymbolAddReply(_Reply, tag="symbol_add"):
     lot: int
 
 
-class SnapshotMessage(_Message, tag="snapshot"):
+class SnapshotMessage(_Message, tag="snapshot", omit_defaults=True):
     """The state of one channel for one symbol, as of ``seq``."""
 
     channel: str
@@ -311,7 +311,7 @@ class SnapshotMessage(_Message, tag="snapshot"):
     trades: list[dict[str, Any]] | None = None
 
 
-class L3Message(_Message, tag="l3"):
+class L3Message(_Message, tag="l3", omit_defaults=True):
     """One book change: ``event`` is open, match, change or done, with its fields."""
 
     symbol: str
