@@ -34,3 +34,21 @@ def gateway(
     from exchange.bench.gateway import run
 
     typer.echo(json.dumps(run(connections=connections, window=window, seconds=seconds, rate=rate)))
+
+
+@app.command("journal")
+def journal(
+    records: int = typer.Option(
+        1_000_000, "--records", "-n", min=1_000, help="Records after the checkpoint."
+    ),
+    postgres_records: int = typer.Option(200_000, min=1_000, help="Records appended to PostgreSQL."),
+    postgres_url: str = typer.Option(
+        "postgresql://postgres@127.0.0.1:5432/test", "--postgres", help="Server for the PostgreSQL append."
+    ),
+    seed: int = typer.Option(1, help="Seed of the generated stream."),
+) -> None:
+    """Journal append (SQLite, PostgreSQL), replay rate and restart time."""
+    from exchange.bench.journal import run
+
+    result = run(records, postgres_records=postgres_records, postgres_url=postgres_url, seed=seed)
+    typer.echo(json.dumps(result))
