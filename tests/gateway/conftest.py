@@ -247,11 +247,7 @@ class Pushes:
 
     def of(self, kind: type, **fields: Any) -> list[Any]:
         """The recorded messages of ``kind`` whose attributes equal ``fields``."""
-        return [
-            m
-            for m in self.items
-            if isinstance(m, kind) and all(getattr(m, k) == v for k, v in fields.items())
-        ]
+        return [m for m in self.items if isinstance(m, kind) and all(getattr(m, k) == v for k, v in fields.items())]
 
     async def wait(self, kind: type, count: int = 1, timeout: float = 10.0, **fields: Any) -> list[Any]:
         """Wait until ``count`` messages of ``kind`` matching ``fields`` arrived; return them."""

@@ -74,9 +74,7 @@ async def ask(ws: ClientConnection, frame: str | bytes | dict[str, Any]) -> dict
     "frame",
     ["{not json", "[1, 2]", "5", '"order"', "null", "", "\u00ff\u0000garbage", '{"op": "ping"'],
 )
-async def test_malformed_frames_get_bad_request_and_the_connection_stays_usable(
-    exchange: Exchange, frame: str
-) -> None:
+async def test_malformed_frames_get_bad_request_and_the_connection_stays_usable(exchange: Exchange, frame: str) -> None:
     async with raw(exchange) as ws:
         reply = await ask(ws, frame)
         assert reply["type"] == "error" and reply["code"] == "bad_request" and reply["id"] is None
@@ -154,9 +152,7 @@ async def test_login_and_admin_fields_are_checked_too(exchange: Exchange) -> Non
         ({"username": "bob"}, "username"),
         ({"token": 42}, "token"),
     ]:
-        await refused(
-            anon, "bad_request", lambda f=fields: anon.request("login", **f), field=field, trader=False
-        )
+        await refused(anon, "bad_request", lambda f=fields: anon.request("login", **f), field=field, trader=False)
     admin = await exchange.admin()
     name, _ = await exchange.add_user(cash=10)
     for op, fields, field in [
@@ -167,9 +163,7 @@ async def test_login_and_admin_fields_are_checked_too(exchange: Exchange) -> Non
         ("halt", {}, "symbol"),
         ("symbol_add", {"symbol": "NEWX", "tick": 0}, "tick"),
     ]:
-        await refused(
-            admin, "bad_request", lambda op=op, f=fields: admin.request(op, **f), field=field, trader=False
-        )
+        await refused(admin, "bad_request", lambda op=op, f=fields: admin.request(op, **f), field=field, trader=False)
     users = {u.username for u in (await admin.user_list()).users}
     assert users == {"admin", name}
     assert "NEWX" not in {x.symbol for x in (await admin.symbols()).symbols}
@@ -184,9 +178,7 @@ async def test_admin_ops_on_users_that_do_not_exist_or_exist_already(exchange: E
         ("user_enable", {"username": "ghost"}),
         ("user_add", {"username": name, "password": "other"}),
     ]:
-        error = await refused(
-            admin, "bad_request", lambda op=op, f=fields: admin.request(op, **f), trader=False
-        )
+        error = await refused(admin, "bad_request", lambda op=op, f=fields: admin.request(op, **f), trader=False)
         assert error.field == "username"
     assert {u.username for u in (await admin.user_list()).users} == {"admin", name}
 
@@ -223,9 +215,7 @@ async def test_auth_failed_says_the_same_for_unknown_users_and_wrong_passwords(e
     wrong = await refused(s, "auth_failed", lambda: s.login(name, password + "x"), trader=False)
     ghost = await refused(s, "auth_failed", lambda: s.login(unique("ghost"), password), trader=False)
     assert wrong.message == ghost.message and wrong.field == ghost.field
-    forged = await refused(
-        s, "auth_failed", lambda: s.login_token("1.Zm9v.1.9999999999.bm9wZQ"), trader=False
-    )
+    forged = await refused(s, "auth_failed", lambda: s.login_token("1.Zm9v.1.9999999999.bm9wZQ"), trader=False)
     assert forged.message == wrong.message
     token = (await (await exchange.connect()).login(name, password)).token
     tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
@@ -469,9 +459,7 @@ async def test_rate_limited_messages(make_exchange: MakeExchange) -> None:
 async def test_rate_limited_orders(make_exchange: MakeExchange) -> None:
     ex = make_exchange(limits=GatewayLimits(orders_per_s=2))
     s = await ex.trader(cash=CASH)
-    results = await asyncio.gather(
-        *(s.order("ACME", "buy", 1, price=10) for _ in range(12)), return_exceptions=True
-    )
+    results = await asyncio.gather(*(s.order("ACME", "buy", 1, price=10) for _ in range(12)), return_exceptions=True)
     acks = [r for r in results if not isinstance(r, BaseException)]
     limited = [r for r in results if isinstance(r, ExchError)]
     assert len(acks) + len(limited) == 12

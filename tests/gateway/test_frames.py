@@ -55,9 +55,7 @@ async def test_a_client_that_stops_reading_is_disconnected_and_others_are_served
     maker = await ex.trader(cash=10**9)
     # a deep book: every level3 / level2 snapshot of ACME is tens of KiB
     for start in range(1, 901, 100):
-        await maker.batch(
-            [OrderRequest(symbol="ACME", side="buy", qty=1, price=p) for p in range(start, start + 100)]
-        )
+        await maker.batch([OrderRequest(symbol="ACME", side="buy", qty=1, price=p) for p in range(start, start + 100)])
     reader = await ex.connect()
     reader_pushes = Pushes(reader)
     await reader.subscribe("level3", "ACME")
