@@ -43,14 +43,23 @@ from exchange.gateway.http import WS_PATH, http_handler
 from exchange.gateway.limits import GatewayLimits
 from exchange.journal.config import JournalConfig
 from exchange.ledger import Ledger
+from exchange.marketdata.feed import seed_hub
+from exchange.marketdata.hub import MarketDataHub
 from exchange.paths import home_dir
 from exchange.store import open_store
 from exchange.store.base import DEFAULT_BCRYPT_ROUNDS, Store
 from exchange.tls import describe_ca, ensure_certificates, server_context
 
 __all__ = [
-    "DEFAULT_PORT", "DEFAULT_SYMBOLS", "ServerConfig", "ServerInfo", "AlreadyRunning", "run_server",
-    "read_server_info", "home_lock", "ensure_admin",
+    "DEFAULT_PORT",
+    "DEFAULT_SYMBOLS",
+    "AlreadyRunning",
+    "ServerConfig",
+    "ServerInfo",
+    "ensure_admin",
+    "home_lock",
+    "read_server_info",
+    "run_server",
 ]
 
 log = logging.getLogger("exch.server")
@@ -247,6 +256,8 @@ async def _serve(
     ssl_context, ca = _tls(config, home, say)
     store_thread = ThreadPoolExecutor(1, thread_name_prefix="exch-store")
     bcrypt_threads = ThreadPoolExecutor(2, thread_name_prefix="exch-bcrypt")
+    hub = MarketDataHub()
+    seed_hub(hub, ledger.engine)
     gateway = Gateway(
         sequencer=ledger,
         store=store,
@@ -257,6 +268,7 @@ async def _serve(
         limits=config.limits,
         journal_seq=lambda: ledger.durable_seq,
         bcrypt_rounds=config.bcrypt_rounds,
+        hub=hub,
     )
     journal_failed: list[BaseException] = []
     stop = stop or asyncio.Event()
@@ -300,6 +312,7 @@ async def _serve(
             _write_info(home, info)
             tasks.append(asyncio.create_task(_every(config.stats_interval_s, gateway.publish_stats)))
             tasks.append(asyncio.create_task(_watch_loop_lag(gateway)))
+            tasks.append(asyncio.create_task(_every(0.05, lambda: hub.pump(time.monotonic()))))
             tasks.append(asyncio.create_task(_every(ledger.config.checkpoint_interval, ledger.checkpoint)))
             gateway.accepting = True
             say(f"exch serving {info.url} (engine seq {ledger.engine.seq}, "

@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import websockets
+import websockets.version
 from websockets.asyncio.client import ClientConnection, connect
 
 from exchange.tls import client_context
 
-__all__ = ["run", "echo_server_main"]
+__all__ = ["echo_server_main", "run"]
 
 _ECHO = """
 import asyncio, ssl, sys
@@ -323,7 +323,7 @@ def run(*, connections: int = 8, window: int = 8, seconds: float = 5.0, rate: in
             "tls": True,
             "journal": True,
             "cpus": os.cpu_count(),
-            "websockets": websockets.__version__,
+            "websockets": websockets.version.version,
         }
     finally:
         shutil.rmtree(home, ignore_errors=True)

@@ -15,7 +15,14 @@ import typer
 from exchange.paths import home_dir
 
 __all__ = [
-    "HomeOption", "DbOption", "fail", "cli_errors", "resolve_home", "admin_session", "run", "server_running",
+    "DbOption",
+    "HomeOption",
+    "admin_session",
+    "cli_errors",
+    "fail",
+    "resolve_home",
+    "run",
+    "server_running",
 ]
 
 T = TypeVar("T")
@@ -105,7 +112,8 @@ async def admin_session(home: Path, *, url: str | None = None, user: str = "admi
         try:
             secret = (home / ADMIN_PASSWORD_FILE).read_text().strip()
         except OSError:
-            raise ValueError(f"no admin password: set EXCH_ADMIN_PASSWORD or create {home / ADMIN_PASSWORD_FILE}")
+            path = home / ADMIN_PASSWORD_FILE
+            raise ValueError(f"no admin password: set EXCH_ADMIN_PASSWORD or create {path}") from None
     session = await Session.connect(url, home=home, insecure_ok=url.startswith("ws://"))
     try:
         await session.login(user, secret)

@@ -13,7 +13,15 @@ from typing import Any
 
 import typer
 
-from exchange.cli.common import DbOption, HomeOption, cli_errors, fail, resolve_home, server_running, with_admin
+from exchange.cli.common import (
+    DbOption,
+    HomeOption,
+    cli_errors,
+    fail,
+    resolve_home,
+    server_running,
+    with_admin,
+)
 
 __all__ = ["app"]
 

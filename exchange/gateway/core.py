@@ -41,7 +41,8 @@ from exchange.gateway.private import PRIVATE_DONE_REASONS, done_frame, error_fra
 from exchange.gateway.release import Releaser
 from exchange.gateway.session import ClientSession, SessionState
 from exchange.gateway.stats import Counters, Rates, rss_bytes
-from exchange.marketdata.feed import CHANNELS, Frame, PublicFeed
+from exchange.marketdata.feed import PublicMessages, public_messages
+from exchange.marketdata.hub import CHANNELS, MarketDataHub
 from exchange.protocol.messages import (
     BalanceReply,
     DepositReply,
@@ -102,7 +103,7 @@ from exchange.store.base import Store, StoreError, User, UserExists
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
 
-__all__ = ["Gateway", "Sequencer", "AUTH_FAILED"]
+__all__ = ["AUTH_FAILED", "Gateway", "Sequencer"]
 
 log = logging.getLogger("exch.gateway")
 
@@ -149,6 +150,8 @@ class Gateway:
         monotonic: Callable[[], float] = time.monotonic,
         journal_seq: Callable[[], int] | None = None,
         bcrypt_rounds: int = 12,
+        hub: MarketDataHub | None = None,
+        bus: Callable[[str, list[Any]], None] | None = None,
     ) -> None:
         self.sequencer = sequencer
         self.bcrypt_rounds = bcrypt_rounds
@@ -164,9 +167,9 @@ class Gateway:
         self.releaser = Releaser(self.engine.seq)
         self.sessions: set[ClientSession] = set()
         self.by_user: dict[int, list[ClientSession]] = {}
-        self.subs: dict[tuple[str, str], dict[ClientSession, int]] = {}
         self.stats_subs: set[ClientSession] = set()
-        self.feed = PublicFeed(self.engine, self._wanted)
+        self.hub = hub or MarketDataHub()
+        self.bus = bus
         self.counters = Counters()
         self.started = monotonic()
         self.started_ns = clock_ns()
@@ -238,10 +241,7 @@ class Gateway:
             peers.remove(session)
             if not peers:
                 del self.by_user[session.user_id]
-        for key in session.subscriptions:
-            subs = self.subs.get(key)
-            if subs is not None:
-                subs.pop(session, None)
+        self.hub.forget(session)
         self.stats_subs.discard(session)
 
     async def on_frame(self, session: ClientSession, frame: str) -> None:
@@ -341,17 +341,17 @@ class Gateway:
             self._reply(session, rid, error_frame(rid, "server_busy", f"the exchange cannot accept this now: {exc}"))
             return []
         first = events[0]
-        frames = self.feed.frames(events, ts) if not isinstance(first, Reject) else []
+        public = public_messages(self.engine, events, ts) if not isinstance(first, Reject) else {}
         if isinstance(first, Applied):
             assert reply is not None
             frame = encode_message(reply(first))
         else:
             frame = reply_frame(rid, first, ts)  # type: ignore[arg-type]
-        self.releaser.after(self.engine.seq, self._deliver, session, frame, events, frames, ts, self.engine.seq)
+        self.releaser.after(self.engine.seq, self._deliver, session, frame, events, public, ts)
         return events
 
     def _deliver(
-        self, session: ClientSession, frame: bytes, events: list[Event], frames: list[Frame], ts: int, seq: int
+        self, session: ClientSession, frame: bytes, events: list[Event], public: PublicMessages, ts: int
     ) -> None:
         self._send(session, frame)
         for ev in events:
@@ -366,12 +366,10 @@ class Gateway:
                 assert isinstance(ev, Done)
                 if ev.reason in PRIVATE_DONE_REASONS:
                     self._to_user(ev.user, done_frame(ev, ts))
-        for channel, symbol, public in frames:
-            subs = self.subs.get((channel, symbol))
-            if subs:
-                for sub, since in list(subs.items()):
-                    if seq > since:
-                        self._send(sub, public)
+        for symbol, messages in public.items():
+            self.hub.publish(symbol, messages)
+            if self.bus is not None:
+                self.bus(symbol, messages)
 
     # ------------------------------------------------------------- trading
 
@@ -424,49 +422,35 @@ class Gateway:
 
     # ---------------------------------------------------------- market data
 
-    def _wanted(self, channel: str, symbol: str) -> bool:
-        return bool(self.subs.get((channel, symbol)))
-
     def _subscribe(self, s: ClientSession, r: SubscribeRequest) -> None:
         channels: list[str] = list(dict.fromkeys(r.channels))
         if "stats" in channels and s.role != "admin":
             self._deny(s, r.id, "admin")
             return
+        # In reply order, once the hub reflects everything committed before this request.
+        self.releaser.after(self.engine.seq, self._do_subscribe, s, r, channels)
+
+    def _do_subscribe(self, s: ClientSession, r: SubscribeRequest, channels: list[str]) -> None:
         public = [c for c in channels if c in CHANNELS]
-        wanted_symbols = list(dict.fromkeys(r.symbols)) or sorted(self.engine.books)
-        for symbol in wanted_symbols:
-            if symbol not in self.engine.books:
-                self._unknown_symbol(s, r.id, symbol)
-                return
-        seq = self.engine.seq
-        frames: list[bytes] = [encode_message(SubscribedReply(
-            id=r.id, channels=channels, symbols=wanted_symbols if public else [], interval_ms=r.interval_ms
-        ))]
+        symbols_ = list(dict.fromkeys(r.symbols)) or sorted(self.hub.symbols)
+        try:
+            snapshots = self.hub.subscribe(s, public, symbols_ if public else [], r.interval_ms)
+        except KeyError as exc:
+            self._send(s, error_frame(r.id, "unknown_symbol", f"no symbol {exc.args[0]!r}", field="symbols"))
+            return
         if "stats" in channels:
             self.stats_subs.add(s)
-            s.subscriptions.add(("stats", ""))
-        for channel in public:
-            for symbol in wanted_symbols:
-                key = (channel, symbol)
-                self.subs.setdefault(key, {})[s] = seq
-                s.subscriptions.add(key)
-                frames.append(self.feed.snapshot(channel, symbol))
-        for frame in frames:
-            self._reply(s, r.id, frame)
+        self._send(s, encode_message(SubscribedReply(
+            id=r.id, channels=channels, symbols=symbols_ if public else [], interval_ms=r.interval_ms
+        )))
+        for frame in snapshots:
+            self._send(s, frame)
 
     def _unsubscribe(self, s: ClientSession, r: UnsubscribeRequest) -> None:
-        symbols_ = list(dict.fromkeys(r.symbols)) or sorted(self.engine.books)
-        for channel in r.channels:
-            if channel == "stats":
-                self.stats_subs.discard(s)
-                s.subscriptions.discard(("stats", ""))
-                continue
-            for symbol in symbols_:
-                key = (channel, symbol)
-                subs = self.subs.get(key)
-                if subs is not None:
-                    subs.pop(s, None)
-                s.subscriptions.discard(key)
+        symbols_ = list(dict.fromkeys(r.symbols)) or sorted(self.hub.symbols)
+        self.hub.unsubscribe(s, r.channels, symbols_)
+        if "stats" in r.channels:
+            self.stats_subs.discard(s)
         self._reply(s, r.id, encode_message(UnsubscribedReply(id=r.id, channels=list(r.channels),
                                                               symbols=symbols_)))
 

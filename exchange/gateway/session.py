@@ -57,8 +57,6 @@ class ClientSession:
         self.limits = limits
         self.messages = TokenBucket(limits.messages_per_s, 2 * limits.messages_per_s, now)
         self.orders = TokenBucket(limits.orders_per_s, 2 * limits.orders_per_s, now)
-        self.subscriptions: set[tuple[str, str]] = set()  # (channel, symbol); ("stats", "")
-        self.interval_ms: int | None = None
         self.order_count = 0
         self.message_count = 0
         self.sent = 0
@@ -96,6 +94,11 @@ class ClientSession:
         self.outbox.append(frame)
         self.sent += 1
         return True
+
+    def congested(self) -> bool:
+        """Whether unread output is piling up (a quarter of the buffer limit)."""
+        transport = self.conn.transport
+        return transport is not None and transport.get_write_buffer_size() > self.limits.max_buffer // 4
 
     def flush(self) -> None:
         """Write every queued frame in one TLS record batch; drop the client if it does not read.

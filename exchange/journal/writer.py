@@ -1,7 +1,7 @@
 """The journal writer: group commit on its own thread.
 
 The engine's thread calls :meth:`JournalWriter.append` for every accepted
-command (cheap: a list append under a lock). The writer thread takes whatever
+command (lock-free: a deque append). The writer thread takes whatever
 is pending when ``flush_records`` records are waiting or the oldest has waited
 ``flush_interval`` seconds, checksums it, and commits it through the store's
 :class:`~exchange.store.base.JournalSink` in one transaction per segment
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,7 +36,7 @@ ErrorListener = Callable[[BaseException], None]
 """Called on the writer thread once, when the writer stops on an error."""
 
 
-_Pending = tuple[int, int, bytes]
+_Pending = tuple[int, int, bytes, Sequence[Trade]]
 _Checkpoint = tuple[int, dict[str, Any]]
 
 
@@ -64,12 +65,10 @@ class JournalWriter:
         self.config = config or JournalConfig()
         self._sink = sink
         self._segment = segment
-        self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._records: list[_Pending] = []
-        self._trades: list[Trade] = []
+        self._pending: deque[_Pending] = deque()
+        self._wake = threading.Event()
+        self._slot = threading.Lock()  # guards the rare checkpoint request only
         self._checkpoint: _Checkpoint | None = None
-        self._first_at = 0.0
         self._closing = False
         self._last_appended = last_seq
         self._durable = threading.Condition(threading.Lock())
@@ -96,33 +95,29 @@ class JournalWriter:
     def append(self, seq: int, ts: int, payload: bytes, trades: Sequence[Trade] = ()) -> None:
         """Queue record ``seq`` (the next one) with its command bytes and trades.
 
+        Lock-free (a deque append): the engine thread never waits for the writer.
+
         Raises:
             JournalError: the writer has failed or is closed, or ``seq`` is out of order.
         """
-        with self._lock:
-            if self.error is not None or self._closing:
-                raise JournalError(f"the journal is not accepting records: {self.error or 'closed'}")
-            if seq != self._last_appended + 1:
-                raise JournalError(f"record {seq} appended after {self._last_appended}")
-            self._last_appended = seq
-            records = self._records
-            records.append((seq, ts, payload))
-            if trades:
-                self._trades.extend(trades)
-            n = len(records)
-            if n == 1:
-                self._first_at = time.monotonic()
-                self._wake.notify()
-            elif n == self.config.flush_records:
-                self._wake.notify()
+        if self.error is not None or self._closing:
+            raise JournalError(f"the journal is not accepting records: {self.error or 'closed'}")
+        if seq != self._last_appended + 1:
+            raise JournalError(f"record {seq} appended after {self._last_appended}")
+        self._last_appended = seq
+        pending = self._pending
+        pending.append((seq, ts, payload, trades))
+        n = len(pending)
+        if n == 1 or n >= self.config.flush_records:
+            self._wake.set()
 
     def checkpoint(self, seq: int, state: dict[str, Any]) -> None:
         """Save ``state`` (a ``snapshot()`` as of ``seq``) once records up to ``seq`` are committed."""
-        with self._lock:
-            if self.error is not None or self._closing:
-                raise JournalError(f"the journal is not accepting checkpoints: {self.error or 'closed'}")
+        if self.error is not None or self._closing:
+            raise JournalError(f"the journal is not accepting checkpoints: {self.error or 'closed'}")
+        with self._slot:
             self._checkpoint = (seq, state)
-            self._wake.notify()
+        self._wake.set()
 
     @property
     def appended_seq(self) -> int:
@@ -156,9 +151,8 @@ class JournalWriter:
         Raises:
             JournalError: the writer had failed (pending records were not saved).
         """
-        with self._lock:
-            self._closing = True
-            self._wake.notify()
+        self._closing = True
+        self._wake.set()
         self._thread.join()
         self._sink.close()
         if self.error is not None:
@@ -166,34 +160,39 @@ class JournalWriter:
 
     # ------------------------------------------------------- writer thread
 
-    def _take(self) -> tuple[list[_Pending], list[Trade], _Checkpoint | None, bool]:
+    def _take(self) -> tuple[list[_Pending], _Checkpoint | None, bool]:
         cfg = self.config
-        with self._lock:
-            while not self._records and self._checkpoint is None and not self._closing:
-                self._wake.wait()
-            if self._records and not self._closing:
-                deadline = self._first_at + cfg.flush_interval
-                while len(self._records) < cfg.flush_records and not self._closing:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._wake.wait(left)
-            records, trades, ckpt = self._records, self._trades, self._checkpoint
-            self._records, self._trades, self._checkpoint = [], [], None
-            return records, trades, ckpt, self._closing
+        pending, wake = self._pending, self._wake
+        if not pending and self._checkpoint is None and not self._closing:
+            wake.wait()
+        wake.clear()
+        if pending and not self._closing:
+            deadline = time.monotonic() + cfg.flush_interval
+            while len(pending) < cfg.flush_records and not self._closing:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                wake.wait(left)
+                wake.clear()
+        with self._slot:  # the checkpoint first: every record it reflects is already queued
+            ckpt, self._checkpoint = self._checkpoint, None
+        closing = self._closing
+        popleft = pending.popleft
+        batch = [popleft() for _ in range(len(pending))]
+        return batch, ckpt, closing
 
     def _run(self) -> None:
         try:
             while True:
-                records, trades, ckpt, closing = self._take()
+                records, ckpt, closing = self._take()
                 if records:
-                    self._commit(records, trades)
+                    self._commit(records)
                 if ckpt is not None:
                     seq, state = ckpt
                     data = encode_checkpoint(state)
                     self._sink.save_checkpoint(seq, data, keep=self.config.keep_checkpoints)
                     self.checkpoint_seq = seq
-                if closing and not records and ckpt is None:
+                if closing and not records and ckpt is None and not self._pending:
                     return
         except BaseException as exc:  # the writer must report, never die silently
             self.error = exc
@@ -202,24 +201,20 @@ class JournalWriter:
             for listener in self._on_error:
                 listener(exc)
 
-    def _commit(self, pending: list[_Pending], trades: list[Trade]) -> None:
+    def _commit(self, pending: list[_Pending]) -> None:
         limit = self.config.segment_records
         sink = self._sink
         i = 0
-        t = 0
         while i < len(pending):
             segment = self._segment
             if segment is None or segment.count >= limit:
                 segment = sink.create_segment(pending[i][0])
             part = pending[i : i + limit - segment.count]
             last = part[-1][0]
-            j = t
-            while j < len(trades) and trades[j].seq <= last:
-                j += 1
-            rows: list[Record] = [(seq, ts, checksum(seq, ts, payload), payload) for seq, ts, payload in part]
-            self._segment = sink.write(segment, rows, trades[t:j])
+            rows: list[Record] = [(seq, ts, checksum(seq, ts, pl), pl) for seq, ts, pl, _ in part]
+            trades = [trade for *_, caused in part if caused for trade in caused]
+            self._segment = sink.write(segment, rows, trades)
             i += len(part)
-            t = j
             with self._durable:
                 self.durable_seq = last
                 self._durable.notify_all()

@@ -38,6 +38,7 @@ __all__ = [
     "ShutdownMessage",
     "SnapshotMessage",
     "StatsMessage",
+    "StatusMessage",
     "SubscribedReply",
     "SymbolAddReply",
     "SymbolInfo",
@@ -328,11 +329,26 @@ class L3Message(_Message, tag="l3", omit_defaults=True):
 
 
 class L2Message(_Message, tag="l2"):
-    """Level changes ``[side, price, new_level_qty]`` (0 removes the level)."""
+    """Level changes ``[side, price, new_level_qty]`` (0 removes the level).
+
+    The message covers book changes ``first_seq``..``seq``; quantities are
+    absolute, so a client with a book at ``seq >= first_seq - 1`` applies it
+    and one at a lower ``seq`` has missed something (resubscribe).
+    """
 
     symbol: str
     seq: int
     changes: list[tuple[str, int, int]]
+    first_seq: int | None = None
+
+
+class StatusMessage(_Message, tag="status"):
+    """A symbol was listed, halted or resumed (sent to its subscribers)."""
+
+    symbol: str
+    status: str
+    tick: int
+    lot: int
 
 
 class TickerMessage(_Message, tag="ticker"):
@@ -397,7 +413,7 @@ Message = (
     | UnsubscribedReply | PongReply | ShutdownMessage | UserAddReply | UserListReply
     | DepositReply | UserDisableReply | UserEnableReply | SessionsReply | HaltReply
     | ResumeReply | SymbolAddReply | SnapshotMessage | L3Message | L2Message | TickerMessage
-    | TradeMessage | StatsMessage
+    | TradeMessage | StatsMessage | StatusMessage
 )
 
 _decoder: Final = msgspec.json.Decoder(Message)

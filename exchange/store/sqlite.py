@@ -100,9 +100,29 @@ def _user(row: Any) -> User:
     return User(row[0], row[1], row[2], bool(row[3]), row[4])
 
 
+_MAX_VARIABLES: Final = 32_766  # SQLITE_MAX_VARIABLE_NUMBER since 3.32
+
+
+def _insert_many(conn: sqlite3.Connection, head: str, width: int, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert ``rows`` with multi-row ``VALUES`` statements.
+
+    ``executemany`` steps once per row, and CPython's sqlite3 releases the GIL
+    around every step: with the engine thread busy, each re-acquisition waits
+    up to the switch interval (5 ms). A few statements of thousands of rows
+    each need only a few.
+    """
+    per = _MAX_VARIABLES // width
+    one = "(" + ",".join("?" * width) + ")"
+    for i in range(0, len(rows), per):
+        chunk = rows[i : i + per]
+        conn.execute(head + ",".join([one] * len(chunk)), [v for row in chunk for v in row])
+
+
 def _insert_trades(conn: sqlite3.Connection, trades: Sequence[Trade]) -> None:
-    conn.executemany(
-        f"INSERT OR IGNORE INTO trades ({_TRADE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+    _insert_many(
+        conn,
+        f"INSERT OR IGNORE INTO trades ({_TRADE_COLUMNS}) VALUES ",
+        11,
         [
             (
                 t.trade_id, t.seq, t.ts, t.symbol, t.price, t.qty, t.side,
@@ -384,7 +404,7 @@ class SQLiteSink:
         conn = self._segment_conn(segment)
         conn.execute("BEGIN")
         try:
-            conn.executemany("INSERT INTO records (seq, ts, crc, payload) VALUES (?, ?, ?, ?)", records)
+            _insert_many(conn, "INSERT INTO records (seq, ts, crc, payload) VALUES ", 4, records)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
