@@ -14,12 +14,11 @@ import asyncio
 import logging
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import msgspec
-from websockets.exceptions import ConnectionClosed
 
 from exchange.auth import LoginThrottle, TokenSigner, verify_or_dummy
 from exchange.engine.commands import (
@@ -35,14 +34,15 @@ from exchange.engine.commands import (
 )
 from exchange.engine.core import Engine
 from exchange.engine.events import Applied, Done, Event, Match, Reject
-from exchange.engine.queries import balance, open_orders, symbols
+from exchange.engine.queries import balance, open_orders
+from exchange.gateway.endpoint import Endpoint
 from exchange.gateway.limits import GatewayLimits
 from exchange.gateway.private import PRIVATE_DONE_REASONS, done_frame, error_frame, fill_frames, reply_frame
 from exchange.gateway.release import Releaser
 from exchange.gateway.session import ClientSession, SessionState
-from exchange.gateway.stats import Counters, Rates, rss_bytes
+from exchange.gateway.stats import Rates, rss_bytes
 from exchange.marketdata.feed import PublicMessages, public_messages
-from exchange.marketdata.hub import CHANNELS, MarketDataHub
+from exchange.marketdata.hub import MarketDataHub
 from exchange.protocol.messages import (
     BalanceReply,
     DepositReply,
@@ -50,17 +50,12 @@ from exchange.protocol.messages import (
     LoginReply,
     Message,
     OrdersReply,
-    PongReply,
     ResumeReply,
     SessionInfo,
     SessionsReply,
-    ShutdownMessage,
     StatsMessage,
-    SubscribedReply,
     SymbolAddReply,
-    SymbolsReply,
     SymbolStats,
-    UnsubscribedReply,
     UserAddReply,
     UserDisableReply,
     UserEnableReply,
@@ -72,7 +67,6 @@ from exchange.protocol.requests import (
     ADMIN_OPS,
     TRADER_OPS,
     BalanceRequest,
-    BatchRequest,
     CancelAllRequest,
     CancelRequest,
     DepositRequest,
@@ -80,34 +74,29 @@ from exchange.protocol.requests import (
     Login,
     OrderRequest,
     OrdersRequest,
-    PingRequest,
     ReplaceRequest,
     Request,
-    RequestError,
     RequestId,
     ResumeRequest,
     SessionsRequest,
     SubscribeRequest,
     SymbolAddRequest,
-    SymbolsRequest,
-    UnsubscribeRequest,
     UserAddRequest,
     UserDisableRequest,
     UserEnableRequest,
     UserListRequest,
-    decode_batch_item,
-    decode_request,
 )
 from exchange.store.base import Store, StoreError, User, UserExists
 
 if TYPE_CHECKING:
-    from websockets.asyncio.server import ServerConnection
+    pass
 
 __all__ = ["AUTH_FAILED", "Gateway", "Sequencer"]
 
 log = logging.getLogger("exch.gateway")
 
 AUTH_FAILED = "invalid username or password"
+_ORDER_OPS = frozenset({"order", "cancel", "replace", "cancel_all"})
 T = TypeVar("T")
 
 
@@ -122,8 +111,8 @@ class Sequencer(Protocol):
         """Apply ``command`` stamped ``ts``; journal it if accepted; return ``(seq, events)``."""
 
 
-class Gateway:
-    """Sessions, request handling and delivery. Built by ``exchange.server``.
+class Gateway(Endpoint):
+    """Logins, orders, administration and private delivery. Built by ``exchange.server``.
 
     Args:
         sequencer: applies and journals commands.
@@ -153,6 +142,7 @@ class Gateway:
         hub: MarketDataHub | None = None,
         bus: Callable[[str, list[Any]], None] | None = None,
     ) -> None:
+        super().__init__(hub=hub or MarketDataHub(), limits=limits, clock_ns=clock_ns, monotonic=monotonic)
         self.sequencer = sequencer
         self.bcrypt_rounds = bcrypt_rounds
         self.engine = sequencer.engine
@@ -161,132 +151,62 @@ class Gateway:
         self.bcrypt_executor = bcrypt_executor
         self.signer = signer
         self.throttle = throttle
-        self.limits = limits or GatewayLimits()
-        self.clock_ns = clock_ns
-        self.monotonic = monotonic
         self.releaser = Releaser(self.engine.seq)
-        self.sessions: set[ClientSession] = set()
         self.by_user: dict[int, list[ClientSession]] = {}
         self.stats_subs: set[ClientSession] = set()
-        self.hub = hub or MarketDataHub()
         self.bus = bus
-        self.counters = Counters()
-        self.started = monotonic()
         self.started_ns = clock_ns()
-        self.accepting = False
         self.loop_lag_ms = 0.0
         self.commit_lag_ms = 0.0
         self._journal_seq = journal_seq or (lambda: self.releaser.committed)
         self._rates = {name: Rates() for name in ("orders", "trades", "out")}
         self.events: list[str] = []  # notable events, newest last (bounded)
-        self._dirty: list[ClientSession] = []
-        self._sync: dict[type, Callable[[ClientSession, Any], None]] = {
+        self.handlers.update({
             OrderRequest: self._order,
             CancelRequest: self._cancel,
             ReplaceRequest: self._replace,
             CancelAllRequest: self._cancel_all,
             OrdersRequest: self._orders,
             BalanceRequest: self._balance,
-            SymbolsRequest: self._symbols,
-            SubscribeRequest: self._subscribe,
-            UnsubscribeRequest: self._unsubscribe,
-            PingRequest: self._ping,
             HaltRequest: self._halt,
             ResumeRequest: self._resume,
             SymbolAddRequest: self._symbol_add,
             SessionsRequest: self._sessions,
-        }
-        self._async: dict[type, Callable[[ClientSession, Any], Awaitable[None]]] = {
             Login: self._login,
             UserAddRequest: self._user_add,
             UserListRequest: self._user_list,
             UserDisableRequest: self._user_disable,
             UserEnableRequest: self._user_enable,
             DepositRequest: self._deposit,
-        }
+        })
 
     # ------------------------------------------------------------ connections
 
-    async def handle(self, conn: ServerConnection) -> None:
-        """Serve one WebSocket connection until it closes."""
-        now = self.monotonic()
-        ip, address = _address(conn)
-        session = ClientSession(conn, address, now, self.clock_ns(), self.limits)
-        session.ip = ip
-        session.on_dirty = self._dirty_session
-        if not self.accepting:
-            await conn.close(1001, "server is shutting down")
-            return
-        self.sessions.add(session)
-        self.counters.connections += 1
-        try:
-            async for frame in conn:
-                if isinstance(frame, bytes):
-                    self._reply(session, None, error_frame(None, "bad_request", "send JSON in text frames"))
-                    continue
-                await self.on_frame(session, frame)
-                if session.state is SessionState.CLOSING:
-                    break
-        except ConnectionClosed:
-            pass
-        finally:
-            self._forget(session)
-
-    def _forget(self, session: ClientSession) -> None:
-        self.sessions.discard(session)
-        if session.state is not SessionState.CLOSING:
-            session.move(SessionState.CLOSING)
+    def forget(self, session: ClientSession) -> None:
+        """Drop a closed connection, including its user index and ``stats`` subscription."""
+        super().forget(session)
         peers = self.by_user.get(session.user_id)
         if peers is not None and session in peers:
             peers.remove(session)
             if not peers:
                 del self.by_user[session.user_id]
-        self.hub.forget(session)
         self.stats_subs.discard(session)
 
-    async def on_frame(self, session: ClientSession, frame: str) -> None:
-        """Handle one text frame (a request or a batch)."""
-        self.counters.messages_in += 1
-        session.message_count += 1
-        try:
-            req = decode_request(frame)
-        except RequestError as exc:
-            self._reply(session, exc.id, error_frame(exc.id, exc.code, exc.message, field=exc.field))
-            return
-        if isinstance(req, BatchRequest):
-            if not session.messages.take(self.monotonic(), len(req.requests)):
-                self._rate_limited(session, req.id)
-                return
-            for raw in req.requests:
-                try:
-                    item = decode_batch_item(raw)
-                except RequestError as exc:
-                    self._reply(session, exc.id, error_frame(exc.id, exc.code, exc.message, field=exc.field))
-                    continue
-                await self._dispatch(session, item)
-            return
-        if not session.messages.take(self.monotonic()):
-            self._rate_limited(session, req.id)
-            return
-        await self._dispatch(session, req)
-
-    async def _dispatch(self, session: ClientSession, req: Request) -> None:
+    def authorize(self, session: ClientSession, req: Request) -> bool:
+        """Traders for orders, admins for administration; order rate limit."""
         op = type(req).__struct_config__.tag
         if op in TRADER_OPS:
             if session.role != "trader":
                 self._deny(session, req.id, "trader")
-                return
-            if op in ("order", "cancel", "replace", "cancel_all") and not session.orders.take(self.monotonic()):
+                return False
+            if op in _ORDER_OPS and not session.orders.take(self.monotonic()):
                 self._rate_limited(session, req.id)
-                return
+                return False
+            session.order_count += op in _ORDER_OPS
         elif op in ADMIN_OPS and session.role != "admin":
             self._deny(session, req.id, "admin")
-            return
-        handler = self._sync.get(type(req))
-        if handler is not None:
-            handler(session, req)
-            return
-        await self._async[type(req)](session, req)
+            return False
+        return True
 
     def _deny(self, session: ClientSession, rid: RequestId, role: str) -> None:
         if session.state is SessionState.AUTHENTICATED:
@@ -294,29 +214,11 @@ class Gateway:
         else:
             self._reply(session, rid, error_frame(rid, "not_authenticated", "log in first"))
 
-    def _rate_limited(self, session: ClientSession, rid: RequestId) -> None:
-        self._reply(session, rid, error_frame(rid, "rate_limited", "too many requests; slow down"))
-
     # ---------------------------------------------------------------- output
 
-    def _reply(self, session: ClientSession, rid: RequestId, frame: bytes) -> None:
-        """Send ``frame`` once everything before it is committed (keeps reply order)."""
-        self.releaser.after(self.engine.seq, self._send, session, frame)
-
-    def _dirty_session(self, session: ClientSession) -> None:
-        """``session`` has frames to write: flush every such session once this loop turn ends."""
-        if not self._dirty:
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._dirty.append(session)
-
-    def _flush(self) -> None:
-        dirty, self._dirty = self._dirty, []
-        for session in dirty:
-            session.flush()
-
-    def _send(self, session: ClientSession, frame: bytes) -> None:
-        if session.send(frame):
-            self.counters.messages_out += 1
+    def _later(self, action: Callable[..., None], *args: Any) -> None:
+        """Run ``action`` once everything accepted so far is committed (keeps reply order)."""
+        self.releaser.after(self.engine.seq, action, *args)
 
     def _to_user(self, user_id: int, frame: bytes) -> None:
         for session in self.by_user.get(user_id, ()):
@@ -410,49 +312,27 @@ class Gateway:
         data = balance(self.engine, s.user_id)
         self._reply(s, r.id, encode_message(msgspec.convert({"id": r.id, **data}, BalanceReply)))
 
-    def _symbols(self, s: ClientSession, r: SymbolsRequest) -> None:
-        reply = msgspec.convert({"id": r.id, "symbols": symbols(self.engine)}, SymbolsReply)
-        self._reply(s, r.id, encode_message(reply))
-
-    def _ping(self, s: ClientSession, r: PingRequest) -> None:
-        self._reply(s, r.id, encode_message(PongReply(id=r.id, ts=self.clock_ns())))
-
     def _unknown_symbol(self, s: ClientSession, rid: RequestId, symbol: str) -> None:
         self._reply(s, rid, error_frame(rid, "unknown_symbol", f"no symbol {symbol!r}", field="symbol"))
 
     # ---------------------------------------------------------- market data
 
-    def _subscribe(self, s: ClientSession, r: SubscribeRequest) -> None:
-        channels: list[str] = list(dict.fromkeys(r.channels))
-        if "stats" in channels and s.role != "admin":
+    def may_see_stats(self, s: ClientSession, r: SubscribeRequest) -> bool:
+        """``stats`` is for admins."""
+        if s.role != "admin":
             self._deny(s, r.id, "admin")
-            return
-        # In reply order, once the hub reflects everything committed before this request.
-        self.releaser.after(self.engine.seq, self._do_subscribe, s, r, channels)
+            return False
+        return True
 
-    def _do_subscribe(self, s: ClientSession, r: SubscribeRequest, channels: list[str]) -> None:
-        public = [c for c in channels if c in CHANNELS]
-        symbols_ = list(dict.fromkeys(r.symbols)) or sorted(self.hub.symbols)
-        try:
-            snapshots = self.hub.subscribe(s, public, symbols_ if public else [], r.interval_ms)
-        except KeyError as exc:
-            self._send(s, error_frame(r.id, "unknown_symbol", f"no symbol {exc.args[0]!r}", field="symbols"))
-            return
+    def subscribed(self, s: ClientSession, channels: list[str]) -> None:
+        """Admins subscribing to ``stats`` get it twice a second."""
         if "stats" in channels:
             self.stats_subs.add(s)
-        self._send(s, encode_message(SubscribedReply(
-            id=r.id, channels=channels, symbols=symbols_ if public else [], interval_ms=r.interval_ms
-        )))
-        for frame in snapshots:
-            self._send(s, frame)
 
-    def _unsubscribe(self, s: ClientSession, r: UnsubscribeRequest) -> None:
-        symbols_ = list(dict.fromkeys(r.symbols)) or sorted(self.hub.symbols)
-        self.hub.unsubscribe(s, r.channels, symbols_)
-        if "stats" in r.channels:
+    def unsubscribed(self, s: ClientSession, channels: list[str]) -> None:
+        """Stop ``stats`` for this session."""
+        if "stats" in channels:
             self.stats_subs.discard(s)
-        self._reply(s, r.id, encode_message(UnsubscribedReply(id=r.id, channels=list(r.channels),
-                                                              symbols=symbols_)))
 
     # ---------------------------------------------------------------- login
 
@@ -646,23 +526,6 @@ class Gateway:
             frame = encode_message(self.stats_message())
             for session in list(self.stats_subs):
                 self.releaser.after(self.engine.seq, self._send, session, frame)
-
-    def shutdown_notice(self, reason: str) -> None:
-        """Tell every client the server is going away, then close them with 1001."""
-        self.accepting = False
-        frame = encode_message(ShutdownMessage(reason=reason, ts=self.clock_ns()))
-        for session in list(self.sessions):
-            self._send(session, frame)
-            session.close(1001, reason)
-
-
-def _address(conn: ServerConnection) -> tuple[str, str]:
-    """The peer's IP (for throttling) and ``ip:port`` (for display)."""
-    peer = conn.remote_address
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        host, port = str(peer[0]), peer[1]
-        return host, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
-    return str(peer), str(peer)
 
 
 def _generation(password_hash: str) -> int:

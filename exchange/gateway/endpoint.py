@@ -1,0 +1,266 @@
+"""A WebSocket endpoint serving the public part of the protocol.
+
+:class:`Endpoint` owns connections, frame decoding, per-connection rate
+limits, batched output and the public requests (``subscribe``,
+``unsubscribe``, ``symbols``, ``ping``) answered from a
+:class:`~exchange.marketdata.hub.MarketDataHub`. ``exch marketdata`` serves
+exactly this; the trading :class:`~exchange.gateway.core.Gateway` extends it
+with logins, orders and administration, and holds its replies until the
+journal has committed what they reflect (:meth:`Endpoint._later`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from websockets.exceptions import ConnectionClosed
+
+from exchange.gateway.limits import GatewayLimits
+from exchange.gateway.private import error_frame
+from exchange.gateway.session import ClientSession, SessionState
+from exchange.gateway.stats import Counters
+from exchange.marketdata.hub import CHANNELS, MarketDataHub
+from exchange.protocol.messages import (
+    PongReply,
+    ShutdownMessage,
+    SubscribedReply,
+    SymbolInfo,
+    SymbolsReply,
+    UnsubscribedReply,
+    encode_message,
+)
+from exchange.protocol.requests import (
+    BatchRequest,
+    PingRequest,
+    Request,
+    RequestError,
+    RequestId,
+    SubscribeRequest,
+    SymbolsRequest,
+    UnsubscribeRequest,
+    decode_batch_item,
+    decode_request,
+)
+
+if TYPE_CHECKING:
+    from websockets.asyncio.server import ServerConnection
+
+__all__ = ["Endpoint", "Handler", "peer_address"]
+
+Handler = Callable[[ClientSession, Any], Awaitable[None] | None]
+
+
+class Endpoint:
+    """Connections and the public requests, answered from a market-data hub.
+
+    Args:
+        hub: the public books and subscriptions.
+        limits: per-connection limits.
+        clock_ns: wall clock for timestamps (ns).
+        monotonic: clock for rates and uptime (s).
+    """
+
+    def __init__(
+        self,
+        *,
+        hub: MarketDataHub,
+        limits: GatewayLimits | None = None,
+        clock_ns: Callable[[], int] = time.time_ns,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.hub = hub
+        self.limits = limits or GatewayLimits()
+        self.clock_ns = clock_ns
+        self.monotonic = monotonic
+        self.sessions: set[ClientSession] = set()
+        self.counters = Counters()
+        self.started = monotonic()
+        self.accepting = False
+        self._dirty: list[ClientSession] = []
+        self.handlers: dict[type, Handler] = {
+            SymbolsRequest: self._symbols,
+            SubscribeRequest: self._subscribe,
+            UnsubscribeRequest: self._unsubscribe,
+            PingRequest: self._ping,
+        }
+
+    # ------------------------------------------------------------ connections
+
+    async def handle(self, conn: ServerConnection) -> None:
+        """Serve one WebSocket connection until it closes."""
+        ip, address = peer_address(conn)
+        session = ClientSession(conn, address, self.monotonic(), self.clock_ns(), self.limits)
+        session.ip = ip
+        session.on_dirty = self._dirty_session
+        if not self.accepting:
+            await conn.close(1001, "server is shutting down")
+            return
+        self.sessions.add(session)
+        self.counters.connections += 1
+        try:
+            async for frame in conn:
+                if isinstance(frame, bytes):
+                    self._reply(session, None, error_frame(None, "bad_request", "send JSON in text frames"))
+                    continue
+                await self.on_frame(session, frame)
+                if session.state is SessionState.CLOSING:
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            self.forget(session)
+
+    def forget(self, session: ClientSession) -> None:
+        """Drop everything held for a connection that closed."""
+        self.sessions.discard(session)
+        if session.state is not SessionState.CLOSING:
+            session.move(SessionState.CLOSING)
+        self.hub.forget(session)
+
+    async def on_frame(self, session: ClientSession, frame: str) -> None:
+        """Handle one text frame (a request or a batch)."""
+        self.counters.messages_in += 1
+        session.message_count += 1
+        try:
+            req = decode_request(frame)
+        except RequestError as exc:
+            self._reply(session, exc.id, error_frame(exc.id, exc.code, exc.message, field=exc.field))
+            return
+        if isinstance(req, BatchRequest):
+            if not session.messages.take(self.monotonic(), len(req.requests)):
+                self._rate_limited(session, req.id)
+                return
+            for raw in req.requests:
+                try:
+                    item = decode_batch_item(raw)
+                except RequestError as exc:
+                    self._reply(session, exc.id, error_frame(exc.id, exc.code, exc.message, field=exc.field))
+                    continue
+                await self._dispatch(session, item)
+            return
+        if not session.messages.take(self.monotonic()):
+            self._rate_limited(session, req.id)
+            return
+        await self._dispatch(session, req)
+
+    async def _dispatch(self, session: ClientSession, req: Request) -> None:
+        if not self.authorize(session, req):
+            return
+        handler = self.handlers.get(type(req))
+        if handler is None:
+            op = type(req).__struct_config__.tag
+            self._reply(session, req.id, error_frame(
+                req.id, "unknown_op", f"this server does not serve {op!r}", field="op"))
+            return
+        result = handler(session, req)
+        if result is not None:
+            await result
+
+    def authorize(self, session: ClientSession, req: Request) -> bool:
+        """Whether ``session`` may make ``req`` (replying with the refusal if not)."""
+        return True
+
+    def _rate_limited(self, session: ClientSession, rid: RequestId) -> None:
+        self._reply(session, rid, error_frame(rid, "rate_limited", "too many requests; slow down"))
+
+    # ---------------------------------------------------------------- output
+
+    def _later(self, action: Callable[..., None], *args: Any) -> None:
+        """Run ``action`` in reply order (here: now)."""
+        action(*args)
+
+    def _reply(self, session: ClientSession, rid: RequestId, frame: bytes) -> None:
+        """Send a reply in order with the others."""
+        self._later(self._send, session, frame)
+
+    def _send(self, session: ClientSession, frame: bytes) -> None:
+        if session.send(frame):
+            self.counters.messages_out += 1
+
+    def _dirty_session(self, session: ClientSession) -> None:
+        """``session`` has frames to write: flush every such session once this loop turn ends."""
+        if not self._dirty:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._dirty.append(session)
+
+    def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for session in dirty:
+            session.flush()
+
+    # ---------------------------------------------------------------- public
+
+    def _symbols(self, s: ClientSession, r: SymbolsRequest) -> None:
+        self._later(self._do_symbols, s, r)
+
+    def _do_symbols(self, s: ClientSession, r: SymbolsRequest) -> None:
+        infos = [
+            SymbolInfo(symbol=name, tick=state.tick, lot=state.lot, status=state.status)
+            for name, state in sorted(self.hub.symbols.items())
+        ]
+        self._send(s, encode_message(SymbolsReply(id=r.id, symbols=infos)))
+
+    def _ping(self, s: ClientSession, r: PingRequest) -> None:
+        self._reply(s, r.id, encode_message(PongReply(id=r.id, ts=self.clock_ns())))
+
+    def _subscribe(self, s: ClientSession, r: SubscribeRequest) -> None:
+        channels: list[str] = list(dict.fromkeys(r.channels))
+        if "stats" in channels and not self.may_see_stats(s, r):
+            return
+        # In reply order, once the hub reflects everything committed before this request.
+        self._later(self._do_subscribe, s, r, channels)
+
+    def may_see_stats(self, s: ClientSession, r: SubscribeRequest) -> bool:
+        """The ``stats`` channel exists only on the trading gateway."""
+        self._reply(s, r.id, error_frame(r.id, "bad_request", "no stats channel here", field="channels"))
+        return False
+
+    def _do_subscribe(self, s: ClientSession, r: SubscribeRequest, channels: list[str]) -> None:
+        public = [c for c in channels if c in CHANNELS]
+        symbols = list(dict.fromkeys(r.symbols)) or sorted(self.hub.symbols)
+        try:
+            snapshots = self.hub.subscribe(s, public, symbols if public else [], r.interval_ms)
+        except KeyError as exc:
+            self._send(s, error_frame(r.id, "unknown_symbol", f"no symbol {exc.args[0]!r}", field="symbols"))
+            return
+        self.subscribed(s, channels)
+        self._send(s, encode_message(SubscribedReply(
+            id=r.id, channels=channels, symbols=symbols if public else [], interval_ms=r.interval_ms
+        )))
+        for frame in snapshots:
+            self._send(s, frame)
+
+    def subscribed(self, s: ClientSession, channels: list[str]) -> None:
+        """Hook: non-public channels of a subscription (the gateway's ``stats``)."""
+
+    def _unsubscribe(self, s: ClientSession, r: UnsubscribeRequest) -> None:
+        symbols = list(dict.fromkeys(r.symbols)) or sorted(self.hub.symbols)
+        self.hub.unsubscribe(s, r.channels, symbols)
+        self.unsubscribed(s, list(r.channels))
+        self._reply(s, r.id, encode_message(UnsubscribedReply(id=r.id, channels=list(r.channels),
+                                                              symbols=symbols)))
+
+    def unsubscribed(self, s: ClientSession, channels: list[str]) -> None:
+        """Hook: non-public channels of an unsubscription."""
+
+    # ------------------------------------------------------------ operations
+
+    def shutdown_notice(self, reason: str) -> None:
+        """Tell every client the server is going away, then close them with 1001."""
+        self.accepting = False
+        frame = encode_message(ShutdownMessage(reason=reason, ts=self.clock_ns()))
+        for session in list(self.sessions):
+            self._send(session, frame)
+            session.close(1001, reason)
+
+
+def peer_address(conn: ServerConnection) -> tuple[str, str]:
+    """The peer's IP (for throttling) and ``ip:port`` (for display)."""
+    peer = conn.remote_address
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        host, port = str(peer[0]), peer[1]
+        return host, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    return str(peer), str(peer)
