@@ -517,6 +517,23 @@ class LoginThrottle:
             self._touch(key, now_s).inflight += 1
         return 0.0
 
+    def locked_for(self, username: str, address: str, now_s: float) -> float:
+        """Seconds until ``username``/``address`` may try again because of *failures*.
+
+        0.0 when :meth:`check` refuses only because other attempts are still in
+        flight: the caller may wait a moment and check again.
+        """
+        wait = 0.0
+        for key, limit in self._keys(username, address):
+            entry = self._entries.get(key)
+            if entry is None:
+                continue
+            if now_s < entry.locked_until:
+                wait = max(wait, entry.locked_until - now_s)
+            elif now_s - entry.window_start < self._window_s and entry.failures >= limit:
+                wait = max(wait, self.BUSY_RETRY_S)
+        return wait
+
     def failure(self, username: str, address: str, now_s: float) -> None:
         """Record a failed attempt (wrong password, unknown or disabled user).
 

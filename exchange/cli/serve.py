@@ -148,8 +148,7 @@ def stop(
         info = read_server_info(root)
         pid = info.pid if info else _pid_from_file(root)
         if not server_running(root) or pid is None:
-            typer.echo(f"exch is not running (home {root})")
-            return
+            fail(f"no exch server is running on {root}")
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

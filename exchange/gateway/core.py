@@ -96,6 +96,7 @@ __all__ = ["AUTH_FAILED", "Gateway", "Sequencer"]
 log = logging.getLogger("exch.gateway")
 
 AUTH_FAILED = "invalid username or password"
+_LOGIN_QUEUE_S = 10.0  # how long a login waits behind others in flight from the same place
 _ORDER_OPS = frozenset({"order", "cancel", "replace", "cancel_all"})
 T = TypeVar("T")
 
@@ -355,7 +356,7 @@ class Gateway(Endpoint):
                     user = found[0]
         elif r.username is not None and r.password is not None:
             name = r.username
-            if self.throttle.check(name, s.ip, now) > 0:
+            if not await self._login_allowed(name, s.ip, now):
                 self.counters.logins_failed += 1
                 self._note(f"login throttled: {name} from {s.address}")
                 self._reply(s, r.id, error_frame(r.id, "auth_failed", AUTH_FAILED))
@@ -386,6 +387,16 @@ class Gateway(Endpoint):
         self._reply(s, r.id, encode_message(LoginReply(
             id=r.id, user=user.name, role=user.role, token=token, token_expires_ts=expires
         )))
+
+    async def _login_allowed(self, name: str, ip: str, now: float) -> bool:
+        """Ask the throttle; while only other logins in flight block this one, wait for them."""
+        deadline = now + _LOGIN_QUEUE_S
+        while self.throttle.check(name, ip, now) > 0:
+            if self.throttle.locked_for(name, ip, now) > 0 or now >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+            now = self.monotonic()
+        return True
 
     def _credentials(self, name: str) -> tuple[User, str] | None:
         user = self.store.get_user(name)

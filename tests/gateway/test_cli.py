@@ -181,11 +181,6 @@ async def test_status_when_not_running_exits_non_zero(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `exch stop` when no server runs prints 'exch is not running' on stdout and exits 0 "
-    "(exchange/cli/serve.py stop()); a CLI error should be one line on stderr with a non-zero exit",
-)
 async def test_stop_when_not_running_is_an_error(tmp_path: Path) -> None:
     one_line_error(await asyncio.to_thread(run_exch, "stop", home=tmp_path / "never"))
 

@@ -8,8 +8,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-
 from client import ExchError, Session
 from exchange.protocol import AckMessage, DoneMessage, ErrorMessage, FillMessage, UserAddRequest
 
@@ -77,12 +75,6 @@ async def add_users(exchange: Exchange, count: int, **funds: Any) -> list[str]:
     return names
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: LoginThrottle.check counts logins in flight toward the per-address limit (20), and "
-    "Gateway._login answers auth_failed whenever check() > 0, so the 21st of 50 simultaneous logins "
-    "with the right password from one address is refused as 'invalid username or password'",
-)
 async def test_fifty_concurrent_logins_from_one_address_all_succeed(exchange: Exchange) -> None:
     names = await add_users(exchange, CLIENTS)
     sessions = await asyncio.gather(*(exchange.connect() for _ in names))
