@@ -148,11 +148,12 @@ class MarketDataHub:
         encoded = iter(frames) if frames is not None else None
         changes: dict[tuple[str, int], int] = {}
         first_seq = 0
+        known = book.seq  # messages at or below it are already reflected (replayed from the bus)
         for msg in messages:
             frame = next(encoded) if encoded is not None else None
+            if isinstance(msg, L3Message | TradeMessage) and msg.seq <= known:
+                continue
             if isinstance(msg, L3Message):
-                if msg.seq <= book.seq:
-                    continue
                 for side, price, qty in book.apply(msg):
                     changes[(side, price)] = qty
                 if not first_seq:
