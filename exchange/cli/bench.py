@@ -52,3 +52,19 @@ def journal(
 
     result = run(records, postgres_records=postgres_records, postgres_url=postgres_url, seed=seed)
     typer.echo(json.dumps(result))
+
+
+@app.command("marketdata")
+def marketdata(
+    subscribers: int = typer.Option(1_000, min=1, help="Subscribers to conflated level2 + ticker."),
+    l3_subscribers: int = typer.Option(100, min=0, help="How many of them also take every level3 message."),
+    interval_ms: int = typer.Option(100, min=50, help="Conflation interval."),
+    rate: int = typer.Option(1_000, min=10, help="Book changes per second the driver makes."),
+    seconds: float = typer.Option(10.0, min=1.0, help="Seconds per phase."),
+    idle: int = typer.Option(10_000, min=0, help="Idle connections for the memory phase (0: skip)."),
+) -> None:
+    """Fan-out of one exchange process, and memory per idle connection."""
+    from exchange.bench.marketdata import run
+
+    typer.echo(json.dumps(run(subscribers=subscribers, l3_subscribers=l3_subscribers, interval_ms=interval_ms,
+                              rate=rate, seconds=seconds, idle=idle)))
