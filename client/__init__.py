@@ -12,8 +12,11 @@ Example::
     async with Session.connect("wss://127.0.0.1:8443/ws") as s:
         await s.login("alice", "secret")
         ack = await s.order("ACME", "buy", 10, price=10125)
+
+Local order books from market data: :class:`BookKeeper` (``client.book``).
 """
 
+from client.book import BookKeeper, SymbolBook
 from client.errors import (
     CertificateError,
     ClientError,
@@ -29,6 +32,7 @@ __all__ = [
     "DEFAULT_QUEUE_SIZE",
     "DEFAULT_TIMEOUT",
     "MAX_FRAME",
+    "BookKeeper",
     "CertificateError",
     "ClientError",
     "ConnectError",
@@ -37,4 +41,5 @@ __all__ = [
     "RequestTimeout",
     "Session",
     "SessionClosed",
+    "SymbolBook",
 ]
