@@ -12,7 +12,7 @@ import random
 import sys
 from pathlib import Path
 
-from exchange.engine import Cancel, Deposit, NewOrder
+from exchange.engine import Cancel, Command, Deposit, Done, NewOrder, Open
 from exchange.journal import JournalConfig
 from exchange.ledger import Ledger
 from exchange.store.sqlite import SQLiteStore
@@ -33,24 +33,32 @@ def main() -> None:
         out.write(f"{seq}\n")
         out.flush()
 
-    ledger.writer.add_listener(committed)
     if ledger.seq == 0:
         for command in SETUP:
             ledger.submit(command)
+    ledger.writer.flush()  # "ready N" promises that N is durable
     out.write(f"ready {ledger.seq}\n")
     out.flush()
+    ledger.writer.add_listener(committed)
     submit = ledger.submit
+    resting: dict[int, int] = {}  # order id -> user, from the engine's own events
     while True:
         r = rng.random()
         user = rng.randrange(1, 5)
         symbol = "AAA" if r < 0.5 else "BBB"
-        if r < 0.6:
+        if resting and r < 0.3:
+            order_id = rng.choice(list(resting)) if len(resting) < 64 else next(iter(resting))
+            command: Command = Cancel(resting[order_id], order_id)
+        elif r < 0.8:
             side = "buy" if rng.random() < 0.5 else "sell"
-            submit(NewOrder(user, symbol, side, "limit", rng.randrange(95, 106), rng.randrange(1, 9)))
-        elif r < 0.9:
-            submit(Cancel(user, max(1, ledger.engine.next_order_id - rng.randrange(1, 50))))
+            command = NewOrder(user, symbol, side, "limit", rng.randrange(95, 106), rng.randrange(1, 9))
         else:
-            submit(Deposit(user, cash=1_000, symbol=symbol, qty=10))
+            command = Deposit(user, cash=10_000, symbol=symbol, qty=100)
+        for event in submit(command)[1]:
+            if type(event) is Open:
+                resting[event.order_id] = command.user  # type: ignore[union-attr]
+            elif type(event) is Done and event.seq:
+                resting.pop(event.order_id, None)
 
 
 if __name__ == "__main__":

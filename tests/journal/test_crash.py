@@ -31,24 +31,28 @@ CHILD = Path(__file__).with_name("crash_child.py")
 def _run_and_kill(home: Path, seed: int, delay: float) -> tuple[int, int]:
     """Start the child, kill it ``delay`` s after it is ready; return (start seq, last reported seq)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    errors = home.with_name(f"{home.name}-child-{seed}.err")
     child = subprocess.Popen(
         [sys.executable, str(CHILD), str(home), str(seed)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=errors.open("w"),
         text=True,
         env=env,
         cwd=ROOT,
     )
-    assert child.stdout is not None
-    ready = child.stdout.readline()
-    assert ready.startswith("ready "), ready + (child.stderr.read() if child.stderr else "")
-    start = int(ready.split()[1])
-    reported: list[int] = []
-    reader = threading.Thread(target=lambda: reported.extend(int(line) for line in child.stdout))  # type: ignore[union-attr]
-    reader.start()
-    time.sleep(delay)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    try:
+        assert child.stdout is not None
+        ready = child.stdout.readline()
+        assert ready.startswith("ready "), f"{ready!r}; child stderr in {errors}"
+        start = int(ready.split()[1])
+        reported: list[int] = []
+        stdout = child.stdout
+        reader = threading.Thread(target=lambda: reported.extend(int(line) for line in stdout))
+        reader.start()
+        time.sleep(delay)
+    finally:
+        child.send_signal(signal.SIGKILL)  # also when something above failed: never leak the child
+        child.wait()
     reader.join()
     assert child.returncode == -signal.SIGKILL
     return start, max(reported, default=start)
