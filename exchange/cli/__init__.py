@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from exchange.cli import bench, serve, users
+from exchange.cli import bench, marketdata, serve, users
 from exchange.cli import journal as journal_cli
 from exchange.cli import trades as trades_cli
 
@@ -24,6 +24,7 @@ app.command("stop")(serve.stop)
 app.add_typer(journal_cli.app, name="journal")
 app.command("replay")(journal_cli.replay)
 app.command("trades")(trades_cli.trades)
+app.command("marketdata")(marketdata.marketdata)
 
 
 def main() -> None:

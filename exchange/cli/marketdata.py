@@ -1,0 +1,40 @@
+"""``exch marketdata``: serve the public channels from the market-data bus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from exchange.cli.common import HomeOption, cli_errors, fail, resolve_home, run
+
+__all__ = ["marketdata"]
+
+
+def marketdata(
+    bus: str = typer.Option("redis://127.0.0.1:6379",
+                            help="The bus to follow, as exch serve --bus: redis://HOST:PORT[/DB][?prefix=NAME]."),
+    home: Path | None = HomeOption,
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for every interface)."),
+    port: int = typer.Option(8444, min=0, max=65535, help="TCP port (0: any free port, see HOME/marketdata-PID.json)."),
+    certfile: Path | None = typer.Option(None, help="PEM certificate (chain) to serve instead of the local CA's."),
+    keyfile: Path | None = typer.Option(None, help="PEM private key of --certfile."),
+    insecure: bool = typer.Option(False, "--insecure", help="Serve plain ws:// without TLS (local work only)."),
+    messages_per_s: float = typer.Option(1000, help="Requests per second per connection (0: no limit)."),
+    max_connections: int = typer.Option(20_000, min=1, help="Connections accepted at once."),
+) -> None:
+    """Serve ticker/level2/level3/trades from the bus (any number of these, on any hosts)."""
+    with cli_errors():
+        if (certfile is None) != (keyfile is None):
+            fail("--certfile and --keyfile go together")
+        from exchange.gateway.limits import GatewayLimits
+        from exchange.marketdata.bus import open_follower
+        from exchange.marketdata.server import MarketDataConfig, run_marketdata
+
+        follower = open_follower(bus)  # checks the URL before anything starts
+        config = MarketDataConfig(
+            bus=bus, home=resolve_home(home), host=host, port=port, certfile=certfile,
+            keyfile=keyfile, insecure=insecure,
+            limits=GatewayLimits(messages_per_s=messages_per_s, orders_per_s=0, max_connections=max_connections),
+        )
+        raise typer.Exit(run(run_marketdata(config, follower=follower)))
