@@ -43,6 +43,7 @@ from exchange.gateway.http import WS_PATH, http_handler
 from exchange.gateway.limits import GatewayLimits
 from exchange.journal.config import JournalConfig
 from exchange.ledger import Ledger
+from exchange.marketdata.bus import open_publisher
 from exchange.marketdata.feed import seed_hub
 from exchange.marketdata.hub import MarketDataHub
 from exchange.paths import home_dir
@@ -94,6 +95,7 @@ class ServerConfig:
     stats_interval_s: float = 0.5
     token_ttl_s: int = 86_400
     quiet: bool = False
+    bus: str | None = None  # market-data bus URL (redis://…); None: in-process only
 
 
 @dataclass
@@ -258,6 +260,7 @@ async def _serve(
     bcrypt_threads = ThreadPoolExecutor(2, thread_name_prefix="exch-bcrypt")
     hub = MarketDataHub()
     seed_hub(hub, ledger.engine)
+    publisher = open_publisher(config.bus, source=hub) if config.bus else None
     gateway = Gateway(
         sequencer=ledger,
         store=store,
@@ -269,6 +272,7 @@ async def _serve(
         journal_seq=lambda: ledger.durable_seq,
         bcrypt_rounds=config.bcrypt_rounds,
         hub=hub,
+        bus=publisher.publish if publisher is not None else None,
     )
     journal_failed: list[BaseException] = []
     stop = stop or asyncio.Event()
@@ -287,6 +291,9 @@ async def _serve(
 
     tasks: list[asyncio.Task[None]] = []
     try:
+        if publisher is not None:
+            await publisher.start()
+            tasks.append(asyncio.create_task(_every(publisher.snapshot_interval_s, publisher.snapshot_changed)))
         async with serve(
             gateway.handle,
             config.host,
@@ -301,6 +308,7 @@ async def _serve(
             ping_timeout=20,
             close_timeout=5,
             server_header="exch",
+            backlog=4096,
         ) as server:
             port = _bound_port(server) or config.port
             scheme = "ws" if ssl_context is None else "wss"
@@ -338,6 +346,8 @@ async def _serve(
     finally:
         for task in tasks:
             task.cancel()
+        if publisher is not None:
+            await publisher.close()
         store_thread.shutdown(wait=True)
         bcrypt_threads.shutdown(wait=False, cancel_futures=True)
     if journal_failed:

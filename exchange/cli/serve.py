@@ -38,6 +38,8 @@ def serve(
     messages_per_s: float = typer.Option(1000, help="Requests per second per connection (0: no limit)."),
     orders_per_s: float = typer.Option(500, help="Order requests per second per connection (0: no limit)."),
     bcrypt_rounds: int = typer.Option(12, min=4, max=16, help="bcrypt cost of new password hashes."),
+    bus: str | None = typer.Option(None, help="Publish market data to redis://HOST:PORT[/DB][?prefix=NAME] "
+                                   "for exch marketdata processes."),
 ) -> None:
     """Run the exchange: TLS WebSocket gateway, engine, journal (foreground unless --detach)."""
     with cli_errors():
@@ -54,7 +56,7 @@ def serve(
             home=root, host=host, port=port,
             symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else (),
             db=db, certfile=certfile, keyfile=keyfile, insecure=insecure, fsync=fsync,
-            bcrypt_rounds=bcrypt_rounds,
+            bcrypt_rounds=bcrypt_rounds, bus=bus,
             limits=GatewayLimits(messages_per_s=messages_per_s, orders_per_s=orders_per_s),
         )
         code = run(run_server(config))
