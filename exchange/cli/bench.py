@@ -6,6 +6,8 @@ import json
 
 import typer
 
+from exchange.cli.common import cli_errors
+
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True, help="Measure exch; each benchmark prints one JSON object.")
@@ -33,7 +35,9 @@ def gateway(
     """Orders acknowledged over TLS with journaling, against a bare websockets echo server."""
     from exchange.bench.gateway import run
 
-    typer.echo(json.dumps(run(connections=connections, window=window, seconds=seconds, rate=rate)))
+    with cli_errors():
+        result = run(connections=connections, window=window, seconds=seconds, rate=rate)
+    typer.echo(json.dumps(result))
 
 
 @app.command("journal")
@@ -66,5 +70,7 @@ def marketdata(
     """Fan-out of one exchange process, and memory per idle connection."""
     from exchange.bench.marketdata import run
 
-    typer.echo(json.dumps(run(subscribers=subscribers, l3_subscribers=l3_subscribers, interval_ms=interval_ms,
-                              rate=rate, seconds=seconds, idle=idle)))
+    with cli_errors():
+        result = run(subscribers=subscribers, l3_subscribers=l3_subscribers, interval_ms=interval_ms,
+                     rate=rate, seconds=seconds, idle=idle)
+    typer.echo(json.dumps(result))

@@ -237,11 +237,13 @@ class Endpoint:
         """Hook: non-public channels of a subscription (the gateway's ``stats``)."""
 
     def _unsubscribe(self, s: ClientSession, r: UnsubscribeRequest) -> None:
+        self._later(self._do_unsubscribe, s, r)  # in order with a subscribe queued before it
+
+    def _do_unsubscribe(self, s: ClientSession, r: UnsubscribeRequest) -> None:
         symbols = list(dict.fromkeys(r.symbols)) or sorted(self.hub.symbols)
         self.hub.unsubscribe(s, r.channels, symbols)
         self.unsubscribed(s, list(r.channels))
-        self._reply(s, r.id, encode_message(UnsubscribedReply(id=r.id, channels=list(r.channels),
-                                                              symbols=symbols)))
+        self._send(s, encode_message(UnsubscribedReply(id=r.id, channels=list(r.channels), symbols=symbols)))
 
     def unsubscribed(self, s: ClientSession, channels: list[str]) -> None:
         """Hook: non-public channels of an unsubscription."""
