@@ -236,6 +236,9 @@ async def run_marketdata(
             with contextlib.suppress(asyncio.CancelledError, Exception):  # reported below
                 await task
         path.unlink(missing_ok=True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
     if following.done() and not following.cancelled() and following.exception() is not None:
         say(f"exch marketdata stopped: the bus follower failed: {following.exception()}")
         return 1

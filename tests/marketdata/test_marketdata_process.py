@@ -281,3 +281,30 @@ async def test_the_exchange_trades_on_while_redis_and_marketdata_processes_come_
 def _listed(server: PrivateRedis) -> int:
     with redis.Redis(port=server.port) as r:
         return int(r.scard(BusKeys().symbols))
+
+
+async def test_a_same_process_marketdata_endpoint_follows_the_in_process_bus(tmp_path: Path) -> None:
+    from exchange.marketdata.bus import InProcessBus
+    from exchange.marketdata.server import MarketDataConfig, MarketDataInfo, run_marketdata
+
+    from .test_bus import Market
+
+    market = Market(seed=14)
+    market.run(lambda symbol, messages: None, 100)  # trading before the endpoint starts
+    bus = InProcessBus(source=market.hub)
+    started: asyncio.Future[MarketDataInfo] = asyncio.get_running_loop().create_future()
+    stop = asyncio.Event()
+    config = MarketDataConfig(home=tmp_path, port=0, insecure=True, quiet=True)
+    server = asyncio.create_task(run_marketdata(config, follower=bus, ready=started.set_result, stop=stop))
+    info = await started
+    session = await Session.connect(info.url, insecure_ok=True, proxy=None)
+    books = await Books.subscribe(session, ("ACME", "BOLT", "CHIP"))
+    market.run(bus.publish, 100)
+    await session.ping()
+    expected = {s: market.hub.symbols[s].book for s in sorted(market.symbols)}
+    assert books.view() == {s: (b.seq, b.rows("buy"), b.rows("sell")) for s, b in expected.items()}
+    assert not books.gaps
+    stop.set()
+    closed = await asyncio.wait_for(session.wait_closed(), 30)
+    assert closed.code == 1001
+    assert await server == 0
