@@ -53,10 +53,10 @@ def echo_server_main() -> None:
     """Unused entry point kept for symmetry (the echo server runs from ``_ECHO``)."""
 
 
-def _start_exch(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start_exch(home: Path, extra: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "exchange", "serve", "--home", str(home), "--port", "0",
-         "--bcrypt-rounds", "4", "--messages-per-s", "0", "--orders-per-s", "0"],
+         "--bcrypt-rounds", "4", "--messages-per-s", "0", "--orders-per-s", "0", *(extra or [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     info_path = home / "server.json"

@@ -1,31 +1,36 @@
 """``exch bench marketdata``: fan-out of one exchange process, and memory per connection.
 
-Phase 1 (baseline): a driver keeps the ACME book changing at ``changes_per_s``
-(resting orders and their cancels, two traders) with nobody subscribed; the
-achieved rate is the engine's rate without load.
+Phase 1 (baseline): a driver keeps the ACME book changing at ``rate`` changes
+a second (resting orders and their cancels, two traders) with nobody
+subscribed; the achieved rate is the engine's rate without fan-out.
 
-Phase 2 (fan-out): ``subscribers`` connections subscribe to ``level2`` and
-``ticker`` conflated at ``interval_ms`` and ``l3_subscribers`` of them also to
-``level3``; the driver runs again. Every subscriber checks that its ``l3``
-sequence has no hole and counts its conflated updates; the result says how
-many were disconnected or saw a gap (drops), the conflated rate each got, and
-the driver's rate compared with phase 1.
+Phase 2 (fan-out): ``subscribers`` connections, spread over ``procs`` load
+processes, subscribe to ``level2`` and ``ticker`` conflated at ``interval_ms``,
+and ``l3_subscribers`` of them also to every ``level3`` message; the driver runs
+again. Every subscriber checks its ``l3`` sequence for holes and counts its
+conflated updates; the result says how many were disconnected or saw a gap
+(drops), the conflated rate each got, and the driver's rate against phase 1.
 
 Phase 3 (memory): ``idle`` more connections are opened and left idle; the
 server's RSS growth divided by their number is the memory per idle connection.
 
-The server is a real ``exch serve`` subprocess (TLS, journal on); the driver
-and the subscribers run in this process.
+With ``--redis URL`` the subscribers connect to two ``exch marketdata``
+processes following the exchange through Redis instead of to the exchange.
+The servers are real subprocesses (TLS, journal on).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +40,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from exchange.bench.gateway import _login, _provision, _start_exch
 from exchange.tls import client_context
 
-__all__ = ["run"]
+__all__ = ["run", "subscriber_main"]
 
 
 class _Probe(msgspec.Struct):
     type: str
     seq: int = 0
-    symbol: str = ""
+    channel: str = ""
 
 
 _probe = msgspec.json.Decoder(_Probe)
@@ -52,9 +57,15 @@ def _rss(pid: int) -> int:
         return int(f.read().split()[1]) * resource.getpagesize()
 
 
+def _cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _open(url: str, home: Path) -> ClientConnection:
     return await connect(url, ssl=client_context(home=home), compression=None, max_size=2**22,
-                         ping_interval=None, open_timeout=60, max_queue=None)
+                         ping_interval=None, open_timeout=120, max_queue=None)
 
 
 async def _open_many(url: str, home: Path, n: int, *, chunk: int = 100) -> list[ClientConnection]:
@@ -77,29 +88,65 @@ class _Subscriber:
         self.closed = False
 
     async def run(self, interval_ms: int) -> None:
-        channels = ["level2", "ticker"] + (["level3"] if self.level3 else [])
         await self.ws.send(json.dumps({"op": "subscribe", "channels": ["level2", "ticker"], "symbols": ["ACME"],
                                        "interval_ms": interval_ms}))
         if self.level3:
             await self.ws.send(json.dumps({"op": "subscribe", "channels": ["level3"], "symbols": ["ACME"]}))
-        del channels
         try:
             async for frame in self.ws:
                 msg = _probe.decode(frame)
-                kind = msg.type
-                if kind == "l3":
+                if msg.type == "l3":
                     if self.l3_seq >= 0 and msg.seq != self.l3_seq + 1:
                         self.gaps += 1
                     self.l3_seq = msg.seq
                     self.l3_messages += 1
-                elif kind in ("l2", "ticker"):
+                elif msg.type in ("l2", "ticker"):
                     self.conflated += 1
-                elif kind == "snapshot" and msg.seq is not None and self.level3:
-                    frame_obj = json.loads(frame)
-                    if frame_obj.get("channel") == "level3":
-                        self.l3_seq = msg.seq
+                elif msg.type == "snapshot" and msg.channel == "level3":
+                    self.l3_seq = msg.seq
         except Exception:
             self.closed = True
+
+
+async def _subscribers(urls: list[str], home: Path, n: int, l3: int, interval_ms: int) -> dict[str, Any]:
+    """Run ``n`` subscribers until stdin closes; report what they saw."""
+    conns: list[ClientConnection] = []
+    for i, url in enumerate(urls):
+        share = n // len(urls) + (1 if i < n % len(urls) else 0)
+        conns.extend(await _open_many(url, home, share))
+    subs = [_Subscriber(ws, i < l3) for i, ws in enumerate(conns)]
+    tasks = [asyncio.create_task(s.run(interval_ms)) for s in subs]
+    await asyncio.sleep(1.0)
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    line = await loop.run_in_executor(None, sys.stdin.readline)  # "go"
+    start_counts = [s.conflated for s in subs]
+    start_l3 = [s.l3_messages for s in subs]
+    started = loop.time()
+    del line
+    await loop.run_in_executor(None, sys.stdin.readline)  # "stop"
+    elapsed = loop.time() - started
+    rates = sorted((s.conflated - c) / elapsed / 2 for s, c in zip(subs, start_counts, strict=True))
+    l3_subs = [(s, c) for s, c in zip(subs, start_l3, strict=True) if s.level3]
+    result = {
+        "subscribers": len(subs),
+        "disconnected": sum(s.closed for s in subs),
+        "l3_gaps": sum(s.gaps for s in subs),
+        "l3_messages_min": min((s.l3_messages - c for s, c in l3_subs), default=0),
+        "conflated_per_s": rates,
+    }
+    for task in tasks:
+        task.cancel()
+    for ws in conns:
+        await ws.close()
+    return result
+
+
+def subscriber_main(argv: list[str]) -> None:
+    """Entry of a load process: ``urls home n l3 interval_ms`` (JSON list of urls first)."""
+    urls = json.loads(argv[0])
+    result = asyncio.run(_subscribers(urls, Path(argv[1]), int(argv[2]), int(argv[3]), int(argv[4])))
+    print(json.dumps(result), flush=True)
 
 
 async def _drive(url: str, home: Path, creds: list[tuple[str, str]], *, rate: int, seconds: float) -> dict[str, Any]:
@@ -107,85 +154,97 @@ async def _drive(url: str, home: Path, creds: list[tuple[str, str]], *, rate: in
     conns = [await _open(url, home) for _ in range(2)]
     for ws, (name, pw) in zip(conns, creds[:2], strict=True):
         await _login(ws, name, pw)
-    acks: dict[int, int] = {}
-    pending: list[asyncio.Future[int]] = []
-    waiters: dict[tuple[int, int], asyncio.Future[int]] = {}
+    waiters: dict[int, asyncio.Future[int]] = {}
+    resting: list[tuple[int, int]] = []  # (connection, order_id)
 
-    async def reader(i: int, ws: ClientConnection) -> None:
+    async def reader(ws: ClientConnection) -> None:
         async for frame in ws:
             msg = json.loads(frame)
-            rid = msg.get("id")
-            if rid is None:
-                continue
-            fut = waiters.pop((i, rid), None)
+            fut = waiters.pop(msg.get("id", -1), None)
             if fut is not None and not fut.done():
-                fut.set_result(msg.get("order_id", 0) if msg.get("type") == "ack" else 0)
+                fut.set_result(int(msg.get("order_id", 0)) if msg.get("type") == "ack" else 0)
 
-    readers = [asyncio.create_task(reader(i, ws)) for i, ws in enumerate(conns)]
+    readers = [asyncio.create_task(reader(ws)) for ws in conns]
     loop = asyncio.get_running_loop()
     start = loop.time()
-    changes = 0
-    rid = 0
-    open_orders: list[tuple[int, int]] = []
-    n = 0
+    sent = 0
+    pending: list[asyncio.Future[int]] = []
     while loop.time() - start < seconds:
-        target = start + n / rate
-        delay = target - loop.time()
+        delay = start + sent / rate - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        i = n % 2
-        rid += 1
+        rid = sent + 1
         fut: asyncio.Future[int] = loop.create_future()
-        waiters[(i, rid)] = fut
-        if len(open_orders) > 200 or (open_orders and n % 2 == 1):
-            conn_i, order_id = open_orders.pop(0)
-            waiters.pop((i, rid))
-            waiters[(conn_i, rid)] = fut
-            await conns[conn_i].send(json.dumps({"op": "cancel", "id": rid, "order_id": order_id}))
+        waiters[rid] = fut
+        if resting and (sent % 2 == 1 or len(resting) > 200):
+            conn_no, order_id = resting.pop(0)
+            await conns[conn_no].send(json.dumps({"op": "cancel", "id": rid, "order_id": order_id}))
         else:
-            side = "buy" if n % 4 == 0 else "sell"
-            price = 9_000 + n % 50 if side == "buy" else 11_000 + n % 50
-            await conns[i].send(json.dumps({"op": "order", "id": rid, "symbol": "ACME", "side": side,
-                                            "type": "limit", "price": price, "qty": 1}))
-            fut.add_done_callback(lambda f, i=i: open_orders.append((i, f.result())) if f.result() else None)
+            conn_no = sent % 2
+            side = "buy" if sent % 4 == 0 else "sell"
+            price = 9_000 + sent % 50 if side == "buy" else 11_000 + sent % 50
+            await conns[conn_no].send(json.dumps({"op": "order", "id": rid, "symbol": "ACME", "side": side,
+                                                  "type": "limit", "price": price, "qty": 1}))
+
+            def rested(f: asyncio.Future[int], conn_no: int = conn_no) -> None:
+                if f.result():
+                    resting.append((conn_no, f.result()))
+
+            fut.add_done_callback(rested)
         pending.append(fut)
-        n += 1
-        changes += 1
+        sent += 1
     elapsed = loop.time() - start
-    await asyncio.wait_for(asyncio.gather(*pending), timeout=30)
+    await asyncio.wait_for(asyncio.gather(*pending), timeout=60)
     for ws in conns:
         await ws.close()
     for task in readers:
         task.cancel()
-    del acks
-    return {"book_changes": changes, "book_changes_per_s": round(changes / elapsed)}
+    return {"book_changes": sent, "book_changes_per_s": round(sent / elapsed)}
 
 
-async def _fanout(url: str, home: Path, creds: list[tuple[str, str]], *, subscribers: int, l3_subscribers: int,
-                  interval_ms: int, rate: int, seconds: float) -> dict[str, Any]:
-    conns = await _open_many(url, home, subscribers)
-    subs = [_Subscriber(ws, i < l3_subscribers) for i, ws in enumerate(conns)]
-    tasks = [asyncio.create_task(s.run(interval_ms)) for s in subs]
-    await asyncio.sleep(2.0)  # snapshots delivered
-    before = {id(s): s.conflated for s in subs}
-    drive = await _drive(url, home, creds, rate=rate, seconds=seconds)
-    await asyncio.sleep(1.0)  # let the last conflated tick and l3 messages arrive
-    rates = sorted((s.conflated - before[id(s)]) / seconds / 2 for s in subs)  # l2 + ticker per tick
-    l3 = [s for s in subs if s.level3]
-    for ws in conns:
-        await ws.close()
-    for task in tasks:
-        task.cancel()
+def _fanout(urls: list[str], exch_url: str, home: Path, creds: list[tuple[str, str]], server_pid: int, *,
+            subscribers: int, l3_subscribers: int, interval_ms: int, rate: int, seconds: float,
+            procs: int) -> dict[str, Any]:
+    loads = []
+    for p in range(procs):
+        n = subscribers // procs + (1 if p < subscribers % procs else 0)
+        l3 = l3_subscribers // procs + (1 if p < l3_subscribers % procs else 0)
+        loads.append(subprocess.Popen(
+            [sys.executable, "-c", "import sys; from exchange.bench.marketdata import subscriber_main; "
+             "subscriber_main(sys.argv[1:])", json.dumps(urls), str(home), str(n), str(l3), str(interval_ms)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        ))
+    for proc in loads:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("a subscriber process failed to start")
+    for proc in loads:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    cpu0 = _cpu_s(server_pid)
+    drive = asyncio.run(_drive(exch_url, home, creds, rate=rate, seconds=seconds))
+    cpu = (_cpu_s(server_pid) - cpu0) / seconds
+    time.sleep(0.5)
+    results = []
+    for proc in loads:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("stop\n")
+        proc.stdin.flush()
+        results.append(json.loads(proc.stdout.readline()))
+        proc.wait(60)
+    rates = sorted(r for res in results for r in res["conflated_per_s"])
     return {
         **drive,
-        "subscribers": subscribers,
+        "subscribers": sum(r["subscribers"] for r in results),
         "l3_subscribers": l3_subscribers,
         "interval_ms": interval_ms,
-        "disconnected": sum(s.closed for s in subs),
-        "l3_gaps": sum(s.gaps for s in l3),
-        "l3_messages_min": min((s.l3_messages for s in l3), default=0),
+        "disconnected": sum(r["disconnected"] for r in results),
+        "l3_gaps": sum(r["l3_gaps"] for r in results),
+        "l3_messages_min": min(r["l3_messages_min"] for r in results),
         "conflated_updates_per_s_min": round(rates[0], 2) if rates else 0,
         "conflated_updates_per_s_median": round(rates[len(rates) // 2], 2) if rates else 0,
+        "exchange_cpu_share": round(cpu, 3),
     }
 
 
@@ -206,33 +265,67 @@ def _raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _start_marketdata(home: Path, bus: str) -> tuple[subprocess.Popen[bytes], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exchange", "marketdata", "--bus", bus, "--home", str(home), "--port", "0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    info = home / f"marketdata-{proc.pid}.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exch marketdata exited with {proc.returncode}")
+        if info.exists():
+            try:
+                return proc, str(json.loads(info.read_text())["url"])
+            except (ValueError, KeyError):
+                pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("exch marketdata did not start within 60 s")
+
+
 def run(*, subscribers: int = 1_000, l3_subscribers: int = 100, interval_ms: int = 100, rate: int = 1_000,
-        seconds: float = 10.0, idle: int = 10_000) -> dict[str, Any]:
+        seconds: float = 10.0, idle: int = 10_000, procs: int = 2, redis: str | None = None) -> dict[str, Any]:
     """Run the market-data benchmark and return its JSON object."""
     _raise_fd_limit()
     home = Path(tempfile.mkdtemp(prefix="exch-bench-md-"))
+    bus = f"{redis}{'&' if '?' in redis else '?'}prefix=bench{uuid.uuid4().hex[:8]}" if redis else None
+    extra = ["--bus", bus] if bus else []
+    followers: list[subprocess.Popen[bytes]] = []
     try:
         proc, _ = _start_exch(home)
         proc.terminate()
         proc.wait(30)
         creds = _provision(home, 2)
-        proc, url = _start_exch(home)
+        proc, url = _start_exch(home, extra)
         try:
+            urls = [url]
+            if bus:
+                started = [_start_marketdata(home, bus) for _ in range(2)]
+                followers = [p for p, _ in started]
+                urls = [u for _, u in started]
             baseline = asyncio.run(_drive(url, home, creds, rate=rate, seconds=seconds))
-            fanout = asyncio.run(_fanout(url, home, creds, subscribers=subscribers, l3_subscribers=l3_subscribers,
-                                         interval_ms=interval_ms, rate=rate, seconds=seconds))
-            memory = asyncio.run(_idle_memory(url, home, proc.pid, idle)) if idle else {}
+            fanout = _fanout(urls, url, home, creds, proc.pid, subscribers=subscribers,
+                             l3_subscribers=l3_subscribers, interval_ms=interval_ms, rate=rate, seconds=seconds,
+                             procs=procs)
+            memory = asyncio.run(_idle_memory(url, home, proc.pid, idle)) if idle and not bus else {}
         finally:
+            for follower in followers:
+                follower.terminate()
+                follower.wait(30)
             proc.terminate()
             proc.wait(60)
         ratio = fanout["book_changes_per_s"] / max(1, baseline["book_changes_per_s"])
         return {
             "bench": "marketdata",
+            "served_by": "2 exch marketdata processes behind Redis" if bus else "the exchange process",
             "baseline_book_changes_per_s": baseline["book_changes_per_s"],
             "fanout": fanout,
             "engine_rate_ratio": round(ratio, 3),
             "memory": memory,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "load_processes": procs,
+            "cpus": os.cpu_count(),
         }
     finally:
         shutil.rmtree(home, ignore_errors=True)

@@ -66,11 +66,13 @@ def marketdata(
     rate: int = typer.Option(1_000, min=10, help="Book changes per second the driver makes."),
     seconds: float = typer.Option(10.0, min=1.0, help="Seconds per phase."),
     idle: int = typer.Option(10_000, min=0, help="Idle connections for the memory phase (0: skip)."),
+    procs: int = typer.Option(2, min=1, help="Load processes the subscribers are spread over."),
+    redis: str | None = typer.Option(None, help="Serve through two exch marketdata processes behind this Redis."),
 ) -> None:
     """Fan-out of one exchange process, and memory per idle connection."""
     from exchange.bench.marketdata import run
 
     with cli_errors():
         result = run(subscribers=subscribers, l3_subscribers=l3_subscribers, interval_ms=interval_ms,
-                     rate=rate, seconds=seconds, idle=idle)
+                     rate=rate, seconds=seconds, idle=idle, procs=procs, redis=redis)
     typer.echo(json.dumps(result))
