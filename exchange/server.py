@@ -320,7 +320,7 @@ async def _serve(
             _write_info(home, info)
             tasks.append(asyncio.create_task(_every(config.stats_interval_s, gateway.publish_stats)))
             tasks.append(asyncio.create_task(_watch_loop_lag(gateway)))
-            tasks.append(asyncio.create_task(_every(0.05, lambda: hub.pump(time.monotonic()))))
+            tasks.append(asyncio.create_task(_every(0.025, lambda: hub.pump(time.monotonic()))))
             tasks.append(asyncio.create_task(_every(ledger.config.checkpoint_interval, ledger.checkpoint)))
             gateway.accepting = True
             say(f"exch serving {info.url} (engine seq {ledger.engine.seq}, "

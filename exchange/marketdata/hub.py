@@ -218,13 +218,16 @@ class MarketDataHub:
         return {interval for (_, interval), group in self.groups.items() if group.members}
 
     def pump(self, now: float) -> None:
-        """Run the ticks that are due at ``now`` (seconds, monotonic); call it every 50 ms."""
+        """Run the ticks that are due at ``now`` (seconds, monotonic); call it every 25 ms or so."""
         for interval in self.intervals():
+            step = interval / 1000
             due = self._due.get(interval)
-            if due is None or now >= due:
-                self._due[interval] = now + interval / 1000
-                if due is not None:
-                    self.tick(interval)
+            if due is None:
+                self._due[interval] = now + step
+            elif now >= due:
+                self.tick(interval)
+                # Keep the cadence: the next tick is one interval after this one was due.
+                self._due[interval] = due + step if due + step > now else now + step
 
     def tick(self, interval: int) -> None:
         """Send every ``interval`` group its net changes since the last tick."""

@@ -138,7 +138,7 @@ def _tls(config: MarketDataConfig, home: Path, say: Callable[[str], None]) -> tu
 
 async def _pump(hub: MarketDataHub) -> None:
     while True:
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.025)
         try:
             hub.pump(time.monotonic())
         except Exception:  # a periodic task must not die silently
