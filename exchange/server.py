@@ -91,6 +91,7 @@ class ServerConfig:
     fsync: bool = False
     bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS
     limits: GatewayLimits = field(default_factory=GatewayLimits)
+    max_uncommitted: int = 200_000
     journal: JournalConfig = field(default_factory=lambda: JournalConfig(flush_interval=0.0005))
     stats_interval_s: float = 0.5
     token_ttl_s: int = 86_400
@@ -272,6 +273,7 @@ async def _serve(
         journal_seq=lambda: ledger.durable_seq,
         bcrypt_rounds=config.bcrypt_rounds,
         hub=hub,
+        max_uncommitted=config.max_uncommitted,
         bus=publisher.publish if publisher is not None else None,
     )
     journal_failed: list[BaseException] = []

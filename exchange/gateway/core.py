@@ -124,6 +124,8 @@ class Gateway(Endpoint):
         throttle: failed-login throttling.
         limits: per-connection limits.
         clock_ns: wall clock for timestamps (ns); injectable for tests.
+        max_uncommitted: accepted commands the journal may be behind before new
+            ones are refused with ``server_busy`` (backpressure, bounded memory).
     """
 
     def __init__(
@@ -142,6 +144,7 @@ class Gateway(Endpoint):
         bcrypt_rounds: int = 12,
         hub: MarketDataHub | None = None,
         bus: Callable[[str, list[Any]], None] | None = None,
+        max_uncommitted: int = 200_000,
     ) -> None:
         super().__init__(hub=hub or MarketDataHub(), limits=limits, clock_ns=clock_ns, monotonic=monotonic)
         self.sequencer = sequencer
@@ -159,6 +162,8 @@ class Gateway(Endpoint):
         self.started_ns = clock_ns()
         self.loop_lag_ms = 0.0
         self.commit_lag_ms = 0.0
+        self._uncommitted_since: float | None = None
+        self.max_uncommitted = max_uncommitted
         self._journal_seq = journal_seq or (lambda: self.releaser.committed)
         self._rates = {name: Rates() for name in ("orders", "trades", "out")}
         self.events: list[str] = []  # notable events, newest last (bounded)
@@ -227,6 +232,12 @@ class Gateway(Endpoint):
 
     def committed(self, seq: int) -> None:
         """The journal committed everything up to ``seq`` (called on the loop)."""
+        waiting = self._uncommitted_since
+        if waiting is not None:
+            now = self.monotonic()
+            self.commit_lag_ms = (now - waiting) * 1000
+            # What is still uncommitted was submitted after this commit's batch was cut.
+            self._uncommitted_since = now if seq < self.engine.seq else None
         self.releaser.commit(seq)
 
     def _submit(
@@ -236,6 +247,10 @@ class Gateway(Endpoint):
         command: Command,
         reply: Callable[[Applied], Message] | None = None,
     ) -> list[Event]:
+        if self.engine.seq - self._journal_seq() >= self.max_uncommitted:
+            self._reply(session, rid, error_frame(
+                rid, "server_busy", "the journal is behind; try again in a moment"))
+            return []
         ts = self.clock_ns()
         try:
             _, events = self.sequencer.submit(command, ts)
@@ -250,6 +265,8 @@ class Gateway(Endpoint):
             frame = encode_message(reply(first))
         else:
             frame = reply_frame(rid, first, ts)  # type: ignore[arg-type]
+        if self._uncommitted_since is None and not isinstance(first, Reject):
+            self._uncommitted_since = self.monotonic()
         self.releaser.after(self.engine.seq, self._deliver, session, frame, events, public, ts)
         return events
 

@@ -467,3 +467,17 @@ async def test_rate_limited_orders(make_exchange: MakeExchange) -> None:
     orders = (await s.orders()).orders  # reads are not orders: not limited
     assert sorted(o.order_id for o in orders) == sorted(a.order_id for a in acks)  # type: ignore[union-attr]
     assert (await s.balance()).cash_held == 10 * len(acks)
+
+
+async def test_server_busy_when_the_journal_is_behind(make_exchange: MakeExchange) -> None:
+    # max_uncommitted=0: the gateway counts the journal as always behind, so every
+    # order is refused before it reaches the engine (the backpressure path).
+    ex = make_exchange(max_uncommitted=0)
+    s = await ex.trader(cash=CASH)
+    with pytest.raises(ExchError) as info:
+        await s.order("ACME", "buy", 1, price=10)
+    assert info.value.code == "server_busy"
+    assert (await s.orders()).orders == []
+    bal = await s.balance()
+    assert (bal.cash, bal.cash_held) == (CASH, 0)
+    assert isinstance(await s.ping(), PongReply)
