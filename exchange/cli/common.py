@@ -72,6 +72,21 @@ def resolve_home(home: Path | None) -> Path:
     return home_dir(home)
 
 
+def open_existing_store(db: str | None, home: Path | None) -> Any:
+    """Open the store of an exchange that has run (read-only commands never create one).
+
+    Raises:
+        ValueError: no SQLite database in the home (and no ``--db`` URL).
+    """
+    from exchange.paths import db_path
+    from exchange.store import open_store
+
+    root = resolve_home(home)
+    if not db and not db_path(root).exists():
+        raise ValueError(f"no exch data in {root} (start it with `exch serve`, or pass --home / --db)")
+    return open_store(db, home=root)
+
+
 def run(coro: Awaitable[T]) -> T:
     """Run a coroutine to completion (uvloop when available)."""
     try:

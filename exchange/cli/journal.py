@@ -9,7 +9,7 @@ from typing import Literal
 
 import typer
 
-from exchange.cli.common import DbOption, HomeOption, cli_errors, resolve_home
+from exchange.cli.common import DbOption, HomeOption, cli_errors, open_existing_store
 
 __all__ = ["app", "replay"]
 
@@ -40,10 +40,9 @@ def info(home: Path | None = HomeOption, db: str | None = DbOption) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from exchange.store import open_store
 
     with cli_errors():
-        store = open_store(db, home=resolve_home(home))
+        store = open_existing_store(db, home)
         try:
             console = Console(width=None if sys.stdout.isatty() else 200)
             segments = store.segments()
@@ -78,10 +77,9 @@ def replay(
 ) -> None:
     """Rebuild the state from the journal's first record (read-only); --verify checks it."""
     from exchange.journal.verify import verify as run_verify
-    from exchange.store import open_store
 
     with cli_errors():
-        store = open_store(db, home=resolve_home(home))
+        store = open_existing_store(db, home)
         try:
             verdict = run_verify(store, progress=True, report=lambda line: typer.echo(line, err=True))
         finally:

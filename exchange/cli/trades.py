@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from exchange.cli.common import DbOption, HomeOption, cli_errors, fail, resolve_home
+from exchange.cli.common import DbOption, HomeOption, cli_errors, fail, open_existing_store
 
 __all__ = ["parse_since", "trades"]
 
@@ -59,23 +59,24 @@ def trades(
     db: str | None = DbOption,
 ) -> None:
     """List trades from the trade database (prices in ticks, newest last)."""
-    from exchange.store import open_store
 
     with cli_errors():
         try:
             start = parse_since(since) if since is not None else None
         except ValueError as exc:
             fail(str(exc))
-        store = open_store(db, home=resolve_home(home))
+        store = open_existing_store(db, home)
         try:
             rows = store.trades(since=start, symbol=symbol.upper() if symbol else None)
+            names = {u.id: u.name for u in store.users()}
             if as_csv:
                 out = csv.writer(sys.stdout, lineterminator="\n")
                 try:
                     out.writerow(COLUMNS)
                     for t in rows:
-                        out.writerow((t.trade_id, _iso(t.ts), t.symbol, t.price, t.qty, t.side, t.maker_user,
-                                      t.maker_order_id, t.taker_user, t.taker_order_id, t.seq))  # fmt: skip
+                        out.writerow((t.trade_id, _iso(t.ts), t.symbol, t.price, t.qty, t.side,
+                                      names.get(t.maker_user, t.maker_user), t.maker_order_id,
+                                      names.get(t.taker_user, t.taker_user), t.taker_order_id, t.seq))
                     sys.stdout.flush()
                 except BrokenPipeError:  # `exch trades --csv | head`: the reader has had enough
                     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -91,7 +92,8 @@ def trades(
                 table.add_column(column, justify="left" if column in ("time", "symbol", "side") else "right")
             for t in shown:
                 table.add_row(str(t.trade_id), _iso(t.ts), t.symbol, str(t.price), str(t.qty), t.side,
-                              str(t.maker_user), str(t.maker_order_id), str(t.taker_user),
+                              str(names.get(t.maker_user, t.maker_user)), str(t.maker_order_id),
+                              str(names.get(t.taker_user, t.taker_user)),
                               str(t.taker_order_id), str(t.seq))  # fmt: skip
             Console(width=None if sys.stdout.isatty() else 200).print(table)
         finally:

@@ -18,6 +18,7 @@ from exchange.cli.common import (
     HomeOption,
     cli_errors,
     fail,
+    open_existing_store,
     resolve_home,
     server_running,
     with_admin,
@@ -116,9 +117,7 @@ def list_users(home: Path | None = HomeOption, db: str | None = DbOption) -> Non
     with cli_errors():
         import time
 
-        from exchange.store import open_store
-
-        store = open_store(db, home=resolve_home(home))
+        store = open_existing_store(db, home)
         try:
             users = store.users()
         finally:
@@ -166,10 +165,8 @@ def passwd(
 ) -> None:
     """Set a user's password; their reconnect tokens stop working at once."""
     with cli_errors():
-        from exchange.store import open_store
-
+        store = open_existing_store(db, home)
         password = _password(password_stdin)
-        store = open_store(db, home=resolve_home(home))
         try:
             store.set_password(name, password)
         finally:
