@@ -76,7 +76,12 @@ class Limits:
 
     def as_dict(self) -> dict[str, int]:
         """Plain data, for snapshots."""
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {
+            "max_open_orders": self.max_open_orders,
+            "max_price": self.max_price,
+            "max_qty": self.max_qty,
+            "max_deposit": self.max_deposit,
+        }
 
 
 class Engine:
