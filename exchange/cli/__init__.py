@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from exchange.cli import bench, marketdata, serve, users
+from exchange.cli import bench, bots, marketdata, serve, users
 from exchange.cli import journal as journal_cli
 from exchange.cli import trades as trades_cli
 
@@ -25,6 +25,7 @@ app.add_typer(journal_cli.app, name="journal")
 app.command("replay")(journal_cli.replay)
 app.command("trades")(trades_cli.trades)
 app.command("marketdata")(marketdata.marketdata)
+app.command("bots")(bots.bots)
 
 
 def main() -> None:
