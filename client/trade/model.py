@@ -1,0 +1,262 @@
+"""The trading client's state as plain Python: no Textual, no I/O.
+
+Everything the screen shows is read from one :class:`TradeModel`. The
+connection code writes into it (private messages, replies, the local book of
+the selected symbol kept by :class:`client.BookKeeper`), each write bumps a
+version counter, and the app repaints what changed at a steady rate — never
+once per message. Snapshot tests fill a model with fixed messages and no
+server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from client.book import SymbolBook
+from exchange.protocol import (
+    AckMessage,
+    BalanceReply,
+    DoneMessage,
+    ErrorMessage,
+    FillMessage,
+    Message,
+    OrderInfo,
+    OrdersReply,
+    ShutdownMessage,
+    SymbolInfo,
+    SymbolsReply,
+    TradeMessage,
+)
+
+__all__ = ["MAX_FILLS", "LadderLevel", "TradeModel", "ladder_levels"]
+
+MAX_FILLS: Final = 200
+"""Fills kept for the fills panel (newest last)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LadderLevel:
+    """One price level of the ladder.
+
+    Attributes:
+        side: ``buy`` or ``sell``.
+        price: the level's price (cents).
+        total: the aggregate resting quantity.
+        queue: ``(order_id, qty)`` of every resting order, oldest (first to fill) first.
+        mine: how much of ``total`` is the trader's own.
+    """
+
+    side: str
+    price: int
+    total: int
+    queue: tuple[tuple[int, int], ...]
+    mine: int
+
+
+def ladder_levels(
+    book: SymbolBook | None, mine: set[int] | dict[int, object], asks: int, bids: int
+) -> tuple[list[LadderLevel], list[LadderLevel]]:
+    """The best ``asks`` ask levels and ``bids`` bid levels of ``book``, best first.
+
+    Args:
+        book: the local book (None: nothing yet).
+        mine: the trader's open order ids.
+        asks, bids: how many levels of each side to return.
+
+    Returns:
+        ``(asks, bids)``, each best first.
+    """
+    if book is None:
+        return [], []
+    out: list[list[LadderLevel]] = []
+    for side, depth in (("sell", asks), ("buy", bids)):
+        rows: list[LadderLevel] = []
+        if depth > 0:
+            for price, total in book.levels(side, depth):  # type: ignore[arg-type]
+                queue = tuple(book.orders_at(side, price))  # type: ignore[arg-type]
+                own = sum(q for oid, q in queue if oid in mine)
+                rows.append(LadderLevel(side, price, total, queue, own))
+        out.append(rows)
+    return out[0], out[1]
+
+
+class TradeModel:
+    """What one trader sees: symbols, the selected symbol's book, orders, fills, wallet.
+
+    Attributes:
+        symbol: the selected symbol.
+        user: who is logged in (None before login).
+        symbols: every listed symbol's tick, lot and status.
+        book: the selected symbol's local book (kept current by a ``BookKeeper``).
+        orders: the trader's open orders by id, oldest first (every symbol).
+        fills: the trader's recent fills, newest last.
+        balance: the last ``balance`` reply.
+        shutdown: the server's shutdown notice, once one came.
+        notice: the last pushed ``error`` (e.g. ``forbidden`` before a disable), if any.
+        link: the connection's state and detail (``LinkState`` value, text) for the status line.
+        resyncs: sequence gaps seen on the selected symbol's book (each resubscribed).
+        gap: the last gap, in words.
+        connects: connections made so far (more than one: the app reconnected).
+        version: bumped by every change of anything shown (what a repaint checks).
+        book_version: bumped by every change of the selected symbol's book.
+        refresh_wanted: a fill or ``done`` arrived: ``orders`` and ``balance`` should be fetched.
+        last_data: ``time.monotonic()`` of the last message.
+    """
+
+    def __init__(self, symbol: str = "", *, max_fills: int = MAX_FILLS) -> None:
+        self.symbol = symbol
+        self.user: str | None = None
+        self.symbols: dict[str, SymbolInfo] = {}
+        self.book: SymbolBook | None = None
+        self.orders: dict[int, OrderInfo] = {}
+        self.fills: deque[FillMessage] = deque(maxlen=max_fills)
+        self.balance: BalanceReply | None = None
+        self.shutdown: str | None = None
+        self.notice: str | None = None
+        self.link: tuple[str, str] = ("connecting", "")
+        self.resyncs = 0
+        self.gap: str | None = None
+        self.connects = 0
+        self.version = 0
+        self.book_version = 0
+        self.refresh_wanted = False
+        self.last_data = 0.0
+
+    # ----------------------------------------------------------------- writes
+
+    def _bump(self) -> None:
+        self.version += 1
+        self.last_data = time.monotonic()
+
+    def select(self, symbol: str, book: SymbolBook | None = None) -> None:
+        """Make ``symbol`` the selected one (its book, when already tracked)."""
+        self.symbol = symbol
+        self.book = book
+        self.book_version += 1
+        self._bump()
+
+    def set_link(self, state: str, detail: str = "") -> None:
+        """The connection changed state (``LinkState`` value and its detail)."""
+        self.link = (state, detail)
+        self._bump()
+
+    def set_gap(self, resyncs: int, gap: str | None) -> None:
+        """The book keeper saw a sequence gap and is resubscribing."""
+        self.resyncs, self.gap = resyncs, gap
+        self._bump()
+
+    def book_changed(self, symbol: str) -> None:
+        """A ``BookKeeper`` ``on_change`` callback: only marks the book dirty (called per message)."""
+        if symbol == self.symbol:
+            self.book_version += 1
+            self.version += 1
+            self.last_data = time.monotonic()
+
+    def load_symbols(self, reply: SymbolsReply | Iterable[SymbolInfo]) -> None:
+        """Remember every listed symbol."""
+        infos = reply.symbols if isinstance(reply, SymbolsReply) else reply
+        self.symbols = {info.symbol: info for info in infos}
+        self._bump()
+
+    def load_orders(self, reply: OrdersReply | Iterable[OrderInfo]) -> None:
+        """Replace the open orders with an ``orders`` reply."""
+        infos = reply.orders if isinstance(reply, OrdersReply) else reply
+        self.orders = {info.order_id: info for info in infos}
+        self._bump()
+
+    def load_balance(self, reply: BalanceReply) -> None:
+        """Replace the wallet with a ``balance`` reply."""
+        self.balance = reply
+        self._bump()
+
+    def acked(self, ack: AckMessage, *, type: str, tif: str, post_only: bool, price: int | None, qty: int) -> None:
+        """One of this trader's orders was accepted: list it while it rests."""
+        if ack.status in ("open", "partially_filled"):
+            self.orders[ack.order_id] = OrderInfo(
+                order_id=ack.order_id, client_order_id=ack.client_order_id, symbol=ack.symbol, side=ack.side,
+                type=type, tif=tif, post_only=post_only, price=price or 0, qty=qty, remaining=ack.remaining,
+                status=ack.status, ts=ack.ts,
+            )
+        else:
+            self.orders.pop(ack.order_id, None)
+        self.refresh_wanted = True
+        self._bump()
+
+    def replaced(self, ack: AckMessage, price: int | None) -> None:
+        """A replace was accepted: the order's price and open quantity changed."""
+        old = self.orders.get(ack.order_id)
+        if old is not None and ack.status in ("open", "partially_filled"):
+            self.orders[ack.order_id] = OrderInfo(
+                order_id=old.order_id, client_order_id=old.client_order_id, symbol=old.symbol, side=old.side,
+                type=old.type, tif=old.tif, post_only=old.post_only,
+                price=old.price if price is None else price, qty=old.qty - old.remaining + ack.remaining,
+                remaining=ack.remaining, status=ack.status, ts=old.ts,
+            )
+        elif old is not None:
+            del self.orders[ack.order_id]
+        self.refresh_wanted = True
+        self._bump()
+
+    def removed(self, order_id: int) -> None:
+        """An order is no longer open (canceled by request)."""
+        self.orders.pop(order_id, None)
+        self.refresh_wanted = True
+        self._bump()
+
+    def private(self, msg: Message) -> None:
+        """A pushed private message: ``fill``, ``done``, ``shutdown`` or an ``error`` notice."""
+        if isinstance(msg, FillMessage):
+            self.fills.append(msg)
+            order = self.orders.get(msg.order_id)
+            if order is not None:
+                order.remaining = msg.remaining
+                order.status = "partially_filled"
+            self.refresh_wanted = True
+        elif isinstance(msg, DoneMessage):
+            self.orders.pop(msg.order_id, None)
+            self.refresh_wanted = True
+        elif isinstance(msg, ShutdownMessage):
+            self.shutdown = msg.reason
+        elif isinstance(msg, ErrorMessage):
+            self.notice = f"{msg.code}: {msg.message}"
+        else:
+            return
+        self._bump()
+
+    # ----------------------------------------------------------------- reads
+
+    @property
+    def rules(self) -> SymbolInfo | None:
+        """Tick, lot and status of the selected symbol, once known."""
+        return self.symbols.get(self.symbol)
+
+    @property
+    def synced(self) -> bool:
+        """Whether the selected symbol's book is loaded and current."""
+        return self.book is not None and self.book.synced
+
+    @property
+    def last_trade(self) -> TradeMessage | None:
+        """The selected symbol's most recent trade."""
+        if self.book is None or not self.book.trades:
+            return None
+        return self.book.trades[-1]
+
+    def queue_position(self, order_id: int) -> tuple[int, int] | None:
+        """``(orders ahead, qty ahead)`` of one of the trader's orders on the selected symbol's book."""
+        order = self.orders.get(order_id)
+        if self.book is None or order is None or order.symbol != self.symbol:
+            return None
+        return self.book.queue_position(order_id)
+
+    def open_orders(self, symbol: str | None = None) -> list[OrderInfo]:
+        """Open orders, oldest first (of ``symbol`` if given)."""
+        return [o for o in self.orders.values() if symbol is None or o.symbol == symbol]
+
+    def ladder(self, asks: int, bids: int) -> tuple[list[LadderLevel], list[LadderLevel]]:
+        """The selected symbol's ladder: see :func:`ladder_levels`."""
+        return ladder_levels(self.book, self.orders, asks, bids)

@@ -1,0 +1,349 @@
+"""The trading screen: ladder, order entry, open orders, fills, tape, wallet, link status.
+
+Repainting runs on a timer at a steady rate (``repaint_hz``, 15 by default):
+each tick asks every widget to :meth:`sync` with the model, and each repaints
+only if what it shows changed. Messages only mark the model; they never repaint.
+Network work (orders, cancels, refreshes, switching symbols) runs in workers.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, ClassVar, Literal, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from client.errors import ClientError, ExchError
+from client.live import LinkState
+from client.trade import format as fmt
+from client.trade.model import TradeModel
+from client.trade.screens.replace import ReplaceScreen, ReplaceValues
+from client.trade.screens.symbols import SymbolSwitcher
+from client.trade.validate import OrderTicket, TicketError
+from client.trade.widgets import (
+    BalanceBar,
+    FillsPanel,
+    Ladder,
+    OpenOrders,
+    OrderEntry,
+    SymbolHeader,
+    TradeTape,
+)
+from client.widgets.linkbar import LinkBar
+
+if TYPE_CHECKING:
+    from client.trade.app import TradeApp
+    from client.trade.link import TradeLink
+
+__all__ = ["REFRESH_EVERY", "TradeScreen"]
+
+REFRESH_EVERY = 0.25
+"""Least seconds between two reloads of orders and balance after fills."""
+
+
+class TradeScreen(Screen[None]):
+    """Everything a trader needs on one screen (see the module docstring)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("b", "buy", "Buy", priority=True, id="trade.buy"),
+        Binding("s", "sell", "Sell", priority=True, id="trade.sell"),
+        Binding("c", "cancel", "Cancel", priority=True, id="trade.cancel"),
+        Binding("x", "cancel_all", "Cancel all", priority=True, id="trade.cancel_all"),
+        Binding("r", "replace", "Replace", priority=True, id="trade.replace"),
+        Binding("slash", "switch_symbol", "Symbol", priority=True, id="trade.symbol"),
+        Binding("t", "toggle_type", "Type", show=False, priority=True, id="trade.type"),
+        Binding("i", "cycle_tif", "TIF", show=False, priority=True, id="trade.tif"),
+        Binding("p", "toggle_post_only", "Post-only", show=False, priority=True, id="trade.post_only"),
+        Binding("l", "focus('ladder')", "Ladder", show=False, priority=True, id="trade.ladder"),
+        Binding("o", "focus('orders')", "Orders", show=False, priority=True, id="trade.orders"),
+        Binding("f5", "refresh_wallet", "Reload", show=False, id="trade.reload"),
+    ]
+
+    def __init__(self, model: TradeModel, *, repaint_hz: float = 15.0) -> None:
+        super().__init__()
+        self.model = model
+        self.repaint_hz = repaint_hz
+        self.repaints = 0
+        self._link_seen: tuple[str, str] | None = None
+        self._data_seen = 0.0
+        self._shutdown_seen: str | None = None
+        self._notice_seen: str | None = None
+        self._resyncs_seen = 0
+        self._connects_seen = model.connects
+        self._last_refresh = 0.0
+        self._refreshing = False
+
+    @property
+    def trade_app(self) -> TradeApp:
+        """The app, typed."""
+        return cast("TradeApp", self.app)
+
+    @property
+    def link(self) -> TradeLink | None:
+        """The live link (None when the app runs offline, e.g. in snapshot tests)."""
+        return self.trade_app.link
+
+    def compose(self) -> ComposeResult:
+        model = self.model
+        yield SymbolHeader(model, id="header")
+        yield LinkBar(self.link.url if self.link else "offline", id="linkbar")
+        with Horizontal(id="body"):
+            yield Ladder(model, id="ladder")
+            with Vertical(id="side"):
+                yield OrderEntry(model, id="entry")
+                yield OpenOrders(model, id="orders")
+                with Vertical(id="feeds"):
+                    yield FillsPanel(model, id="fills")
+                    yield TradeTape(model, id="tape")
+        yield BalanceBar(model, id="balance")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.repaint()
+        self.set_interval(1.0 / self.repaint_hz, self.repaint)
+        self.query_one(Ladder).focus()
+
+    # ------------------------------------------------------------------ repaint
+
+    def repaint(self) -> None:
+        """Bring every widget up to date with the model (the steady-rate tick)."""
+        self.repaints += 1
+        model = self.model
+        self._show_link(model)
+        ladder = self.query_one(Ladder)
+        ladder.border_title = f"{model.symbol} depth (L3)" if model.symbol else "depth"
+        ladder.sync()
+        self.query_one(SymbolHeader).sync()
+        self.query_one(OpenOrders).sync()
+        self.query_one(FillsPanel).sync()
+        self.query_one(TradeTape).sync()
+        self.query_one(BalanceBar).sync()
+        if model.refresh_wanted and self.link is not None and not self._refreshing and (
+                time.monotonic() - self._last_refresh >= REFRESH_EVERY):
+            self._refresh()
+
+    def _show_link(self, model: TradeModel) -> None:
+        bar = self.query_one(LinkBar)
+        if model.link != self._link_seen:
+            self._link_seen = model.link
+            bar.set_link(LinkState(model.link[0]), model.link[1])
+        if model.last_data != self._data_seen:
+            self._data_seen = model.last_data
+            bar.touch()
+        if model.shutdown and model.shutdown != self._shutdown_seen:
+            self._shutdown_seen = model.shutdown
+            bar.set_notice(f"server shutdown: {model.shutdown}")
+            self.notify(f"The server is shutting down: {model.shutdown}. Reconnecting when it is back.",
+                        title="Shutdown", severity="warning", timeout=8)
+        if model.notice and model.notice != self._notice_seen:
+            self._notice_seen = model.notice
+            bar.set_notice(model.notice)
+            self.notify(model.notice, title="Server notice", severity="error")
+        if model.resyncs > self._resyncs_seen:
+            self._resyncs_seen = model.resyncs
+            self.notify(f"{model.symbol}: sequence gap ({model.gap}); resynchronising from a fresh snapshot",
+                        title="Book resync", severity="warning")
+        if model.connects > self._connects_seen:
+            if self._connects_seen:
+                self.notify("Reconnected: book resynchronised, orders and balance reloaded.", title="Link")
+            self._connects_seen = model.connects
+
+    @work(group="refresh")
+    async def _refresh(self) -> None:
+        link = self.link
+        if link is None:
+            return
+        self._refreshing = True
+        self._last_refresh = time.monotonic()
+        try:
+            await link.refresh()
+        except ClientError as exc:
+            self.model.refresh_wanted = True
+            self.log.warning(f"refresh failed: {exc}")
+        finally:
+            self._refreshing = False
+
+    # ------------------------------------------------------------------ order entry
+
+    def action_buy(self) -> None:
+        """Send a buy of what the order entry holds."""
+        self.send("buy")
+
+    def action_sell(self) -> None:
+        """Send a sell of what the order entry holds."""
+        self.send("sell")
+
+    def send(self, side: Literal["buy", "sell"] | None = None) -> None:
+        """Check the ticket and send it (in a worker)."""
+        entry = self.query_one(OrderEntry)
+        try:
+            ticket = entry.ticket(side)
+        except TicketError:
+            return
+        if self.link is None:
+            entry.say("✗ offline: not connected to an exchange", error=True)
+            return
+        entry.say(f"… sending {self._describe(ticket)}")
+        self._place(ticket)
+
+    @staticmethod
+    def _describe(t: OrderTicket) -> str:
+        where = f"@ {fmt.price(t.price)}" if t.price is not None else "at market"
+        extra = "" if t.tif == "gtc" else f" {t.tif.upper()}"
+        return f"{t.side} {fmt.qty(t.qty)} {t.symbol} {where}{extra}{' post-only' if t.post_only else ''}"
+
+    @work(group="orders")
+    async def _place(self, ticket: OrderTicket) -> None:
+        entry = self.query_one(OrderEntry)
+        link = self.link
+        assert link is not None
+        try:
+            ack = await link.order(ticket)
+        except ExchError as exc:
+            entry.say(f"✗ refused: {exc.code}: {exc.message}", error=True)
+            self.notify(exc.message, title=f"Order refused: {exc.code}", severity="error")
+            return
+        except ClientError as exc:
+            entry.say(f"✗ {exc}", error=True)
+            return
+        status = ack.status.replace("_", " ")
+        rest = f", {fmt.qty(ack.remaining)} resting" if ack.remaining and ack.status != "open" else ""
+        entry.say(f"✓ #{ack.order_id} {self._describe(ticket)}: {status}{rest}")
+
+    @on(Ladder.PriceSelected)
+    def _price_selected(self, event: Ladder.PriceSelected) -> None:
+        self.query_one(OrderEntry).set_price(event.price)
+        self.query_one("#qty", Input).focus()
+
+    @on(Input.Submitted, "#price, #qty")
+    def _entry_submitted(self) -> None:
+        self.send(None)
+
+    def action_toggle_type(self) -> None:
+        """Limit ↔ market."""
+        self.query_one(OrderEntry).toggle_type()
+
+    def action_cycle_tif(self) -> None:
+        """GTC → IOC → FOK."""
+        self.query_one(OrderEntry).cycle_tif()
+
+    def action_toggle_post_only(self) -> None:
+        """Post-only on/off."""
+        self.query_one(OrderEntry).toggle_post_only()
+
+    def action_focus(self, widget_id: str) -> None:
+        """Focus a panel by id."""
+        self.query_one(f"#{widget_id}").focus()
+
+    # ------------------------------------------------------------------ orders
+
+    def action_cancel(self) -> None:
+        """Cancel the order under the open-orders cursor."""
+        order_id = self.query_one(OpenOrders).selected_order_id
+        entry = self.query_one(OrderEntry)
+        if order_id is None:
+            entry.say("✗ no open order to cancel", error=True)
+            return
+        if self.link is None:
+            entry.say("✗ offline: not connected to an exchange", error=True)
+            return
+        self._cancel(order_id)
+
+    @work(group="orders")
+    async def _cancel(self, order_id: int) -> None:
+        entry = self.query_one(OrderEntry)
+        assert self.link is not None
+        try:
+            remaining = await self.link.cancel(order_id)
+        except ClientError as exc:
+            entry.say(f"✗ cancel #{order_id}: {exc}", error=True)
+            return
+        entry.say(f"✓ canceled #{order_id} ({fmt.qty(remaining)} open)")
+
+    def action_cancel_all(self) -> None:
+        """Cancel every open order (every symbol)."""
+        if self.link is None:
+            self.query_one(OrderEntry).say("✗ offline: not connected to an exchange", error=True)
+            return
+        self._cancel_all()
+
+    @work(group="orders")
+    async def _cancel_all(self) -> None:
+        entry = self.query_one(OrderEntry)
+        assert self.link is not None
+        try:
+            count = await self.link.cancel_all()
+        except ClientError as exc:
+            entry.say(f"✗ cancel all: {exc}", error=True)
+            return
+        entry.say(f"✓ canceled all: {count} order{'s' if count != 1 else ''}")
+
+    def action_replace(self) -> None:
+        """Change the price or quantity of the order under the open-orders cursor."""
+        order_id = self.query_one(OpenOrders).selected_order_id
+        order = self.model.orders.get(order_id) if order_id is not None else None
+        if order is None:
+            self.query_one(OrderEntry).say("✗ no open order to replace", error=True)
+            return
+
+        def done(values: ReplaceValues | None) -> None:
+            if values is not None and self.link is not None:
+                self._replace(order.order_id, values)
+
+        self.app.push_screen(ReplaceScreen(order, self.model.symbols.get(order.symbol)), done)
+
+    @work(group="orders")
+    async def _replace(self, order_id: int, values: ReplaceValues) -> None:
+        entry = self.query_one(OrderEntry)
+        assert self.link is not None
+        price, qty = values
+        try:
+            ack = await self.link.replace(order_id, price=price, qty=qty)
+        except ExchError as exc:
+            entry.say(f"✗ replace refused: {exc.code}: {exc.message}", error=True)
+            self.notify(exc.message, title=f"Replace refused: {exc.code}", severity="error")
+            return
+        except ClientError as exc:
+            entry.say(f"✗ replace #{order_id}: {exc}", error=True)
+            return
+        entry.say(f"✓ replaced #{order_id}: {ack.status.replace('_', ' ')}, {fmt.qty(ack.remaining)} open")
+
+    def action_refresh_wallet(self) -> None:
+        """Reload orders and balance now."""
+        self.model.refresh_wanted = True
+        self._last_refresh = 0.0
+
+    # ------------------------------------------------------------------ symbols
+
+    def action_switch_symbol(self) -> None:
+        """Open the symbol switcher."""
+        def done(symbol: str | None) -> None:
+            if symbol:
+                self.switch_to(symbol)
+
+        self.app.push_screen(SymbolSwitcher(self.model.symbols, self.model.symbol), done)
+
+    def switch_to(self, symbol: str) -> None:
+        """Show ``symbol`` (tracked in a worker)."""
+        if self.link is None:
+            self.model.select(symbol, None)
+            return
+        self._switch(symbol)
+
+    @work(exclusive=True, group="switch")
+    async def _switch(self, symbol: str) -> None:
+        entry = self.query_one(OrderEntry)
+        assert self.link is not None
+        try:
+            await self.link.switch(symbol)
+        except ClientError as exc:
+            entry.say(f"✗ cannot show {symbol}: {exc}", error=True)
+            return
+        self.query_one(Ladder).cursor = None
+        entry.symbol_changed()
+        entry.say(f"showing {symbol}")

@@ -1,0 +1,49 @@
+"""The top line: who trades, the shown symbol, its rules, best bid/ask and last trade."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from client.trade import format as fmt
+from client.trade.model import TradeModel
+
+__all__ = ["SymbolHeader"]
+
+
+class SymbolHeader(Static):
+    """``alice · ACME trading · bid 101.20×40  ask 101.30×12  last 101.25×3``."""
+
+    def __init__(self, model: TradeModel, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.model = model
+        self._seen = -1
+
+    def sync(self) -> None:
+        """Repaint if the model changed."""
+        model = self.model
+        if model.version == self._seen:
+            return
+        self._seen = model.version
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(" exch ", style="bold reverse")
+        text.append(f" {model.user or '-'} ", style="bold")
+        text.append("· ")
+        text.append(model.symbol or "-", style="bold underline")
+        rules = model.rules
+        if rules is not None and rules.status != "trading":
+            text.append(f" {rules.status.upper()}", style="bold reverse red")
+        book = model.book
+        if book is not None:
+            bid, ask = book.best_bid(), book.best_ask()
+            text.append("  bid ", style="dim")
+            text.append(f"{fmt.price(bid[0])}×{fmt.qty(bid[1])}" if bid else "-", style="green")
+            text.append("  ask ", style="dim")
+            text.append(f"{fmt.price(ask[0])}×{fmt.qty(ask[1])}" if ask else "-", style="red")
+        last = model.last_trade
+        if last is not None:
+            text.append("  last ", style="dim")
+            text.append(f"{fmt.price(last.price)}×{fmt.qty(last.qty)}", style="yellow")
+        if model.resyncs:
+            text.append(f"  resyncs {model.resyncs}", style="yellow")
+        self.update(text)

@@ -1,0 +1,91 @@
+"""The trader's open orders (every symbol), with their queue position on the shown symbol's book.
+
+A :class:`~textual.widgets.DataTable`: the rows are rebuilt when the orders
+change (a few times a second at most); the queue column is updated in place
+when only the book moved. The cursor row is what ``c`` cancels and ``r``
+replaces.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from client.trade import format as fmt
+from client.trade.model import TradeModel
+from exchange.protocol import OrderInfo
+
+__all__ = ["OpenOrders"]
+
+
+class OpenOrders(DataTable[str | Text]):
+    """Open orders, oldest first; ``Queue`` is ``#position (qty ahead)`` at the order's price."""
+
+    def __init__(self, model: TradeModel, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False, show_cursor=True)
+        self.model = model
+        self.border_title = "Open orders"
+        self._orders_seen: tuple[tuple[int, int, int], ...] | None = None
+        self._book_seen = -1
+        self._symbol_seen = ""
+
+    def on_mount(self) -> None:
+        self.add_column("Id", key="id")
+        self.add_column("Order", key="order")
+        self.add_column("Queue", key="queue")
+
+    def sync(self) -> None:
+        """Bring the table up to date with the model (cheap when nothing changed)."""
+        model = self.model
+        current = tuple((o.order_id, o.remaining, o.price) for o in model.orders.values())
+        if current != self._orders_seen or model.symbol != self._symbol_seen:
+            self._rebuild()
+            self._orders_seen, self._symbol_seen = current, model.symbol
+            self._book_seen = model.book_version
+        elif model.book_version != self._book_seen:
+            self._book_seen = model.book_version
+            for order in model.orders.values():
+                if order.symbol == model.symbol:
+                    self.update_cell(str(order.order_id), "queue", self._queue(order))
+        n = len(model.orders)
+        self.border_title = f"Open orders ({n})" if n else "Open orders"
+
+    def _queue(self, order: OrderInfo) -> str:
+        pos = self.model.queue_position(order.order_id)
+        if pos is None:
+            return "" if order.symbol != self.model.symbol else "…"
+        ahead, qty_ahead = pos
+        return f"#{ahead + 1} ({fmt.qty(qty_ahead)})"
+
+    def _describe(self, order: OrderInfo) -> Text:
+        """``BUY 30/50 @101.00`` (``ACME@`` when not the shown symbol; ``PO`` for post-only)."""
+        text = Text(no_wrap=True)
+        text.append(order.side.upper(), style="bold green" if order.side == "buy" else "bold red")
+        done = order.qty - order.remaining
+        text.append(f" {fmt.qty(order.remaining)}" + (f"/{fmt.qty(order.qty)}" if done else ""))
+        text.append(f" {order.symbol}" if order.symbol != self.model.symbol else " ", style="bold")
+        text.append(f"@{fmt.price(order.price)}")
+        if order.post_only:
+            text.append(" PO", style="dim")
+        if order.tif != "gtc":
+            text.append(f" {order.tif.upper()}", style="dim")
+        return text
+
+    def _rebuild(self) -> None:
+        selected = self.selected_order_id
+        self.clear()
+        for order in self.model.orders.values():
+            self.add_row(str(order.order_id), self._describe(order), self._queue(order), key=str(order.order_id))
+        if selected is not None and str(selected) in self.rows:
+            self.move_cursor(row=self.get_row_index(str(selected)))
+
+    @property
+    def selected_order_id(self) -> int | None:
+        """The order under the cursor, if any."""
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return None if key.value is None else int(key.value)

@@ -1,0 +1,35 @@
+"""``exch trade``: the trading client (a terminal app) for one trader."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from exchange.cli.common import HomeOption, cli_errors, fail
+
+__all__ = ["trade"]
+
+
+def trade(
+    home: Path | None = HomeOption,
+    url: str | None = typer.Option(None, help="Server URL, wss://HOST:PORT/ws (default: the local server's)."),
+    user: str | None = typer.Option(None, help="Username to log in as (the password is asked for)."),
+    cafile: Path | None = typer.Option(None, help="The server's CA certificate (its $EXCH_HOME/tls/ca.pem) "
+                                      "when the server runs on another machine."),
+    symbol: str | None = typer.Option(None, help="Symbol to show first (default: the first listed)."),
+) -> None:
+    """Trade: log in, watch the level-3 book, place and cancel orders (password: typed, or $EXCH_PASSWORD)."""
+    with cli_errors():
+        if cafile is not None and not cafile.is_file():
+            fail(f"--cafile {cafile}: no such file")
+        from client.trade import TradeApp, TradeSettings
+
+        settings = TradeSettings.make(
+            home, url=url, user=user, cafile=cafile, symbol=symbol.upper() if symbol else None,
+            password=os.environ.get("EXCH_PASSWORD") or None,
+        )
+        app = TradeApp(settings)
+        app.run()
+        raise typer.Exit(app.return_code or 0)
