@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from exchange.cli import bench, bots, marketdata, serve, users
+from exchange.cli import bench, bots, demo, health, marketdata, serve, users
 from exchange.cli import journal as journal_cli
 from exchange.cli import trades as trades_cli
 
@@ -26,6 +26,8 @@ app.command("replay")(journal_cli.replay)
 app.command("trades")(trades_cli.trades)
 app.command("marketdata")(marketdata.marketdata)
 app.command("bots")(bots.bots)
+app.command("health")(health.health)
+app.command("demo")(demo.demo)
 
 
 def main() -> None:
