@@ -169,6 +169,14 @@ def _ensure_symbols(ledger: Ledger, wanted: Sequence[str], say: Callable[[str], 
             raise ValueError(f"cannot list symbol {symbol!r}: {getattr(reply, 'message', '')}")
 
 
+def _record_symbols(store: Store, ledger: Ledger) -> None:
+    """Copy the engine's listings into the store's symbol catalog (the journal stays the truth)."""
+    known = {info.symbol for info in store.symbols()}
+    for symbol, book in sorted(ledger.engine.books.items()):
+        if symbol not in known:
+            store.add_symbol(symbol, tick=book.tick, lot=book.lot)
+
+
 def _tls(config: ServerConfig, home: Path, say: Callable[[str], None]) -> tuple[ssl.SSLContext | None, str | None]:
     if config.insecure:
         say("WARNING: --insecure: serving plain ws:// WITHOUT TLS. Passwords and orders cross the "
@@ -238,7 +246,11 @@ async def run_server(
             ledger = Ledger.open(store, config=journal_config, progress=not config.quiet)
             try:
                 _ensure_symbols(ledger, config.symbols, say)
-                return await _serve(config, home, store, ledger, say, ready, stop)
+                _record_symbols(store, ledger)
+                try:
+                    return await _serve(config, home, store, ledger, say, ready, stop)
+                finally:
+                    _record_symbols(store, ledger)
             finally:
                 ledger.close(checkpoint=ledger.writer.error is None)
         finally:
