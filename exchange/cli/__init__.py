@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from exchange.cli import bench, bots, demo, health, marketdata, serve, users
+from exchange.cli import bench, bots, console, demo, health, marketdata, serve, trade, users
 from exchange.cli import journal as journal_cli
 from exchange.cli import trades as trades_cli
 
@@ -28,6 +28,8 @@ app.command("marketdata")(marketdata.marketdata)
 app.command("bots")(bots.bots)
 app.command("health")(health.health)
 app.command("demo")(demo.demo)
+app.command("trade")(trade.trade)
+app.command("console")(console.console)
 
 
 def main() -> None:

@@ -1,0 +1,171 @@
+"""The console's link to the server: the live session, its subscriptions and polls.
+
+:class:`Feed` keeps one admin :class:`~client.live.LiveConnection` up (it
+reconnects with backoff by itself), subscribes on every new session to
+``stats`` and to ``trades`` of every listed symbol, and polls what is not
+pushed: ``sessions`` and ``user_list`` over the protocol, and the failed-login
+counter from the server's ``/metrics`` (same host and port, same TLS trust).
+Each poll waits for its answer before the next is armed, so a slow server
+never piles requests up. Everything it learns goes into the
+:class:`~console.model.ConsoleModel`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import ssl
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from client.errors import ClientError
+from client.live import LinkState, LiveConnection
+from client.session import Session
+from console.config import ConsoleConfig
+from console.model import ConsoleModel
+from exchange.tls import client_context
+
+__all__ = ["Feed", "metrics_url", "parse_failed_logins"]
+
+_FAILED = re.compile(r"^exch_logins_failed_total\s+(\d+)", re.MULTILINE)
+
+
+def metrics_url(ws_url: str) -> str:
+    """``wss://host:port/ws`` → ``https://host:port/metrics``."""
+    parts = urlsplit(ws_url)
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return urlunsplit((scheme, parts.netloc, "/metrics", "", ""))
+
+
+def parse_failed_logins(text: str) -> int | None:
+    """The ``exch_logins_failed_total`` value of a Prometheus text page."""
+    match = _FAILED.search(text)
+    return int(match.group(1)) if match else None
+
+
+class Feed:
+    """Keeps the console's admin session and fills the model.
+
+    Args:
+        config: where and as whom (must be :attr:`~console.config.ConsoleConfig.complete`).
+        model: what to fill.
+        on_state: told every link change ``(state, detail)``.
+        on_data: called on every pushed message (the link bar's data age).
+        poll_s: seconds between ``sessions`` / ``user_list`` / ``/metrics`` polls.
+    """
+
+    def __init__(
+        self,
+        config: ConsoleConfig,
+        model: ConsoleModel,
+        *,
+        on_state: Callable[[LinkState, str], None] | None = None,
+        on_data: Callable[[], None] | None = None,
+        poll_s: float = 2.0,
+    ) -> None:
+        if config.url is None:
+            raise ValueError("no server URL")
+        self.config = config
+        self.model = model
+        self.on_state = on_state
+        self.on_data = on_data
+        self.poll_s = poll_s
+        self.subscribed: set[str] = set()
+        self.live = LiveConnection(
+            config.url, username=config.user, password=config.password, cafile=config.cafile,
+            home=config.home, setup=self._setup, on_state=self._state, queue_size=0,
+        )
+        self._ssl: ssl.SSLContext | None = None
+        self._metrics_ok = True
+
+    @property
+    def session(self) -> Session | None:
+        """The logged-in session while the link is up."""
+        s = self.live.session
+        return s if self.live.state is LinkState.UP and s is not None and not s.closed else None
+
+    def _state(self, state: LinkState, detail: str) -> None:
+        if state is LinkState.UP and self.live.connects > 0:
+            self.model.note("link", f"connected to {self.config.url} as {self.config.user}")
+        elif state is LinkState.DOWN:
+            self.model.note("link", detail or "disconnected")
+        elif state is LinkState.FAILED:
+            self.model.note("error", f"cannot connect: {detail}")
+        if self.on_state is not None:
+            self.on_state(state, detail)
+
+    def _on_message(self, msg: Any) -> None:
+        self.model.apply(msg)
+        if self.on_data is not None:
+            self.on_data()
+
+    async def _setup(self, session: Session) -> None:
+        session.on_message(self._on_message)
+        await session.subscribe("stats")
+        listed = await session.symbols()
+        names = [s.symbol for s in listed.symbols]
+        self.subscribed = set()
+        if names:
+            await session.subscribe("trades", names)
+            self.subscribed = set(names)
+        for s in listed.symbols:
+            self.model.on_status(s.symbol, s.status, self.model.now_ns())
+
+    async def run(self) -> None:
+        """Connect, stay connected and poll, until cancelled or :meth:`close`."""
+        polls = asyncio.ensure_future(self._poll_forever())
+        try:
+            await self.live.run()
+        finally:
+            polls.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polls
+
+    async def connect_once(self) -> None:
+        """One attempt, raising the error (the login screen shows it)."""
+        await self.live.connect_once()
+
+    async def close(self) -> None:
+        """Stop the link."""
+        await self.live.close()
+
+    async def _poll_forever(self) -> None:
+        while True:
+            await self.poll()
+            await asyncio.sleep(self.poll_s)
+
+    async def poll(self) -> None:
+        """One round of polls (nothing while the link is down)."""
+        session = self.session
+        if session is None:
+            return
+        try:
+            self.model.set_sessions((await session.sessions()).sessions)
+            self.model.set_users((await session.user_list()).users)
+            new = set(self.model.symbols) - self.subscribed
+            if new:
+                await session.subscribe("trades", sorted(new))
+                self.subscribed |= new
+        except ClientError:
+            return  # the link reports the failure; the next round tries again
+        if self._metrics_ok:
+            total = await asyncio.to_thread(self._failed_logins)
+            if total is not None:
+                self.model.set_failed_logins(total)
+
+    def _failed_logins(self) -> int | None:
+        assert self.config.url is not None
+        url = metrics_url(self.config.url)
+        try:
+            if self._ssl is None and url.startswith("https"):
+                self._ssl = client_context(cafile=self.config.cafile, home=self.config.home)
+            opener = urllib.request.build_opener(
+                urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=self._ssl)
+            )
+            with opener.open(url, timeout=2.0) as response:
+                return parse_failed_logins(response.read().decode())
+        except (OSError, ValueError, ssl.SSLError):
+            return None

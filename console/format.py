@@ -1,0 +1,108 @@
+"""How the console writes numbers, money, times and tape lines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from rich.text import Text
+
+__all__ = [
+    "clock",
+    "duration",
+    "megabytes",
+    "money",
+    "number",
+    "parse_money",
+    "price",
+    "rate",
+    "tape_line",
+]
+
+KIND_STYLE = {
+    "buy": "green",
+    "sell": "red",
+    "halt": "bold red",
+    "resume": "bold green",
+    "user": "cyan",
+    "login": "dim",
+    "security": "bold yellow",
+    "admin": "bold cyan",
+    "error": "bold red",
+    "link": "yellow",
+    "shutdown": "bold magenta",
+}
+"""Tape colour per event kind (see :class:`console.model.TapeEvent`)."""
+
+
+def price(ticks: int | None) -> str:
+    """A price in cents as ``101.25`` (``-`` when absent)."""
+    if ticks is None:
+        return "-"
+    sign = "-" if ticks < 0 else ""
+    whole, cents = divmod(abs(ticks), 100)
+    return f"{sign}{whole:,}.{cents:02d}"
+
+
+def money(cents: int) -> str:
+    """Cash in cents as ``$1,000.00``."""
+    return "$" + price(cents)
+
+
+def parse_money(text: str) -> int:
+    """Dollars as typed (``1000``, ``1,000.5``, ``$12.34``) to cents.
+
+    Raises:
+        ValueError: not an amount, negative or with more than two decimals.
+    """
+    raw = text.strip().replace(",", "").replace("_", "").removeprefix("$")
+    if not raw:
+        return 0
+    match = re.fullmatch(r"(\d*)(?:\.(\d{0,2}))?", raw)
+    if match is None or raw == ".":
+        raise ValueError(f"{text!r} is not an amount of dollars (e.g. 1000 or 12.50)")
+    whole, frac = match.group(1), match.group(2) or ""
+    return int(whole or "0") * 100 + int(frac.ljust(2, "0"))
+
+
+def number(value: int | None) -> str:
+    """An integer with thousands separators (``-`` when absent)."""
+    return "-" if value is None else f"{value:,}"
+
+
+def rate(value: float) -> str:
+    """A per-second rate: ``812``, ``1.2k``, ``3.4M``."""
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 10_000:
+        return f"{value / 1000:.1f}k"
+    return f"{value:,.0f}" if value >= 10 or value == 0 else f"{value:.1f}"
+
+
+def megabytes(size: float) -> str:
+    """Bytes as ``87.0 MiB``."""
+    return f"{size / 1048576:,.1f} MiB"
+
+
+def duration(seconds: float) -> str:
+    """``3d 04:05:06``, ``04:05:06`` or ``05:06``."""
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    hms = f"{hours:02d}:{minutes:02d}:{secs:02d}" if hours or days else f"{minutes:02d}:{secs:02d}"
+    return f"{days}d {hms}" if days else hms
+
+
+def clock(ts_ns: int, tz: dt.tzinfo | None = None) -> str:
+    """A server timestamp (ns since the epoch) as ``HH:MM:SS`` in ``tz`` (default: local)."""
+    moment = dt.datetime.fromtimestamp(ts_ns / 1e9, tz=tz or dt.datetime.now().astimezone().tzinfo)
+    return moment.strftime("%H:%M:%S")
+
+
+def tape_line(ts_ns: int, kind: str, text: str, tz: dt.tzinfo | None = None) -> Text:
+    """One tape line: time, a kind marker and the text, coloured by kind."""
+    line = Text(clock(ts_ns, tz), style="dim")
+    line.append(" ")
+    line.append(text, style=KIND_STYLE.get(kind, ""))
+    return line

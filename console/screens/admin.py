@@ -1,0 +1,272 @@
+"""The admin panel: one modal form per action, each showing the server's answer.
+
+A form checks what was typed (in plain words), sends one admin request over
+the console's session through its :class:`AdminHost` (the app), and shows the
+answer, success or refusal, until the operator closes it with Escape. Every
+answer is also posted as :class:`AdminForm.Answered` so the app can put it on
+the tape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ClassVar, Protocol, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from client.errors import ClientError
+from client.session import Session
+from console.answers import describe_error, describe_reply
+from console.format import parse_money
+
+__all__ = ["AddUserForm", "AdminForm", "AdminHost", "DisableUserForm", "GiftForm", "SymbolForm", "parse_shares"]
+
+Call = Callable[[Session], Awaitable[Any]]
+_SHARE = re.compile(r"\s*([A-Za-z0-9._-]+)\s*[=:]\s*(\d[\d,_]*)\s*")
+
+
+class AdminHost(Protocol):
+    """What a form needs from the app: a way to send one admin request."""
+
+    async def admin_call(self, call: Call) -> Any:
+        """Run ``call(session)`` on the live admin session (ClientError when not connected)."""
+
+
+def parse_shares(text: str) -> dict[str, int]:
+    """``ACME=100, BOLT=5`` to ``{"ACME": 100, "BOLT": 5}``.
+
+    Raises:
+        ValueError: in plain words, what is wrong.
+    """
+    shares: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        match = _SHARE.fullmatch(part)
+        if match is None:
+            raise ValueError(f"Shares: write SYMBOL=QTY separated by commas (e.g. ACME=100), not {part!r}.")
+        shares[match.group(1).upper()] = int(match.group(2).replace(",", "").replace("_", ""))
+    return shares
+
+
+def _quantity(text: str, what: str) -> int:
+    raw = text.strip().replace(",", "").replace("_", "")
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        raise ValueError(f"{what} must be a whole number of shares, not {text!r}.")
+    return int(raw)
+
+
+class AdminForm(ModalScreen[None]):
+    """The frame of every admin form: title, fields, buttons and the answer line."""
+
+    FORM_TITLE: ClassVar[str] = ""
+    SUBMIT: ClassVar[str] = "Send"
+    HELP: ClassVar[str] = ""
+    BINDINGS = [Binding("escape", "close", "Close", id="admin.close")]
+
+    class Answered(Message):
+        """The server answered a form's request (or the form refused to send it)."""
+
+        def __init__(self, text: str, ok: bool) -> None:
+            super().__init__()
+            self.text = text
+            self.ok = ok
+
+    def __init__(self, *, users: Iterable[str] = (), symbols: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.users = sorted(users)
+        self.symbols = sorted(symbols)
+        self.answer: str = ""
+        self.ok: bool | None = None
+        self.form_title, self.submit_label, self.help_text = self.FORM_TITLE, self.SUBMIT, self.HELP
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="admin-form") as form:
+            form.border_title = self.form_title
+            if self.help_text:
+                yield Static(self.help_text, classes="form-help")
+            yield from self.fields()
+            with Horizontal(classes="form-buttons"):
+                yield Button(self.submit_label, variant="primary", id="submit", compact=True)
+                yield Button("Close", id="close", compact=True)
+            yield Static("", id="answer", classes="form-answer")
+
+    def fields(self) -> ComposeResult:
+        """The form's inputs (labels and inputs)."""
+        yield from ()
+
+    def request(self) -> Call:
+        """The request to send, from what was typed.
+
+        Raises:
+            ValueError: what is wrong with the input, in plain words.
+        """
+        raise NotImplementedError
+
+    @staticmethod
+    def row(label: str, widget: Widget) -> Horizontal:
+        """One line of the form: its label, then its input."""
+        return Horizontal(Label(label), widget, classes="form-field")
+
+    def field(self, name: str) -> str:
+        """The text of input ``#name``."""
+        return self.query_one(f"#{name}", Input).value.strip()
+
+    def user_input(self, name: str = "username", value: str = "") -> Input:
+        """A user-name input that suggests known users."""
+        return Input(value=value, placeholder="user name", id=name, compact=True,
+                     suggester=SuggestFromList(self.users, case_sensitive=True))
+
+    def symbol_input(self, value: str = "", *, name: str = "symbol") -> Input:
+        """A symbol input that suggests listed symbols."""
+        return Input(value=value, placeholder="symbol, e.g. ACME", id=name, compact=True,
+                     suggester=SuggestFromList(self.symbols, case_sensitive=False))
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        """Close the form."""
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#submit")
+    @on(Input.Submitted)
+    def submit(self) -> None:
+        """Check the input and send the request in a worker."""
+        try:
+            call = self.request()
+        except ValueError as exc:
+            self.show_answer(str(exc), False)
+            return
+        self.show_answer("Sending…", None)
+        self.run_worker(self._send(call), exclusive=True, group="admin-request")
+
+    async def _send(self, call: Call) -> None:
+        host = cast(AdminHost, self.app)
+        try:
+            reply = await host.admin_call(call)
+        except ClientError as exc:
+            self.show_answer(describe_error(exc), False)
+        else:
+            self.show_answer(describe_reply(reply), True)
+        self.post_message(self.Answered(self.answer, bool(self.ok)))
+
+    def show_answer(self, text: str, ok: bool | None) -> None:
+        """Show the answer (ok True: success, False: refused, None: waiting)."""
+        self.answer, self.ok = text, ok
+        line = self.query_one("#answer", Static)
+        line.update(text)
+        line.set_class(ok is True, "-ok")
+        line.set_class(ok is False, "-error")
+
+
+class AddUserForm(AdminForm):
+    """``user_add``: a new user with a password, a role, cash and shares."""
+
+    FORM_TITLE = "Add a user"
+    SUBMIT = "Add user"
+    HELP = "The user can log in as soon as the server answers."
+
+    def fields(self) -> ComposeResult:
+        yield self.row("User name", Input(placeholder="1-32 of A-Z a-z 0-9 _ . -", id="username", compact=True))
+        yield self.row("Password", Input(placeholder="password", password=True, id="password", compact=True))
+        yield self.row("Role", Checkbox("administrator (cannot trade)", id="admin", compact=True))
+        yield self.row("Cash ($)", Input(placeholder="e.g. 100000 or 2500.50", id="cash", compact=True))
+        yield self.row("Shares", Input(placeholder="e.g. ACME=100, BOLT=50", id="shares", compact=True,
+                                       suggester=SuggestFromList([f"{s}=" for s in self.symbols],
+                                                                 case_sensitive=False)))
+
+    def request(self) -> Call:
+        name, password = self.field("username"), self.query_one("#password", Input).value
+        if not name:
+            raise ValueError("Give a user name.")
+        if not password:
+            raise ValueError("Give a password.")
+        role = "admin" if self.query_one("#admin", Checkbox).value else "trader"
+        cash = parse_money(self.field("cash"))
+        shares = parse_shares(self.field("shares"))
+        return lambda s: s.user_add(name, password, role=role, cash=cash, positions=shares)  # type: ignore[arg-type]
+
+
+class GiftForm(AdminForm):
+    """``deposit``: the admin gives a user cash and/or shares."""
+
+    FORM_TITLE = "Gift cash or shares"
+    SUBMIT = "Give"
+    HELP = "Cash and shares enter the exchange only this way."
+
+    def __init__(self, *, username: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.username = username
+
+    def fields(self) -> ComposeResult:
+        yield self.row("To user", self.user_input(value=self.username))
+        yield self.row("Cash ($)", Input(placeholder="e.g. 1000 (empty: none)", id="cash", compact=True))
+        yield self.row("Shares of", self.symbol_input())
+        yield self.row("Quantity", Input(placeholder="e.g. 100 (empty: none)", id="qty", compact=True))
+
+    def request(self) -> Call:
+        name = self.field("username")
+        if not name:
+            raise ValueError("Give the user name of the receiver.")
+        cash = parse_money(self.field("cash"))
+        symbol = self.field("symbol").upper() or None
+        qty = _quantity(self.field("qty"), "Quantity")
+        if qty and symbol is None:
+            raise ValueError("Say which symbol the shares are of.")
+        if symbol is not None and not qty:
+            raise ValueError(f"Say how many {symbol} shares to give.")
+        if not cash and not qty:
+            raise ValueError("Give some cash, some shares, or both.")
+        return lambda s: s.deposit(name, cash=cash, symbol=symbol, qty=qty)
+
+
+class DisableUserForm(AdminForm):
+    """``user_disable``: log a user out and refuse their logins."""
+
+    FORM_TITLE = "Disable a user"
+    SUBMIT = "Disable"
+    HELP = "Closes all the user's sessions and refuses their logins and tokens until enabled again."
+
+    def fields(self) -> ComposeResult:
+        yield self.row("User name", self.user_input())
+
+    def request(self) -> Call:
+        name = self.field("username")
+        if not name:
+            raise ValueError("Give the user name to disable.")
+        return lambda s: s.user_disable(name)
+
+
+class SymbolForm(AdminForm):
+    """``halt`` or ``resume`` one symbol."""
+
+    def __init__(self, action: str, *, symbol: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if action not in ("halt", "resume"):
+            raise ValueError(f"unknown symbol action {action!r}")
+        self.action = action
+        self.symbol = symbol
+        halt = action == "halt"
+        self.form_title = "Halt a symbol" if halt else "Resume a symbol"
+        self.submit_label = "Halt" if halt else "Resume"
+        self.help_text = ("New orders and replaces are refused while halted; cancels still work." if halt
+                          else "Orders are accepted again.")
+
+    def fields(self) -> ComposeResult:
+        yield self.row("Symbol", self.symbol_input(self.symbol))
+
+    def request(self) -> Call:
+        symbol = self.field("symbol").upper()
+        if not symbol:
+            raise ValueError("Give a symbol.")
+        if self.action == "halt":
+            return lambda s: s.halt(symbol)
+        return lambda s: s.resume(symbol)

@@ -1,0 +1,172 @@
+"""The console against a real server (in-process, on a thread): Pilot drives it like an operator."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.widgets import Button, Checkbox, Input
+
+from client import ExchError, Session
+from client.live import LinkState
+from client.widgets.linkbar import LinkBar
+from console.app import ConsoleApp
+from console.screens.admin import AddUserForm, AdminForm, SymbolForm
+from console.widgets.symbols import SymbolTable
+from tests.gateway.conftest import Exchange, unique
+
+from .conftest import console_config, wait_for
+
+pytestmark = pytest.mark.timeout(60)
+SIZE = (120, 34)
+
+
+def cell(app: ConsoleApp, symbol: str, column: str) -> str:
+    value = app.query_one(SymbolTable).get_cell(symbol, column)
+    return getattr(value, "plain", str(value))
+
+
+async def type_into(pilot, selector: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    widget = pilot.app.screen.query_one(selector, Input)
+    widget.focus()
+    await pilot.pause()
+    await pilot.press(*text)
+
+
+async def answer(app: ConsoleApp) -> AdminForm:
+    form = app.screen
+    assert isinstance(form, AdminForm)
+    await wait_for(lambda: form.ok is not None)
+    return form
+
+
+async def test_stats_change_after_orders(exchange: Exchange) -> None:
+    app = ConsoleApp(console_config(exchange))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.model.stats is not None and app.query_one(LinkBar).state is LinkState.UP)
+        await pilot.pause(0.3)
+        assert cell(app, "ACME", "bid") == "-"
+        assert cell(app, "ACME", "resting") == "0"
+
+        seller = await exchange.trader(shares={"ACME": 100})
+        buyer = await exchange.trader(cash=10_000_000)
+        await buyer.order("ACME", "buy", 5, price=10_120)
+        await seller.order("ACME", "sell", 7, price=10_130)
+        await seller.order("ACME", "sell", 2, price=10_120)  # trades 2 with the resting buy
+
+        await wait_for(lambda: cell(app, "ACME", "volume") == "2")
+        assert cell(app, "ACME", "bid") == "101.20"
+        assert cell(app, "ACME", "ask") == "101.30"
+        assert cell(app, "ACME", "last") == "101.20"
+        assert cell(app, "ACME", "resting") == "2"
+        await wait_for(lambda: any(e.kind == "sell" and "ACME" in e.text for e in app.model.tape))
+        await wait_for(lambda: (app.model.stats or pytest.fail()).journal_seq > 0)
+        assert app.model.stats.clients >= 3  # type: ignore[union-attr]
+        # the sessions poll shows the traders
+        await wait_for(lambda: {buyer.user, seller.user} <= {s.user for s in app.model.sessions})
+
+
+async def test_add_user_from_the_panel_lets_them_log_in(exchange: Exchange) -> None:
+    app = ConsoleApp(console_config(exchange))
+    name = unique("new")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.feed is not None and app.feed.session is not None)
+        await pilot.press("a")
+        assert isinstance(app.screen, AddUserForm)
+        await type_into(pilot, "#username", name)
+        form = app.screen
+        form.query_one("#password", Input).value = "hunter2-pass"  # typing is slow under Pilot
+        form.query_one("#cash", Input).value = "1,500.25"
+        await type_into(pilot, "#shares", "ACME=40")
+        await pilot.click("#submit")
+        await answer(app)
+        assert form.ok, form.answer  # type: ignore[attr-defined]
+        assert form.answer == f"User {name} added (trader); they can log in now."
+
+        # the same name again: the server's refusal, in words
+        await pilot.pause(0.3)  # the button ignores clicks during its 0.2 s press effect
+        await pilot.click("#submit")
+        await wait_for(lambda: form.ok is False)
+        assert "already exists" in form.answer and "bad_request" in form.answer
+        await pilot.press("escape")
+        assert not isinstance(app.screen, AdminForm)
+        assert any(name in e.text and e.kind == "admin" for e in app.model.tape)
+
+    async with Session.connect(exchange.url, home=exchange.home, proxy=None) as s:
+        await s.login(name, "hunter2-pass")
+        balance = await s.balance()
+    assert balance.cash == 150_025
+    assert balance.positions["ACME"].qty == 40
+
+
+async def test_halt_from_the_panel_makes_orders_fail_halted(exchange: Exchange) -> None:
+    trader = await exchange.trader(cash=10_000_000)
+    app = ConsoleApp(console_config(exchange))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.feed is not None and app.feed.session is not None and "BOLT" in app.model.symbols)
+        await pilot.pause(0.3)
+        table = app.query_one(SymbolTable)
+        table.move_cursor(row=table.get_row_index("BOLT"))
+        await pilot.press("h")
+        form = app.screen
+        assert isinstance(form, SymbolForm) and form.action == "halt"
+        assert form.query_one("#symbol", Input).value == "BOLT"
+        await pilot.click("#submit")
+        await answer(app)
+        assert form.ok, form.answer
+        assert "BOLT is halted" in form.answer
+        with pytest.raises(ExchError) as refused:
+            await trader.order("BOLT", "buy", 1, price=1000)
+        assert refused.value.code == "halted"
+        await wait_for(lambda: cell(app, "BOLT", "status") == "HALTED")
+        assert any(e.kind == "halt" and "BOLT" in e.text for e in app.model.tape)
+        await pilot.press("escape")
+
+        # resume from the command palette
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"resume bolt")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, SymbolForm))
+        assert app.screen.action == "resume"  # type: ignore[attr-defined]
+        await pilot.click("#submit")
+        resumed = await answer(app)
+        assert resumed.ok, resumed.answer
+        await trader.order("BOLT", "buy", 1, price=1000)
+
+
+async def test_bad_input_is_refused_in_words_before_sending(exchange: Exchange) -> None:
+    app = ConsoleApp(console_config(exchange))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.feed is not None and app.feed.session is not None)
+        await pilot.press("g")
+        await type_into(pilot, "#username", "nobody-here")
+        await type_into(pilot, "#cash", "12.345")
+        await pilot.click("#submit")
+        form = app.screen
+        assert isinstance(form, AdminForm)
+        assert form.ok is False and "not an amount of dollars" in form.answer
+        form.query_one("#cash", Input).value = "10"
+        await pilot.pause(0.3)
+        await pilot.click("#submit")
+        await wait_for(lambda: form.ok is False and "Refused" in form.answer)
+        assert "no user 'nobody-here'" in form.answer
+        await pilot.press("escape")
+        await pilot.press("a")
+        assert app.screen.query_one("#admin", Checkbox).value is False
+        app.screen.query_one(Button)  # the form is up
+
+
+async def test_stopping_the_server_shows_the_shutdown_notice(exchange: Exchange) -> None:
+    app = ConsoleApp(console_config(exchange))
+    async with app.run_test(size=SIZE) as pilot:
+        bar = app.query_one(LinkBar)
+        await wait_for(lambda: app.model.stats is not None and bar.state is LinkState.UP)
+        await asyncio.to_thread(exchange.server.stop)
+        await wait_for(lambda: "shutdown at" in bar.notice)
+        assert "shutting down" in bar.notice
+        await wait_for(lambda: bar.state in (LinkState.DOWN, LinkState.CONNECTING))
+        await pilot.pause(0.3)
+        assert app.query_one("#main").has_class("-stale")
+        assert any(e.kind == "shutdown" for e in app.model.tape)
