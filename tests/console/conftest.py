@@ -44,7 +44,7 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, step: f
 
 def fixed_model(*, samples: int = 60, halted: str | None = None, shutdown: bool = False) -> ConsoleModel:
     """A model fed fixed stats, trades and events: what the snapshots show."""
-    model = ConsoleModel(clock=lambda: float(T0 + samples), tz=dt.timezone.utc)
+    model = ConsoleModel(clock=lambda: float(T0 + samples), tz=dt.UTC)
     mids = {"ACME": 10_000, "BOLT": 2_500, "CHIP": 40_000}
     for i in range(samples):
         ts = (T0 + i // 2) * NS
@@ -57,7 +57,8 @@ def fixed_model(*, samples: int = 60, halted: str | None = None, shutdown: bool 
                 status="halted" if name == halted and i > samples - 5 else "trading",
             )
         model.apply(StatsMessage(
-            ts=ts, uptime_s=3605.0 + i / 2, clients=4 + (i > 30), sessions_by_user={"admin": 1, "alice": 1, "bob": 1 + (i > 30)},
+            ts=ts, uptime_s=3605.0 + i / 2, clients=4 + (i > 30),
+            sessions_by_user={"admin": 1, "alice": 1, "bob": 1 + (i > 30)},
             memory_rss_bytes=(80 + i // 4) * 1048576, orders_per_s=800.0 + (i * 37) % 200,
             trades_per_s=140.0 + (i * 13) % 40, messages_out_per_s=5000.0 + (i * 101) % 900,
             journal_seq=18_000 + 400 * i, journal_lag_ms=1.8, loop_lag_ms=0.4, symbols=symbols,
