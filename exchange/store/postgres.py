@@ -5,39 +5,25 @@ journal records live in the table ``journal_records`` tagged with their
 segment's name, so a segment is a catalog row and a range of rows rather than
 a file. One batch of records, its catalog update and its trades commit in one
 transaction, with the server's ``synchronous_commit`` (durable by default).
+
+The methods the SQLite store shares are in :mod:`exchange.store.sql`.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-import zlib
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Final
 
 import psycopg
 from psycopg import sql
 
-from exchange.store.base import (
-    DEFAULT_BCRYPT_ROUNDS,
-    ROLES,
-    CheckpointInfo,
-    NotFound,
-    Record,
-    Role,
-    Segment,
-    StoreError,
-    SymbolInfo,
-    Trade,
-    User,
-    UserExists,
-    check_password,
-    hash_password,
-)
+from exchange.store.base import DEFAULT_BCRYPT_ROUNDS, Record, Segment, StoreError, Trade
+from exchange.store.sql import TRADE_COLUMNS, Dialect, SQLSink, SQLStore, trade_rows
 
 __all__ = ["PostgresSink", "PostgresStore"]
-
-_CHUNK: Final = 20_000
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -76,23 +62,9 @@ CREATE INDEX IF NOT EXISTS trades_ts ON trades (ts);
 CREATE INDEX IF NOT EXISTS trades_symbol_ts ON trades (symbol, ts);
 """
 
-_TRADE_COLUMNS: Final = (
-    "trade_id, seq, ts, symbol, price, qty, side, maker_user, maker_order_id, taker_user, taker_order_id"
-)
 _INSERT_TRADE: Final = (
-    f"INSERT INTO trades ({_TRADE_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
-    "ON CONFLICT (trade_id) DO NOTHING"
+    f"INSERT INTO trades ({TRADE_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (trade_id) DO NOTHING"
 )
-
-
-def _trade_rows(trades: Sequence[Trade]) -> list[tuple[Any, ...]]:
-    return [
-        (
-            t.trade_id, t.seq, t.ts, t.symbol, t.price, t.qty, t.side,
-            t.maker_user, t.maker_order_id, t.taker_user, t.taker_order_id,
-        )
-        for t in trades
-    ]  # fmt: skip
 
 
 def _connect(url: str, schema: str, *, autocommit: bool) -> psycopg.Connection[Any]:
@@ -106,11 +78,30 @@ def _connect(url: str, schema: str, *, autocommit: bool) -> psycopg.Connection[A
     return conn
 
 
-def _user(row: Any) -> User:
-    return User(row[0], row[1], row[2], bool(row[3]), row[4])
+class _PostgresDialect(Dialect[psycopg.Connection[Any]]):
+    """``%s`` placeholders, ``Connection.transaction()``, ``RETURNING``, pipelined ``executemany``."""
+
+    placeholder = "%s"
+    unique_violation = psycopg.errors.UniqueViolation
+    chunk = 20_000
+
+    def transaction(self, conn: psycopg.Connection[Any]) -> AbstractContextManager[object]:
+        return conn.transaction()
+
+    def insert_trades(self, conn: psycopg.Connection[Any], trades: Sequence[Trade]) -> None:
+        with conn.cursor() as cur:
+            cur.executemany(_INSERT_TRADE, trade_rows(trades))
+
+    def insert_id(self, conn: psycopg.Connection[Any], query: str, params: Sequence[Any]) -> int:
+        row = conn.execute(query + " RETURNING id", params).fetchone()
+        assert row is not None
+        return int(row[0])
 
 
-class PostgresStore:
+_POSTGRES: Final = _PostgresDialect()
+
+
+class PostgresStore(SQLStore[psycopg.Connection[Any]]):
     """The PostgreSQL store at ``url``, in ``schema`` (created if missing).
 
     Args:
@@ -119,9 +110,9 @@ class PostgresStore:
         bcrypt_rounds: bcrypt cost for new password hashes.
     """
 
-    def __init__(
-        self, url: str, *, schema: str = "public", bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS
-    ) -> None:
+    _dialect = _POSTGRES
+
+    def __init__(self, url: str, *, schema: str = "public", bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS) -> None:
         self.url = url
         self.schema = schema
         self.bcrypt_rounds = bcrypt_rounds
@@ -131,113 +122,7 @@ class PostgresStore:
             self._conn.execute("SELECT pg_advisory_xact_lock(7261)")  # concurrent CREATE IF NOT EXISTS
             self._conn.execute(_SCHEMA)
 
-    # ------------------------------------------------------------------ users
-
-    def add_user(self, name: str, password: str, *, role: Role = "trader") -> User:
-        """Create a user with a bcrypt-hashed password; the store assigns its id."""
-        if role not in ROLES:
-            raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-        pw_hash = hash_password(password, self.bcrypt_rounds)
-        created = time.time_ns()
-        try:
-            row = self._conn.execute(
-                "INSERT INTO users (name, pw_hash, role, disabled, created) VALUES (%s, %s, %s, FALSE, %s) "
-                "RETURNING id",
-                (name, pw_hash, role, created),
-            ).fetchone()
-        except psycopg.errors.UniqueViolation as exc:
-            raise UserExists(f"user {name!r} already exists") from exc
-        assert row is not None
-        return User(row[0], name, role, False, created)
-
-    def get_user(self, name: str) -> User | None:
-        """The user called ``name``, if any."""
-        row = self._conn.execute(
-            "SELECT id, name, role, disabled, created FROM users WHERE name = %s", (name,)
-        ).fetchone()
-        return _user(row) if row else None
-
-    def user_by_id(self, user_id: int) -> User | None:
-        """The user with this id, if any."""
-        row = self._conn.execute(
-            "SELECT id, name, role, disabled, created FROM users WHERE id = %s", (user_id,)
-        ).fetchone()
-        return _user(row) if row else None
-
-    def users(self) -> list[User]:
-        """All users by id."""
-        rows = self._conn.execute("SELECT id, name, role, disabled, created FROM users ORDER BY id")
-        return [_user(r) for r in rows]
-
-    def authenticate(self, name: str, password: str) -> User | None:
-        """The user if ``password`` is right and the user is enabled, else None."""
-        row = self._conn.execute(
-            "SELECT id, name, role, disabled, created, pw_hash FROM users WHERE name = %s", (name,)
-        ).fetchone()
-        if row is None or row[3] or not check_password(password, row[5]):
-            return None
-        return _user(row)
-
-    def password_hash(self, name: str) -> str | None:
-        """The stored bcrypt hash of ``name`` (for checks off the store's thread), if any."""
-        row = self._conn.execute("SELECT pw_hash FROM users WHERE name = %s", (name,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_password(self, name: str, password: str) -> None:
-        """Replace a user's password."""
-        pw_hash = hash_password(password, self.bcrypt_rounds)
-        cur = self._conn.execute("UPDATE users SET pw_hash = %s WHERE name = %s", (pw_hash, name))
-        if cur.rowcount != 1:
-            raise NotFound(f"no user {name!r}")
-
-    def set_disabled(self, name: str, disabled: bool) -> None:
-        """Disable or enable a user."""
-        cur = self._conn.execute("UPDATE users SET disabled = %s WHERE name = %s", (disabled, name))
-        if cur.rowcount != 1:
-            raise NotFound(f"no user {name!r}")
-
-    # ---------------------------------------------------------------- symbols
-
-    def add_symbol(self, symbol: str, *, tick: int = 1, lot: int = 1) -> SymbolInfo:
-        """List a symbol."""
-        info = SymbolInfo(symbol, tick, lot, time.time_ns())
-        try:
-            self._conn.execute(
-                "INSERT INTO symbols (symbol, tick, lot, created) VALUES (%s, %s, %s, %s)",
-                (symbol, tick, lot, info.created),
-            )
-        except psycopg.errors.UniqueViolation as exc:
-            raise StoreError(f"symbol {symbol!r} is already listed") from exc
-        return info
-
-    def symbols(self) -> list[SymbolInfo]:
-        """All listed symbols by name."""
-        rows = self._conn.execute("SELECT symbol, tick, lot, created FROM symbols ORDER BY symbol")
-        return [SymbolInfo(*r) for r in rows]
-
-    # ------------------------------------------------------------------- meta
-
-    def get_meta(self, key: str) -> str | None:
-        """A stored configuration value."""
-        row = self._conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Store a configuration value."""
-        self._conn.execute(
-            "INSERT INTO meta (key, value) VALUES (%s, %s) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-
     # ---------------------------------------------------------------- journal
-
-    def segments(self) -> list[Segment]:
-        """The journal catalog, by ``first_seq``."""
-        rows = self._conn.execute(
-            "SELECT name, first_seq, last_seq, created FROM journal_segments ORDER BY first_seq"
-        )
-        return [Segment(*r) for r in rows]
 
     def segment_location(self, segment: Segment) -> str:
         """The segment's rows, named for messages."""
@@ -260,7 +145,7 @@ class PostgresStore:
                 cur.execute(
                     "SELECT seq, ts, crc, payload FROM journal_records "
                     "WHERE seq > %s AND segment = %s ORDER BY seq LIMIT %s",
-                    (after, segment.name, _CHUNK),
+                    (after, segment.name, self._dialect.chunk),
                 )
                 rows: list[Record] = cur.fetchall()
             if not rows:
@@ -271,68 +156,27 @@ class PostgresStore:
     def set_segment_end(self, segment: Segment, last_seq: int) -> None:
         """Delete the segment's stored records after ``last_seq``; record it as the end."""
         with self._conn.transaction():
-            self._conn.execute(
-                "DELETE FROM journal_records WHERE segment = %s AND seq > %s", (segment.name, last_seq)
-            )
-            self._conn.execute(
-                "UPDATE journal_segments SET last_seq = %s WHERE name = %s", (last_seq, segment.name)
-            )
+            self._conn.execute("DELETE FROM journal_records WHERE segment = %s AND seq > %s", (segment.name, last_seq))
+            self._dialect.set_last_seq(self._conn, segment.name, last_seq)
 
     def open_sink(self, *, fsync: bool = False) -> PostgresSink:
         """A handle for the journal writer thread, with its own connection."""
         return PostgresSink(self.url, self.schema)
 
-    # ------------------------------------------------------------ checkpoints
 
-    def checkpoints(self) -> list[CheckpointInfo]:
-        """Stored checkpoints, newest first."""
-        rows = self._conn.execute("SELECT seq, created, size, crc FROM checkpoints ORDER BY seq DESC")
-        return [CheckpointInfo(*r) for r in rows]
-
-    def load_checkpoint(self, seq: int) -> bytes:
-        """The stored bytes of the checkpoint as of ``seq``."""
-        row = self._conn.execute("SELECT data FROM checkpoints WHERE seq = %s", (seq,)).fetchone()
-        if row is None:
-            raise NotFound(f"no checkpoint at seq {seq}")
-        return bytes(row[0])
-
-    # ----------------------------------------------------------------- trades
-
-    def add_trades(self, trades: Sequence[Trade]) -> None:
-        """Insert trades; ones already stored (same trade id) are left alone."""
-        if trades:
-            with self._conn.transaction(), self._conn.cursor() as cur:
-                cur.executemany(_INSERT_TRADE, _trade_rows(trades))
-
-    def trades(self, *, since: int | None = None, symbol: str | None = None) -> Iterator[Trade]:
-        """Trades by id, optionally from ts ``since`` (ns) on and for one symbol."""
-        query = f"SELECT {_TRADE_COLUMNS} FROM trades WHERE ts >= %s"
-        args: list[Any] = [since if since is not None else -(2**63)]
-        if symbol is not None:
-            query += " AND symbol = %s"
-            args.append(symbol)
-        with self._conn.cursor() as cur:
-            cur.execute(query + " ORDER BY trade_id", args)
-            while rows := cur.fetchmany(_CHUNK):
-                for r in rows:
-                    yield Trade(*r)
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
-
-
-class PostgresSink:
+class PostgresSink(SQLSink[psycopg.Connection[Any]]):
     """The journal writer's own connection; one transaction per batch."""
 
+    _dialect = _POSTGRES
+
     def __init__(self, url: str, schema: str) -> None:
-        self._conn = _connect(url, schema, autocommit=False)
+        self._main = _connect(url, schema, autocommit=False)
 
     def create_segment(self, first_seq: int) -> Segment:
         """Add an empty segment to the catalog."""
         segment = Segment(uuid.uuid4().hex, first_seq, first_seq - 1, time.time_ns())
-        with self._conn.transaction():
-            self._conn.execute(
+        with self._main.transaction():
+            self._main.execute(
                 "INSERT INTO journal_segments (name, first_seq, last_seq, created) VALUES (%s, %s, %s, %s)",
                 (segment.name, first_seq, segment.last_seq, segment.created),
             )
@@ -342,33 +186,19 @@ class PostgresSink:
         """Commit ``records``, the segment's new end and ``trades`` in one transaction."""
         last = records[-1][0]
         name = segment.name
-        with self._conn.transaction(), self._conn.cursor() as cur:
-            with cur.copy(
-                "COPY journal_records (seq, segment, ts, crc, payload) FROM STDIN (FORMAT BINARY)"
-            ) as copy:
+        with self._main.transaction():
+            with (
+                self._main.cursor() as cur,
+                cur.copy("COPY journal_records (seq, segment, ts, crc, payload) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
                 copy.set_types(["int8", "text", "int8", "int8", "bytea"])
                 for seq, ts, crc, payload in records:
                     copy.write_row((seq, name, ts, crc, payload))
-            cur.execute("UPDATE journal_segments SET last_seq = %s WHERE name = %s", (last, name))
+            self._dialect.set_last_seq(self._main, name, last)
             if trades:
-                cur.executemany(_INSERT_TRADE, _trade_rows(trades))
+                self._dialect.insert_trades(self._main, trades)
         return Segment(name, segment.first_seq, last, segment.created)
-
-    def save_checkpoint(self, seq: int, data: bytes, *, keep: int) -> None:
-        """Store a checkpoint as of ``seq``; keep only the newest ``keep``."""
-        with self._conn.transaction():
-            self._conn.execute(
-                "INSERT INTO checkpoints (seq, created, size, crc, data) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (seq) DO UPDATE SET created = excluded.created, size = excluded.size, "
-                "crc = excluded.crc, data = excluded.data",
-                (seq, time.time_ns(), len(data), zlib.crc32(data), data),
-            )
-            self._conn.execute(
-                "DELETE FROM checkpoints WHERE seq NOT IN "
-                "(SELECT seq FROM checkpoints ORDER BY seq DESC LIMIT %s)",
-                (max(keep, 1),),
-            )
 
     def close(self) -> None:
         """Close the connection."""
-        self._conn.close()
+        self._main.close()

@@ -1,0 +1,291 @@
+"""What the SQLite and PostgreSQL stores share: one SQL implementation.
+
+:class:`SQLStore` holds every store method whose logic is the same on both
+backends (users, symbols, meta, the catalog listing, checkpoints, trades) and
+:class:`SQLSink` the journal sink's checkpoint saving, written once with ``?``
+placeholders against a small :class:`Dialect`: the placeholder the driver
+wants, its unique-violation exception, how a transaction is run, how trades
+are inserted and how a new row's id comes back. The backends keep only what
+truly differs: connecting, where a segment's records live (files or a table)
+and how a batch is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Final, Generic, Protocol, TypeVar
+
+from exchange.store.base import (
+    ROLES,
+    CheckpointInfo,
+    NotFound,
+    Role,
+    Segment,
+    StoreError,
+    SymbolInfo,
+    Trade,
+    User,
+    UserExists,
+    check_password,
+    hash_password,
+)
+
+__all__ = ["TRADE_COLUMNS", "Connection", "Cursor", "Dialect", "SQLSink", "SQLStore", "trade_rows"]
+
+TRADE_COLUMNS: Final = (
+    "trade_id, seq, ts, symbol, price, qty, side, maker_user, maker_order_id, taker_user, taker_order_id"
+)
+
+_USER_COLUMNS: Final = "id, name, role, disabled, created"
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the shared code uses (sqlite3 and psycopg)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchmany(self, size: int, /) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class Connection(Protocol):
+    """The part of a connection the shared code uses (sqlite3 and psycopg)."""
+
+    def execute(self, query: str, params: Sequence[Any], /) -> Cursor: ...
+
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Connection)
+
+
+class Dialect(ABC, Generic[C]):
+    """What differs between the backends' SQL, for the shared methods.
+
+    Shared queries are written with ``?`` placeholders; :meth:`sql` turns them
+    into the driver's (so no shared query may hold a literal ``?`` or ``%``).
+    """
+
+    placeholder: str = "?"
+    """The driver's parameter placeholder."""
+
+    unique_violation: type[Exception]
+    """What the driver raises when an insert hits a UNIQUE or PRIMARY KEY constraint."""
+
+    chunk: int
+    """Rows fetched at a time when streaming a query's result."""
+
+    def sql(self, query: str) -> str:
+        """``query`` with its ``?`` placeholders in the driver's style."""
+        return query if self.placeholder == "?" else query.replace("?", self.placeholder)
+
+    def set_last_seq(self, conn: C, name: str, last_seq: int) -> None:
+        """Record ``last_seq`` as segment ``name``'s committed end in the catalog."""
+        conn.execute(self.sql("UPDATE journal_segments SET last_seq = ? WHERE name = ?"), (last_seq, name))
+
+    @abstractmethod
+    def transaction(self, conn: C) -> AbstractContextManager[object]:
+        """Run the ``with`` block in one transaction on ``conn``: committed, or rolled back on error."""
+
+    @abstractmethod
+    def insert_trades(self, conn: C, trades: Sequence[Trade]) -> None:
+        """Insert ``trades`` (in the caller's transaction), leaving alone ones already stored."""
+
+    @abstractmethod
+    def insert_id(self, conn: C, query: str, params: Sequence[Any]) -> int:
+        """Run the INSERT ``query`` (driver placeholders) and return the new row's ``id``."""
+
+
+def trade_rows(trades: Sequence[Trade]) -> list[tuple[Any, ...]]:
+    """The trades as rows of :data:`TRADE_COLUMNS`."""
+    return [
+        (
+            t.trade_id, t.seq, t.ts, t.symbol, t.price, t.qty, t.side,
+            t.maker_user, t.maker_order_id, t.taker_user, t.taker_order_id,
+        )
+        for t in trades
+    ]  # fmt: skip
+
+
+def _user(row: Any) -> User:
+    return User(row[0], row[1], row[2], bool(row[3]), row[4])
+
+
+class SQLStore(Generic[C]):
+    """The store methods both backends share, on the main connection ``_conn``.
+
+    A subclass sets ``_dialect``, ``_conn``, ``bcrypt_rounds`` and ``description``
+    and adds the journal methods that depend on where records live.
+    """
+
+    _dialect: Dialect[C]
+    _conn: C
+    bcrypt_rounds: int
+    description: str
+
+    def _execute(self, query: str, params: Sequence[Any] = ()) -> Cursor:
+        return self._conn.execute(self._dialect.sql(query), params)
+
+    # ------------------------------------------------------------------ users
+
+    def add_user(self, name: str, password: str, *, role: Role = "trader") -> User:
+        """Create a user with a bcrypt-hashed password; the store assigns its id."""
+        if role not in ROLES:
+            raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        pw_hash = hash_password(password, self.bcrypt_rounds)
+        created = time.time_ns()
+        query = "INSERT INTO users (name, pw_hash, role, disabled, created) VALUES (?, ?, ?, FALSE, ?)"
+        try:
+            user_id = self._dialect.insert_id(self._conn, self._dialect.sql(query), (name, pw_hash, role, created))
+        except self._dialect.unique_violation as exc:
+            raise UserExists(f"user {name!r} already exists") from exc
+        return User(user_id, name, role, False, created)
+
+    def get_user(self, name: str) -> User | None:
+        """The user called ``name``, if any."""
+        row = self._execute(f"SELECT {_USER_COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
+        return _user(row) if row else None
+
+    def user_by_id(self, user_id: int) -> User | None:
+        """The user with this id, if any."""
+        row = self._execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
+        return _user(row) if row else None
+
+    def users(self) -> list[User]:
+        """All users by id."""
+        return [_user(r) for r in self._execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY id")]
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        """The user if ``password`` is right and the user is enabled, else None."""
+        row = self._execute(f"SELECT {_USER_COLUMNS}, pw_hash FROM users WHERE name = ?", (name,)).fetchone()
+        if row is None or row[3] or not check_password(password, row[5]):
+            return None
+        return _user(row)
+
+    def password_hash(self, name: str) -> str | None:
+        """The stored bcrypt hash of ``name`` (for checks off the store's thread), if any."""
+        row = self._execute("SELECT pw_hash FROM users WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_password(self, name: str, password: str) -> None:
+        """Replace a user's password."""
+        pw_hash = hash_password(password, self.bcrypt_rounds)
+        if self._execute("UPDATE users SET pw_hash = ? WHERE name = ?", (pw_hash, name)).rowcount != 1:
+            raise NotFound(f"no user {name!r}")
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        """Disable or enable a user."""
+        if self._execute("UPDATE users SET disabled = ? WHERE name = ?", (disabled, name)).rowcount != 1:
+            raise NotFound(f"no user {name!r}")
+
+    # ---------------------------------------------------------------- symbols
+
+    def add_symbol(self, symbol: str, *, tick: int = 1, lot: int = 1) -> SymbolInfo:
+        """List a symbol."""
+        info = SymbolInfo(symbol, tick, lot, time.time_ns())
+        try:
+            self._execute(
+                "INSERT INTO symbols (symbol, tick, lot, created) VALUES (?, ?, ?, ?)",
+                (symbol, tick, lot, info.created),
+            )
+        except self._dialect.unique_violation as exc:
+            raise StoreError(f"symbol {symbol!r} is already listed") from exc
+        return info
+
+    def symbols(self) -> list[SymbolInfo]:
+        """All listed symbols by name."""
+        return [SymbolInfo(*r) for r in self._execute("SELECT symbol, tick, lot, created FROM symbols ORDER BY symbol")]
+
+    # ------------------------------------------------------------------- meta
+
+    def get_meta(self, key: str) -> str | None:
+        """A stored configuration value."""
+        row = self._execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a configuration value."""
+        self._execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # ---------------------------------------------------------------- journal
+
+    def segments(self) -> list[Segment]:
+        """The journal catalog, by ``first_seq``."""
+        rows = self._execute("SELECT name, first_seq, last_seq, created FROM journal_segments ORDER BY first_seq")
+        return [Segment(*r) for r in rows]
+
+    # ------------------------------------------------------------ checkpoints
+
+    def checkpoints(self) -> list[CheckpointInfo]:
+        """Stored checkpoints, newest first."""
+        rows = self._execute("SELECT seq, created, size, crc FROM checkpoints ORDER BY seq DESC")
+        return [CheckpointInfo(*r) for r in rows]
+
+    def load_checkpoint(self, seq: int) -> bytes:
+        """The stored bytes of the checkpoint as of ``seq``."""
+        row = self._execute("SELECT data FROM checkpoints WHERE seq = ?", (seq,)).fetchone()
+        if row is None:
+            raise NotFound(f"no checkpoint at seq {seq}")
+        return bytes(row[0])
+
+    # ----------------------------------------------------------------- trades
+
+    def add_trades(self, trades: Sequence[Trade]) -> None:
+        """Insert trades; ones already stored (same trade id) are left alone."""
+        if trades:
+            with self._dialect.transaction(self._conn):
+                self._dialect.insert_trades(self._conn, trades)
+
+    def trades(self, *, since: int | None = None, symbol: str | None = None) -> Iterator[Trade]:
+        """Trades by id, optionally from ts ``since`` (ns) on and for one symbol."""
+        query = f"SELECT {TRADE_COLUMNS} FROM trades WHERE ts >= ?"
+        args: list[Any] = [since if since is not None else -(2**63)]
+        if symbol is not None:
+            query += " AND symbol = ?"
+            args.append(symbol)
+        with contextlib.closing(self._execute(query + " ORDER BY trade_id", args)) as cur:
+            while rows := cur.fetchmany(self._dialect.chunk):
+                for r in rows:
+                    yield Trade(*r)
+
+    def close(self) -> None:
+        """Close the main connection."""
+        self._conn.close()
+
+
+class SQLSink(Generic[C]):
+    """The journal sink methods both backends share, on the main connection ``_main``."""
+
+    _dialect: Dialect[C]
+    _main: C
+
+    def save_checkpoint(self, seq: int, data: bytes, *, keep: int) -> None:
+        """Store a checkpoint as of ``seq``; keep only the newest ``keep``."""
+        sql = self._dialect.sql
+        with self._dialect.transaction(self._main):
+            self._main.execute(
+                sql(
+                    "INSERT INTO checkpoints (seq, created, size, crc, data) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (seq) DO UPDATE SET created = excluded.created, size = excluded.size, "
+                    "crc = excluded.crc, data = excluded.data"
+                ),
+                (seq, time.time_ns(), len(data), zlib.crc32(data), data),
+            )
+            self._main.execute(
+                sql("DELETE FROM checkpoints WHERE seq NOT IN (SELECT seq FROM checkpoints ORDER BY seq DESC LIMIT ?)"),
+                (max(keep, 1),),
+            )
