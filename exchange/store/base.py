@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
 import bcrypt
+import msgspec
 
 __all__ = [
     "DEFAULT_BCRYPT_ROUNDS",
@@ -137,9 +138,12 @@ class CheckpointInfo:
     crc: int
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
-    """One trade, from an engine ``Match`` event; ``side`` is the maker's side."""
+class Trade(msgspec.Struct, frozen=True, gc=False):
+    """One trade, from an engine ``Match`` event; ``side`` is the maker's side.
+
+    A struct rather than a frozen dataclass: one is built per trade on the
+    order path, and a struct builds ten times faster.
+    """
 
     trade_id: int
     seq: int
