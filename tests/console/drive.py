@@ -89,9 +89,11 @@ async def drive(home: Path, *, rate: float = 1000.0, seconds: float = 60.0, trad
             await asyncio.gather(*(one(next(counter)) for _ in range(due)))
             sent += due
         await asyncio.sleep(tick)
+    elapsed = time.monotonic() - start
     for t in traders:
         await t.close()
     await admin.close()
+    print(f"sent {sent} requests in {elapsed:.1f} s ({sent / elapsed:.0f}/s)", flush=True)
     return sent
 
 
@@ -102,8 +104,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--trade-every", type=int, default=10)
     args = parser.parse_args()
-    sent = asyncio.run(drive(args.home, rate=args.rate, seconds=args.seconds, trade_every=args.trade_every))
-    print(f"sent {sent} requests in {args.seconds:.0f} s")
+    asyncio.run(drive(args.home, rate=args.rate, seconds=args.seconds, trade_every=args.trade_every))
 
 
 if __name__ == "__main__":
