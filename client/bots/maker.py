@@ -2,8 +2,9 @@
 
 Quotes sit ``half_spread`` ticks either side of the fair value, shifted against
 the inventory (long → both quotes lower, to sell more and buy less). Each
-action looks at the next (symbol, side) slot in turn and sends the one request
-it needs: a new quote where there is none, a ``replace`` to the new price, or a
+action sends the one request most needed: a new quote on a side that has none
+(these come first, so the market is two-sided again quickly), else, for the
+next (symbol, side) slot in turn, a ``replace`` to the new price or a
 ``cancel`` of a quote that fills have worn down (a fresh full-size one follows).
 
 **Inventory limit.** For every symbol, shares bought since the bot started minus
@@ -70,7 +71,8 @@ class MarketMaker(Bot):
         self.limit = limit
         self.quotes: dict[Slot, str] = {}
         sides: tuple[Side, Side] = ("buy", "sell")
-        self._slots = itertools.cycle([(s, side) for s in self.symbols for side in sides])
+        self._all_slots = [(s, side) for s in self.symbols for side in sides]
+        self._slots = itertools.cycle(self._all_slots)
         self._slot_count = 2 * len(self.symbols)
         self._rebased = False
 
@@ -142,7 +144,17 @@ class MarketMaker(Bot):
             self.quotes[slot] = order.cid
 
     async def act(self) -> bool:
-        """Fix the first slot (in turn) that needs it; False if every quote is where it belongs."""
+        """Fill an empty slot first (two-sided quotes come first), else fix the next slot in turn.
+
+        Returns:
+            False if every quote is where it belongs.
+        """
+        for slot in self._all_slots:
+            if self.quote(slot) is None:
+                request = self.plan(slot)
+                if request is not None:
+                    await request()
+                    return True
         for slot in itertools.islice(self._slots, self._slot_count):
             request = self.plan(slot)
             if request is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -98,9 +97,7 @@ class Pacer:
                 for _ in range(min(int(owed), len(idle))):
                     index = self._choose(actors, idle)
                     idle.remove(index)
-                    task = asyncio.create_task(self._one(actors[index]))
-                    busy[index] = task
-                    task.add_done_callback(functools.partial(_release, busy, index))
+                    busy[index] = asyncio.create_task(self._one(actors[index], index, busy))
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.tick):
@@ -115,19 +112,18 @@ class Pacer:
             return self.rng.choice(idle)
         return self.rng.choices(idle, weights=weights)[0]
 
-    async def _one(self, actor: Actor) -> None:
+    async def _one(self, actor: Actor, index: int, busy: dict[int, asyncio.Task[None]]) -> None:
         try:
             sent = await actor.act()
         except Exception:  # a bot's bug must not stop the market
             self.failed += 1
             log.exception("bot action failed")
             sent = False
+        finally:
+            busy.pop(index, None)  # free before the wake-up below, so the loop can pick this bot again
         if sent:
             self.done += 1
             self._wake.set()  # a slot is free: use it now, not at the next tick
         else:
             self.idle_turns += 1  # retried at the next tick, so idle bots never spin
 
-
-def _release(busy: dict[int, asyncio.Task[None]], index: int, _task: asyncio.Task[None]) -> None:
-    busy.pop(index, None)

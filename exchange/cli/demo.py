@@ -291,7 +291,7 @@ async def _status_line(root: Path, duration: float | None) -> None:
     try:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0 if tty else 2.0)
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
             if latest:
                 line = _format_stats(latest[-1])
                 latest[:] = latest[-1:]

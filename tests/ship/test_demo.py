@@ -1,0 +1,106 @@
+"""``exch demo --no-console`` as a real process: it starts, the market moves, and SIGINT stops all it started."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from client import Session
+from exchange.cli.demo import DEMO_USERS
+from exchange.protocol import TickerMessage
+from tests.ship.conftest import exch_env, pid_alive, run_exch
+
+START_TIMEOUT = 60.0
+
+
+def _wait_for(path: Path, key: str, proc: subprocess.Popen[str], timeout: float = START_TIMEOUT) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"exch demo exited with {proc.returncode}: {proc.communicate()[0]}")
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+            if key in data:
+                return data
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"no {key} in {path} within {timeout} s")
+
+
+async def _watch_market(url: str, home: Path) -> tuple[int, int]:
+    """Log in as the demo's human user and watch ACME until trades happen: ``(first seq, later seq)``."""
+    user, password = DEMO_USERS[0]
+    async with Session.connect(url, home=home, proxy=None) as session:
+        await session.login(user, password)
+        balance = await session.balance()
+        assert balance.cash > 0 and all(p.qty > 0 for p in balance.positions.values())
+        tickers: list[TickerMessage] = []
+        session.on_message(lambda m: tickers.append(m) if isinstance(m, TickerMessage) else None, TickerMessage)
+        await session.subscribe("ticker", "ACME")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            if len(tickers) >= 2 and tickers[-1].volume > tickers[0].volume and tickers[-1].seq > tickers[0].seq:
+                return tickers[0].seq, tickers[-1].seq
+        raise AssertionError(f"the market did not move: {tickers[-1:] or 'no ticker'}")
+
+
+def test_demo_starts_moves_and_stops_everything_on_sigint(tmp_path: Path) -> None:
+    home = tmp_path / "demo-home"
+    env = exch_env()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exchange", "demo", "--home", str(home), "--no-console", "--port", "0",
+         "--bcrypt-rounds", "4", "--bots", "5", "--rate", "60", "--seed", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, stdin=subprocess.DEVNULL,
+    )
+    try:
+        started = _wait_for(home / "demo.json", "bots_pid", proc)
+        up = time.monotonic()
+        server = json.loads((home / "server.json").read_text())
+        assert started["server_pid"] == server["pid"]
+        assert pid_alive(started["server_pid"]) and pid_alive(started["bots_pid"])
+        first, later = asyncio.run(_watch_market(server["url"], home))
+        assert later > first
+        health = run_exch("health", "--home", str(home), env=env)
+        assert health.returncode == 0, health.stderr
+        assert json.loads(health.stdout)["status"] == "ok"
+
+        time.sleep(max(0.0, 4.0 - (time.monotonic() - up)))  # a status line or two
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, out
+    assert "exch demo: a live market on" in out and "password: demo" in out
+    assert "seq" in out and "trades/s" in out  # the live status line (no console here)
+    assert "demo stopped" in out
+    # everything it started has stopped
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (pid_alive(started["server_pid"]) or pid_alive(started["bots_pid"])):
+        time.sleep(0.1)
+    assert not pid_alive(started["server_pid"]) and not pid_alive(started["bots_pid"])
+    status = run_exch("status", "--home", str(home), env=env)
+    assert status.returncode == 3 and "not running" in status.stdout
+    assert not (home / "server.json").exists()
+    # the robots canceled their orders on the way out
+    assert "bots stopped, their orders canceled" in (home / "bots.log").read_text()
+
+
+def test_demo_refuses_a_home_that_is_not_a_demo(tmp_path: Path) -> None:
+    home = tmp_path / "real"
+    home.mkdir()
+    (home / "exch.db").write_bytes(b"")
+    result = run_exch("demo", "--home", str(home), "--no-console", env=exch_env())
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("exch: error:") and "not a demo home" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (home / "exch.db").exists()
