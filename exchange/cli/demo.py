@@ -77,6 +77,9 @@ def demo(
             # ---- the operator console if this install has one, else the live status line ----
             console_command = _console_command() if console else None
             if console_command is not None:
+                if sys.stdout.isatty():
+                    typer.echo("opening the operator console in 3 s (q in it quits and stops the demo) …")
+                    time.sleep(3)  # time to read the banner: the console takes the whole screen
                 console_command(root)
             else:
                 run(_status_line(root, duration or None))
@@ -252,7 +255,7 @@ exch demo: a live market on {url}   (data in {shown})
   trade yourself, in another terminal:
       exch trade --home {shown} --user {user}        password: {password}
   (user {DEMO_USERS[1][0]} / password {DEMO_USERS[1][1]} is a second trader)
-  Ctrl-C stops the robots and the server.
+  Ctrl-C (q in the console) stops the robots and the server.
 """)
 
 
