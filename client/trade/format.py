@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
-__all__ = ["clock", "money", "parse_price", "parse_qty", "price", "qty"]
+__all__ = ["TIMES", "clock", "money", "parse_price", "parse_qty", "price", "qty"]
+
+TIMES: Final = "\u00d7"
+"""The multiplication sign shown between a price and a quantity, as in ``101.25x40`` (price times quantity)."""
 
 
 def price(cents: int | None) -> str:

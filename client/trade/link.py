@@ -136,7 +136,7 @@ class TradeLink:
         try:
             await keeper.track(symbol, level3=True, trades=True)
         except BaseException:
-            model.select(old, keeper[old] if old in keeper else None)
+            model.select(old, keeper.books.get(old))
             raise
         if old in keeper and old != symbol:
             await keeper.untrack(old)

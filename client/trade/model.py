@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -58,7 +58,7 @@ class LadderLevel:
 
 
 def ladder_levels(
-    book: SymbolBook | None, mine: set[int] | dict[int, object], asks: int, bids: int
+    book: SymbolBook | None, mine: Container[int], asks: int, bids: int
 ) -> tuple[list[LadderLevel], list[LadderLevel]]:
     """The best ``asks`` ask levels and ``bids`` bid levels of ``book``, best first.
 

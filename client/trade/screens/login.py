@@ -78,7 +78,8 @@ class LoginScreen(Screen[None]):
 
     def _hint(self) -> str:
         cafile = self.settings.cafile
-        trust = f"trusting {cafile}" if cafile else f"trusting {self.settings.home / 'tls' / 'ca.pem'} and the system roots"
+        ca = self.settings.home / "tls" / "ca.pem"
+        trust = f"trusting {cafile}" if cafile else f"trusting {ca} and the system roots"
         return f"Enter to go on · Esc to quit · TLS {trust}"
 
     def on_mount(self) -> None:

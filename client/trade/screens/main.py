@@ -59,8 +59,8 @@ class TradeScreen(Screen[None]):
         Binding("t", "toggle_type", "Type", show=False, priority=True, id="trade.type"),
         Binding("i", "cycle_tif", "TIF", show=False, priority=True, id="trade.tif"),
         Binding("p", "toggle_post_only", "Post-only", show=False, priority=True, id="trade.post_only"),
-        Binding("l", "focus('ladder')", "Ladder", show=False, priority=True, id="trade.ladder"),
-        Binding("o", "focus('orders')", "Orders", show=False, priority=True, id="trade.orders"),
+        Binding("l", "focus('#ladder')", "Ladder", show=False, priority=True, id="trade.ladder"),
+        Binding("o", "focus('#orders')", "Orders", show=False, priority=True, id="trade.orders"),
         Binding("f5", "refresh_wallet", "Reload", show=False, id="trade.reload"),
     ]
 
@@ -116,7 +116,9 @@ class TradeScreen(Screen[None]):
         model = self.model
         self._show_link(model)
         ladder = self.query_one(Ladder)
-        ladder.border_title = f"{model.symbol} depth (L3)" if model.symbol else "depth"
+        title = f"{model.symbol} depth (L3)" if model.symbol else "depth"
+        if ladder.border_title != title:
+            ladder.border_title = title
         ladder.sync()
         self.query_one(SymbolHeader).sync()
         self.query_one(OpenOrders).sync()
@@ -132,8 +134,8 @@ class TradeScreen(Screen[None]):
         if model.link != self._link_seen:
             self._link_seen = model.link
             bar.set_link(LinkState(model.link[0]), model.link[1])
-        if model.last_data != self._data_seen:
-            self._data_seen = model.last_data
+        if model.last_data != self._data_seen or (model.link[0] == "up" and model.synced):
+            self._data_seen = model.last_data  # a quiet book on a live, synced session is current
             bar.touch()
         if model.shutdown and model.shutdown != self._shutdown_seen:
             self._shutdown_seen = model.shutdown
@@ -235,10 +237,6 @@ class TradeScreen(Screen[None]):
     def action_toggle_post_only(self) -> None:
         """Post-only on/off."""
         self.query_one(OrderEntry).toggle_post_only()
-
-    def action_focus(self, widget_id: str) -> None:
-        """Focus a panel by id."""
-        self.query_one(f"#{widget_id}").focus()
 
     # ------------------------------------------------------------------ orders
 

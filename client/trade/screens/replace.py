@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from client.trade import format as fmt
 from client.trade.validate import MAX_VALUE
+from client.trade.widgets.number_input import NumberInput
 from exchange.protocol import OrderInfo, SymbolInfo
 
 __all__ = ["ReplaceScreen", "ReplaceValues"]
@@ -49,15 +50,15 @@ class ReplaceScreen(ModalScreen[ReplaceValues | None]):
             ))
             with Horizontal(classes="replace-row"):
                 yield Label("Price", classes="entry-label")
-                yield Input(value=fmt.price(o.price), restrict=r"[0-9.,]*", compact=True, id="replace-price")
+                yield NumberInput("0123456789.,", value=fmt.price(o.price), id="replace-price")
             with Horizontal(classes="replace-row"):
                 yield Label("Open qty", classes="entry-label")
-                yield Input(value=str(o.remaining), restrict=r"[0-9,_]*", compact=True, id="replace-qty")
-            yield Static("Only a smaller quantity keeps the queue position.", classes="hint")
+                yield NumberInput("0123456789,_", value=str(o.remaining), id="replace-qty")
+            yield Static("A smaller quantity keeps the queue place; any other change re-queues.", classes="hint")
             yield Static(id="replace-msg")
             with Horizontal(classes="buttons"):
-                yield Button("Replace", variant="primary", id="replace-ok")
-                yield Button("Back", id="replace-cancel")
+                yield Button("Replace", variant="primary", compact=True, id="replace-ok")
+                yield Button("Back", compact=True, id="replace-cancel")
 
     def on_mount(self) -> None:
         self.query_one("#replace-price", Input).focus()

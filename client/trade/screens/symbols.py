@@ -35,7 +35,7 @@ class SymbolSwitcher(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="symbols-box", classes="modal-box") as box:
             box.border_title = "Switch symbol"
-            yield Input(placeholder="filter, e.g. AC", id="symbol-filter")
+            yield Input(placeholder="type to filter, Enter to show", compact=True, id="symbol-filter")
             yield OptionList(*self._options(""), id="symbol-list")
 
     def _options(self, query: str) -> list[Option]:
@@ -44,11 +44,11 @@ class SymbolSwitcher(ModalScreen[str | None]):
             if query.upper() not in info.symbol:
                 continue
             text = Text()
-            text.append(f"{info.symbol:<12}", style="bold" if info.symbol == self.current else "")
+            shown = info.symbol == self.current
+            text.append("● " if shown else "  ", style="bold yellow")
+            text.append(f"{info.symbol:<12}", style="bold" if shown else "")
             text.append(f" tick {fmt.price(info.tick):>6}  lot {info.lot:>4}  ", style="dim")
             text.append(info.status, style="green" if info.status == "trading" else "bold red")
-            if info.symbol == self.current:
-                text.append("  (shown)", style="italic dim")
             out.append(Option(text, id=info.symbol))
         return out
 

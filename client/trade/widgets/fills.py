@@ -38,7 +38,8 @@ class FillsPanel(Static):
             if i:
                 text.append("\n")
             text.append(f"{fmt.clock(fill.ts)} ", style="dim")
-            text.append(f"{'B' if fill.side == 'buy' else 'S'} ", style="bold green" if fill.side == "buy" else "bold red")
+            buy = fill.side == "buy"
+            text.append("B " if buy else "S ", style="bold green" if buy else "bold red")
             text.append(f"{fmt.qty(fill.qty)} {fill.symbol} @{fmt.price(fill.price)} ")
             text.append("M" if fill.liquidity == "maker" else "T", style="dim")
             text.append(f" #{fill.order_id}", style="dim")

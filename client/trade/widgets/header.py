@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from client.trade import format as fmt
 from client.trade.model import TradeModel
@@ -11,13 +11,17 @@ from client.trade.model import TradeModel
 __all__ = ["SymbolHeader"]
 
 
-class SymbolHeader(Static):
-    """``alice · ACME trading · bid 101.20×40  ask 101.30×12  last 101.25×3``."""
+class SymbolHeader(Widget):
+    """``alice · ACME · bid 101.20x40  ask 101.30x12  last 101.25x3`` (quantities after the sign)."""
 
     def __init__(self, model: TradeModel, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.model = model
         self._seen = -1
+        self._text = Text()
+
+    def render(self) -> Text:
+        return self._text
 
     def sync(self) -> None:
         """Repaint if the model changed."""
@@ -37,13 +41,15 @@ class SymbolHeader(Static):
         if book is not None:
             bid, ask = book.best_bid(), book.best_ask()
             text.append("  bid ", style="dim")
-            text.append(f"{fmt.price(bid[0])}×{fmt.qty(bid[1])}" if bid else "-", style="green")
+            text.append(f"{fmt.price(bid[0])}{fmt.TIMES}{fmt.qty(bid[1])}" if bid else "-", style="green")
             text.append("  ask ", style="dim")
-            text.append(f"{fmt.price(ask[0])}×{fmt.qty(ask[1])}" if ask else "-", style="red")
+            text.append(f"{fmt.price(ask[0])}{fmt.TIMES}{fmt.qty(ask[1])}" if ask else "-", style="red")
         last = model.last_trade
         if last is not None:
             text.append("  last ", style="dim")
-            text.append(f"{fmt.price(last.price)}×{fmt.qty(last.qty)}", style="yellow")
+            text.append(f"{fmt.price(last.price)}{fmt.TIMES}{fmt.qty(last.qty)}", style="yellow")
         if model.resyncs:
             text.append(f"  resyncs {model.resyncs}", style="yellow")
-        self.update(text)
+        if text != self._text:
+            self._text = text
+            self.refresh()  # one line, fixed size: no layout

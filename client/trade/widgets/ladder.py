@@ -3,7 +3,7 @@
 A Line API widget: :meth:`Ladder.render_line` returns one prepared
 :class:`~textual.strip.Strip` per row. The rows are rebuilt from the
 :class:`~client.trade.model.TradeModel` only when :meth:`Ladder.sync` sees a
-new model version — the app calls it at a steady rate (10–20 times a second),
+new model version — the app calls it at a steady rate (10 to 20 times a second),
 however fast the book changes.
 
 Layout, top to bottom: a column header; the asks, worst at the top and the best
@@ -96,6 +96,7 @@ class Ladder(Widget, can_focus=True):
         self.asks: list[LadderLevel] = []
         self.bids: list[LadderLevel] = []
         self.rebuilds = 0
+        self._style_cache: dict[str, Style] | None = None
 
     # ------------------------------------------------------------------ updates
 
@@ -111,7 +112,19 @@ class Ladder(Widget, can_focus=True):
         self._rebuild()
 
     def _styles(self) -> dict[str, Style]:
-        return {name.removeprefix("ladder--"): self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
+        """The component styles over the widget's own (cached until the CSS or theme changes)."""
+        if self._style_cache is None:
+            base = self.rich_style
+            self._style_cache = {
+                name.removeprefix("ladder--"): base + self.get_component_rich_style(name)
+                for name in self.COMPONENT_CLASSES
+            }
+            self._style_cache["base"] = base
+        return self._style_cache
+
+    def notify_style_update(self) -> None:
+        self._style_cache = None
+        super().notify_style_update()
 
     def _rebuild(self) -> None:
         self._seen = self.model.version
@@ -121,8 +134,8 @@ class Ladder(Widget, can_focus=True):
         if height <= 0 or width <= 0:
             self._lines, self._keys = [], []
             return
-        base = self.rich_style
-        st = {k: base + v for k, v in self._styles().items()}
+        st = self._styles()
+        base = st["base"]
         body = max(0, height - 2)
         n_asks = body // 2
         n_bids = body - n_asks
@@ -160,7 +173,7 @@ class Ladder(Widget, can_focus=True):
         self._lines, self._keys = lines[:height], keys[:height]
 
     def _plain(self, text: str, width: int, style: Style) -> Strip:
-        return Strip([Segment(text, style)]).adjust_cell_length(width, self.rich_style)
+        return Strip([Segment(text, style)]).adjust_cell_length(width, self._styles()["base"])
 
     def _header(self, width: int, price_w: int, size_w: int, st: dict[str, Style]) -> Strip:
         model = self.model
@@ -177,7 +190,7 @@ class Ladder(Widget, can_focus=True):
             segs.append(Segment(" " * (room - len(status) + 1) + status, style))
         elif style is st["warn"]:  # always say when the book is not current
             segs = [Segment(f"{status:<{width}}"[:width], style)]
-        return Strip(segs).adjust_cell_length(width, self.rich_style)
+        return Strip(segs).adjust_cell_length(width, st["base"])
 
     def _spread(self, width: int, st: dict[str, Style]) -> Strip:
         book = self.model.book
@@ -189,12 +202,12 @@ class Ladder(Widget, can_focus=True):
         last = self.model.last_trade
         if last is not None:
             arrow = "▲" if last.taker_side == "buy" else "▼"
-            parts.append(Segment(f"last {fmt.price(last.price)}×{fmt.qty(last.qty)} {arrow} ", st["last"]))
+            parts.append(Segment(f"last {fmt.price(last.price)}{fmt.TIMES}{fmt.qty(last.qty)} {arrow} ", st["last"]))
         strip = Strip(parts)
         fill = width - strip.cell_length
         if fill > 0:
             strip = Strip([*parts, Segment("─" * fill, st["spread"])])
-        return strip.crop(0, width).adjust_cell_length(width, self.rich_style)
+        return strip.crop(0, width).adjust_cell_length(width, st["base"])
 
     def _row(
         self, lv: LadderLevel, width: int, price_w: int, size_w: int, last_price: int | None, stale: bool,
@@ -217,7 +230,7 @@ class Ladder(Widget, can_focus=True):
         ]
         used = sum(seg.cell_length for seg in segs)
         segs.extend(self._queue(lv, width - used, st, s))
-        return Strip(segs).crop(0, width).adjust_cell_length(width, s(self.rich_style))
+        return Strip(segs).crop(0, width).adjust_cell_length(width, s(st["base"]))
 
     def _queue(self, lv: LadderLevel, room: int, st: dict[str, Style], s: Styler) -> list[Segment]:
         """The level's orders, oldest first, as many as fit in ``room`` cells."""
@@ -265,7 +278,7 @@ class Ladder(Widget, can_focus=True):
             self._rebuild()
         if 0 <= y < len(self._lines):
             return self._lines[y]
-        return Strip.blank(self.size.width, self.rich_style)
+        return Strip.blank(self.size.width, self._styles()["base"])
 
     def row_text(self) -> list[str]:
         """The rows as plain text (for tests and logs)."""

@@ -48,7 +48,9 @@ class OpenOrders(DataTable[str | Text]):
                 if order.symbol == model.symbol:
                     self.update_cell(str(order.order_id), "queue", self._queue(order))
         n = len(model.orders)
-        self.border_title = f"Open orders ({n})" if n else "Open orders"
+        title = f"Open orders ({n})" if n else "Open orders"
+        if title != self.border_title:
+            self.border_title = title
 
     def _queue(self, order: OrderInfo) -> str:
         pos = self.model.queue_position(order.order_id)

@@ -21,6 +21,7 @@ from textual.widgets import Input, Label, Static
 from client.trade import format as fmt
 from client.trade.model import TradeModel
 from client.trade.validate import OrderTicket, TicketError, check_ticket
+from client.trade.widgets.number_input import NumberInput
 
 __all__ = ["OrderEntry"]
 
@@ -47,9 +48,9 @@ class OrderEntry(Vertical):
         yield Static(id="entry-kind")
         with Horizontal(id="entry-fields"):
             yield Label("Price", classes="entry-label")
-            yield Input(placeholder="0.00", restrict=r"[0-9.,]*", compact=True, id="price")
+            yield NumberInput("0123456789.,", placeholder="0.00", id="price")
             yield Label("Qty", classes="entry-label")
-            yield Input(placeholder="0", restrict=r"[0-9,_]*", compact=True, id="qty")
+            yield NumberInput("0123456789,_", placeholder="0", id="qty")
         yield Static(id="entry-msg")
 
     def on_mount(self) -> None:
