@@ -149,6 +149,8 @@ class ConsoleApp(App[None]):
     def _on_link(self, state: LinkState, detail: str) -> None:
         self._link = state
         bar = self.query_one(LinkBar)
+        if self.feed is not None:
+            bar.url = self.feed.url
         bar.set_link(state, detail)
         if state is LinkState.UP and self.model.shutdown is not None:
             self.model.shutdown = None

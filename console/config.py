@@ -32,6 +32,8 @@ class ConsoleConfig:
         cafile: a CA certificate to trust (None: the home's ``tls/ca.pem`` and the system roots).
         home: the exch home looked in.
         source: where the URL and password came from, for the login screen's hint.
+        url_from_home: the URL was read from the home's ``server.json`` (it is read
+            again before reconnecting: a restarted server may have a new port).
     """
 
     url: str | None
@@ -40,6 +42,7 @@ class ConsoleConfig:
     cafile: Path | None = None
     home: Path | None = None
     source: str = ""
+    url_from_home: bool = False
 
     @property
     def complete(self) -> bool:
@@ -48,7 +51,8 @@ class ConsoleConfig:
 
     def with_login(self, url: str, user: str, password: str, cafile: Path | None) -> ConsoleConfig:
         """The same settings with what the login screen asked for."""
-        return replace(self, url=url, user=user, password=password, cafile=cafile, source="login screen")
+        return replace(self, url=url, user=user, password=password, cafile=cafile, source="login screen",
+                       url_from_home=False)
 
 
 def resolve(
@@ -73,6 +77,7 @@ def resolve(
     info = read_server_info(home)
     local = info is not None and (url is None or url == info.url)
     sources = []
+    from_home = url is None and info is not None
     if url is None and info is not None:
         url = info.url
         sources.append(f"URL from {home / 'server.json'}")
@@ -85,4 +90,5 @@ def resolve(
             sources.append(f"password from {home / ADMIN_PASSWORD_FILE}")
         except OSError:
             password = None
-    return ConsoleConfig(url=url, user=user, password=password, cafile=cafile, home=home, source="; ".join(sources))
+    return ConsoleConfig(url=url, user=user, password=password, cafile=cafile, home=home, source="; ".join(sources),
+                         url_from_home=from_home)

@@ -26,6 +26,7 @@ from client.live import LinkState, LiveConnection
 from client.session import Session
 from console.config import ConsoleConfig
 from console.model import ConsoleModel
+from exchange.server import read_server_info
 from exchange.tls import client_context
 
 __all__ = ["Feed", "metrics_url", "parse_failed_logins"]
@@ -80,6 +81,7 @@ class Feed:
         )
         self._ssl: ssl.SSLContext | None = None
         self._metrics_ok = True
+        self._down_noted = False
 
     @property
     def session(self) -> Session | None:
@@ -88,14 +90,33 @@ class Feed:
         return s if self.live.state is LinkState.UP and s is not None and not s.closed else None
 
     def _state(self, state: LinkState, detail: str) -> None:
-        if state is LinkState.UP and self.live.connects > 0:
-            self.model.note("link", f"connected to {self.config.url} as {self.config.user}")
+        if state is LinkState.UP:
+            self.model.note("link", f"connected as {self.config.user}")
+            self._down_noted = False
         elif state is LinkState.DOWN:
-            self.model.note("link", detail or "disconnected")
+            if not self._down_noted:  # once per outage, not per retry; a shutdown is noted already
+                if self.model.shutdown is None:
+                    self.model.note("link", (detail or "disconnected").split("; retrying")[0])
+                self._down_noted = True
+            self._follow_home()
         elif state is LinkState.FAILED:
             self.model.note("error", f"cannot connect: {detail}")
         if self.on_state is not None:
             self.on_state(state, detail)
+
+    def _follow_home(self) -> None:
+        """Before a retry: a server restarted on the same home may listen on another port."""
+        if not self.config.url_from_home or self.config.home is None:
+            return
+        info = read_server_info(self.config.home)
+        if info is not None and info.url != self.live.url:
+            self.live.url = info.url
+            self.model.note("link", f"the server now listens on {info.url}")
+
+    @property
+    def url(self) -> str:
+        """The URL the link uses now."""
+        return self.live.url
 
     def _on_message(self, msg: Any) -> None:
         self.model.apply(msg)
@@ -112,7 +133,7 @@ class Feed:
             await session.subscribe("trades", names)
             self.subscribed = set(names)
         for s in listed.symbols:
-            self.model.on_status(s.symbol, s.status, self.model.now_ns())
+            self.model.listed(s.symbol, s.status)
 
     async def run(self) -> None:
         """Connect, stay connected and poll, until cancelled or :meth:`close`."""
@@ -157,8 +178,7 @@ class Feed:
                 self.model.set_failed_logins(total)
 
     def _failed_logins(self) -> int | None:
-        assert self.config.url is not None
-        url = metrics_url(self.config.url)
+        url = metrics_url(self.live.url)
         try:
             if self._ssl is None and url.startswith("https"):
                 self._ssl = client_context(cafile=self.config.cafile, home=self.config.home)

@@ -120,7 +120,7 @@ class ConsoleModel:
             self.on_status(msg.symbol, msg.status, self.now_ns())
         elif isinstance(msg, ShutdownMessage):
             self.shutdown = msg
-            self.note("shutdown", f"server shutdown: {msg.reason}", msg.ts)
+            self.note("shutdown", f"shutdown: {msg.reason}", msg.ts)
 
     def on_stats(self, m: StatsMessage) -> None:
         """A ``stats`` message: the numbers, the charts and what changed since the last one."""
@@ -172,6 +172,14 @@ class ConsoleModel:
             self.note("halt", f"{symbol} HALTED", ts)
         else:
             self.note("resume", f"{symbol} {status} again", ts)
+
+    def listed(self, symbol: str, status: str) -> None:
+        """A symbol from the ``symbols`` reply: new ones quietly, a changed status as an event."""
+        if symbol in self.symbols:
+            self.on_status(symbol, status, self.now_ns())
+        else:
+            self.symbols[symbol] = SymbolRow(symbol, status=status)
+            self.version += 1
 
     def _sessions_changed(self, by_user: Mapping[str, int], ts: int) -> None:
         previous, self._by_user = self._by_user, dict(by_user)

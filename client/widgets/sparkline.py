@@ -157,7 +157,7 @@ class SparkChart(Widget):
         lo = None
         if not self.zero_based and present:
             low, high = min(present), max(present)
-            lo = low - (high - low) * 0.1 if high > low else low * 0.9
+            lo = low - (high - low) * 0.1 if high > low else low / 2  # flat: half height
         for line in chart_rows(self._data, width, max(height - 1, 0), lo=lo):
             text.append("\n")
             text.append(line, style=bar_style)
