@@ -70,8 +70,8 @@ class LinkBar(Widget):
         text = Text.assemble((label, style), "  ", (self.url, "dim"))
         if self.stale:
             text.append(f"  STALE {time.monotonic() - self.last_data:.0f}s", style="bold yellow")
+        if self.notice:  # before the detail: on a narrow terminal the notice matters more
+            text.append(f"  ⚠ {self.notice}", style="bold magenta")
         if self.detail:
             text.append(f"  {self.detail}", style="italic")
-        if self.notice:
-            text.append(f"  ⚠ {self.notice}", style="bold magenta")
         return text
