@@ -170,3 +170,22 @@ async def test_stopping_the_server_shows_the_shutdown_notice(exchange: Exchange)
         await pilot.pause(0.3)
         assert app.query_one("#main").has_class("-stale")
         assert any(e.kind == "shutdown" for e in app.model.tape)
+
+
+async def test_login_screen_when_the_home_has_no_password(exchange: Exchange) -> None:
+    config = console_config(exchange)
+    app = ConsoleApp(type(config)(url=exchange.url, home=exchange.home))  # a remote operator: no password
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert type(screen).__name__ == "LoginScreen"
+        screen.query_one("#password", Input).value = "wrong-password"
+        await pilot.click("#connect")
+        answer_line = screen.query_one("#answer")
+        await wait_for(lambda: "Could not connect" in str(answer_line.render()))
+        assert "auth_failed" in str(answer_line.render())
+        screen.query_one("#password", Input).value = exchange.admin_password
+        await pilot.pause(0.3)
+        await pilot.click("#connect")
+        await wait_for(lambda: app.model.stats is not None and app.query_one(LinkBar).state is LinkState.UP)
+        assert type(app.screen).__name__ != "LoginScreen"
