@@ -24,6 +24,8 @@ def trade(
     with cli_errors():
         if cafile is not None and not cafile.is_file():
             fail(f"--cafile {cafile}: no such file")
+        if url is not None and not url.lower().startswith(("wss://", "ws://")):
+            fail(f"--url {url}: not a wss:// URL (e.g. wss://127.0.0.1:8443/ws)")
         from client.trade import TradeApp, TradeSettings
 
         settings = TradeSettings.make(

@@ -9,6 +9,7 @@ Network work (orders, cancels, refreshes, switching symbols) runs in workers.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Literal, cast
 
 from textual import on, work
@@ -174,11 +175,24 @@ class TradeScreen(Screen[None]):
 
     def action_buy(self) -> None:
         """Send a buy of what the order entry holds."""
-        self.send("buy")
+        self._after_typing(self.send, "buy")
 
     def action_sell(self) -> None:
         """Send a sell of what the order entry holds."""
-        self.send("sell")
+        self._after_typing(self.send, "sell")
+
+    def _after_typing(self, callback: Callable[..., object], *args: object) -> None:
+        """Run ``callback`` once the focused widget has taken the keys typed before this one.
+
+        The letter keys are priority bindings (they work inside the number fields), so
+        they run before the field has processed the digits typed just ahead of them;
+        queueing the call behind those keys keeps the order the trader typed.
+        """
+        focused = self.focused
+        if focused is None:
+            callback(*args)
+        else:
+            focused.call_later(callback, *args)
 
     def send(self, side: Literal["buy", "sell"] | None = None) -> None:
         """Check the ticket and send it (in a worker)."""
