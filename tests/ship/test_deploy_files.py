@@ -120,3 +120,25 @@ def test_miniyaml_refuses_what_it_cannot_read() -> None:
         miniyaml.loads("a: 1\na: 2\n")
     assert miniyaml.loads("a:\n  - x\n  - 'y # z'  # c\n  - [1, \"2\"]\nb: >-\n  one\n  two\n") == {
         "a": ["x", "y # z", [1, "2"]], "b": "one two"}
+
+
+def test_operations_doc_lists_every_command_and_flag() -> None:
+    """docs/operations.md names every command and every flag (regenerate: python -m tests.ship.cli_reference --write)."""
+    from tests.ship.cli_reference import DOC, commands, options
+
+    text = DOC.read_text()
+    missing = []
+    for name, command in commands():
+        if f"#### `{name}`" not in text:
+            missing.append(name)
+            continue
+        section = text.split(f"#### `{name}`", 1)[1].split("#### ", 1)[0]
+        for param in options(command):
+            for flag in getattr(param, "opts", []):
+                if param.param_type_name == "option" and f"`{flag}" not in section:
+                    missing.append(f"{name} {flag}")
+    assert not missing, f"not in {DOC.name}: {missing}; run python -m tests.ship.cli_reference --write"
+    for section in ("Where data lives", "Backups and restore", "Replay and verification", "Upgrading",
+                    "PostgreSQL and Redis", "Scaling market data", "Security model", "Deploying to fly.io",
+                    "Measured limits of one process"):
+        assert f"## {section}" in text, section
