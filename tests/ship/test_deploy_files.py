@@ -123,7 +123,7 @@ def test_miniyaml_refuses_what_it_cannot_read() -> None:
 
 
 def test_operations_doc_lists_every_command_and_flag() -> None:
-    """docs/operations.md names every command and every flag (regenerate: python -m tests.ship.cli_reference --write)."""
+    """docs/operations.md names every command and flag (regenerate: python -m tests.ship.cli_reference --write)."""
     from tests.ship.cli_reference import DOC, commands, options
 
     text = DOC.read_text()
