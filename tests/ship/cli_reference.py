@@ -66,7 +66,7 @@ def _metavar(param: Any) -> str:
         return "N"
     if kind in ("Path", "path"):
         return "PATH"
-    return param.name.upper().replace("_", "-")
+    return str(param.name).upper().replace("_", "-")
 
 
 def _flag(param: Any) -> str:
