@@ -154,6 +154,8 @@ class TradeScreen(Screen[None]):
         if model.connects > self._connects_seen:
             if self._connects_seen:
                 self.notify("Reconnected: book resynchronised, orders and balance reloaded.", title="Link")
+                model.shutdown = self._shutdown_seen = None  # that notice is history now
+                bar.set_notice("")
             self._connects_seen = model.connects
 
     @work(group="refresh")
