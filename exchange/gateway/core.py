@@ -502,15 +502,13 @@ class Gateway(Endpoint):
 
     def _sessions(self, s: ClientSession, r: SessionsRequest) -> None:
         now = self.monotonic()
-        infos = [
-            SessionInfo(
-                session_id=p.id, user=p.username, role=p.role, address=p.address,
-                connected_ts=p.connected_ts,
-                orders_per_s=round(p.order_count / max(1.0, now - self.started), 2),
-                messages_per_s=round(p.message_count / max(1.0, now - self.started), 2),
-            )
-            for p in sorted(self.sessions, key=lambda p: p.id)
-        ]
+        infos = []
+        for p in sorted(self.sessions, key=lambda p: p.id):
+            orders_per_s, messages_per_s = p.rates(now)
+            infos.append(SessionInfo(
+                session_id=p.id, user=p.username, role=p.role, address=p.address, connected_ts=p.connected_ts,
+                orders_per_s=round(orders_per_s, 2), messages_per_s=round(messages_per_s, 2),
+            ))
         self._reply(s, r.id, encode_message(SessionsReply(id=r.id, sessions=infos)))
 
     # ------------------------------------------------------------ operations

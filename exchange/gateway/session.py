@@ -59,9 +59,18 @@ class ClientSession:
         self.orders = TokenBucket(limits.orders_per_s, 2 * limits.orders_per_s, now)
         self.order_count = 0
         self.message_count = 0
+        self._mark = (now, 0, 0)
         self.sent = 0
         self.outbox: list[bytes] = []
         self.on_dirty: Callable[[ClientSession], None] = _flush_now
+
+    def rates(self, now: float) -> tuple[float, float]:
+        """Orders/s and messages/s since the previous call (or since connecting)."""
+        then, orders, messages = self._mark
+        elapsed = max(now - then, 1e-3)
+        result = ((self.order_count - orders) / elapsed, (self.message_count - messages) / elapsed)
+        self._mark = (now, self.order_count, self.message_count)
+        return result
 
     def move(self, state: SessionState) -> None:
         """Change state, refusing illegal transitions."""
