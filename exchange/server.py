@@ -26,7 +26,6 @@ import logging
 import os
 import secrets
 import signal
-import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -49,7 +48,8 @@ from exchange.marketdata.hub import MarketDataHub
 from exchange.paths import home_dir
 from exchange.store import open_store
 from exchange.store.base import DEFAULT_BCRYPT_ROUNDS, Store
-from exchange.tls import describe_ca, ensure_certificates, server_context
+from exchange.tasks import every, websocket_options
+from exchange.tls import serving_context
 
 __all__ = [
     "DEFAULT_PORT",
@@ -177,33 +177,10 @@ def _record_symbols(store: Store, ledger: Ledger) -> None:
             store.add_symbol(symbol, tick=book.tick, lot=book.lot)
 
 
-def _tls(config: ServerConfig, home: Path, say: Callable[[str], None]) -> tuple[ssl.SSLContext | None, str | None]:
-    if config.insecure:
-        say("WARNING: --insecure: serving plain ws:// WITHOUT TLS. Passwords and orders cross the "
-            "network in clear text. Use this only on a trusted machine.")
-        return None, None
-    if config.certfile is not None and config.keyfile is not None:
-        return server_context(config.certfile, config.keyfile), None
-    paths = ensure_certificates(home / "tls", hosts=[config.host])
-    if paths.ca_generated or paths.cert_generated:
-        say(f"generated a local CA and server certificate in {home / 'tls'}")
-    say(f"TLS CA: {describe_ca(paths.ca)}; remote clients: copy {paths.ca} and pass --cafile")
-    return server_context(paths.cert, paths.key), str(paths.ca)
-
-
 def _write_info(home: Path, info: ServerInfo) -> None:
     tmp = home / (INFO_FILE + ".tmp")
     tmp.write_text(json.dumps(info.__dict__))
     tmp.replace(home / INFO_FILE)
-
-
-async def _every(interval: float, action: Callable[[], object]) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            action()
-        except Exception:  # a periodic task must not die silently
-            log.exception("periodic task failed")
 
 
 async def _watch_loop_lag(gateway: Gateway, interval: float = 0.1) -> None:
@@ -268,7 +245,8 @@ async def _serve(
     stop: asyncio.Event | None,
 ) -> int:
     loop = asyncio.get_running_loop()
-    ssl_context, ca = _tls(config, home, say)
+    ssl_context, ca = serving_context(home, host=config.host, certfile=config.certfile, keyfile=config.keyfile,
+                                      insecure=config.insecure, say=say)
     store_thread = ThreadPoolExecutor(1, thread_name_prefix="exch-store")
     bcrypt_threads = ThreadPoolExecutor(2, thread_name_prefix="exch-bcrypt")
     hub = MarketDataHub()
@@ -307,22 +285,14 @@ async def _serve(
     try:
         if publisher is not None:
             await publisher.start()
-            tasks.append(asyncio.create_task(_every(publisher.snapshot_interval_s, publisher.snapshot_changed)))
+            tasks.append(asyncio.create_task(every(publisher.snapshot_interval_s, publisher.snapshot_changed)))
         async with serve(
             gateway.handle,
             config.host,
             config.port,
             ssl=ssl_context,
             process_request=http_handler(gateway),
-            compression=None,
-            max_size=config.limits.max_frame,
-            max_queue=64,
-            write_limit=256 * 1024,
-            ping_interval=20,
-            ping_timeout=20,
-            close_timeout=5,
-            server_header="exch",
-            backlog=4096,
+            **websocket_options(config.limits, server_header="exch"),
         ) as server:
             port = _bound_port(server) or config.port
             scheme = "ws" if ssl_context is None else "wss"
@@ -332,10 +302,10 @@ async def _serve(
                 port=port, tls=ssl_context is not None, started_ts=time.time_ns(), ca=ca,
             )
             _write_info(home, info)
-            tasks.append(asyncio.create_task(_every(config.stats_interval_s, gateway.publish_stats)))
+            tasks.append(asyncio.create_task(every(config.stats_interval_s, gateway.publish_stats)))
             tasks.append(asyncio.create_task(_watch_loop_lag(gateway)))
-            tasks.append(asyncio.create_task(_every(0.025, lambda: hub.pump(time.monotonic()))))
-            tasks.append(asyncio.create_task(_every(ledger.config.checkpoint_interval, ledger.checkpoint)))
+            tasks.append(asyncio.create_task(every(0.025, lambda: hub.pump(time.monotonic()))))
+            tasks.append(asyncio.create_task(every(ledger.config.checkpoint_interval, ledger.checkpoint)))
             gateway.accepting = True
             say(f"exch serving {info.url} (engine seq {ledger.engine.seq}, "
                 f"{len(ledger.engine.books)} symbols, home {home})")

@@ -39,7 +39,7 @@ import re
 import socket
 import ssl
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -67,6 +67,7 @@ __all__ = [
     "describe_ca",
     "ensure_certificates",
     "server_context",
+    "serving_context",
 ]
 
 TLS_DIR_NAME: Final = "tls"
@@ -483,3 +484,34 @@ def describe_ca(ca_path: Path) -> str:
     fp = cert.fingerprint(hashes.SHA256()).hex(":").upper()
     until = cert.not_valid_after_utc.date().isoformat()
     return f"{cert.subject.rfc4514_string()}  SHA256 {fp}  (valid until {until})"
+
+
+def serving_context(
+    home: Path,
+    *,
+    host: str,
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
+    insecure: bool = False,
+    say: Callable[[str], None] = print,
+) -> tuple[ssl.SSLContext | None, str | None]:
+    """The TLS context a server on ``host`` serves with, and the CA file clients trust.
+
+    ``insecure`` serves plain ``ws://`` (with a loud warning); ``certfile`` and
+    ``keyfile`` serve real certificates (no local CA); otherwise the local CA and
+    a server certificate under ``home/tls`` are made or reused.
+
+    Returns:
+        ``(context or None, path of the local CA or None)``.
+    """
+    if insecure:
+        say("WARNING: --insecure: serving plain ws:// WITHOUT TLS. Passwords and orders cross the "
+            "network in clear text. Use this only on a trusted machine.")
+        return None, None
+    if certfile is not None and keyfile is not None:
+        return server_context(certfile, keyfile), None
+    paths = ensure_certificates(default_tls_dir(home), hosts=[host])
+    if paths.ca_generated or paths.cert_generated:
+        say(f"generated a local CA and server certificate in {default_tls_dir(home)}")
+    say(f"TLS CA: {describe_ca(paths.ca)}; remote clients: copy {paths.ca} and pass --cafile")
+    return server_context(paths.cert, paths.key), str(paths.ca)

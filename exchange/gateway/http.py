@@ -1,16 +1,18 @@
-"""Plain HTTP on the WebSocket port: ``/healthz`` and ``/metrics``.
+"""Plain HTTP on a WebSocket port: ``/healthz``, ``/metrics``, and the ``/ws`` gate.
 
-``/healthz`` answers 200 with a small JSON body while the engine accepts
-orders and 503 while starting or shutting down; ``/metrics`` is Prometheus
-text. Every other path but ``/ws`` gets 404.
+Both servers — the exchange and ``exch marketdata`` — answer plain HTTP on the
+port they serve WebSockets on: ``/healthz`` (200 with a small JSON body while
+serving, 503 while starting or shutting down), ``/metrics`` on the exchange
+(Prometheus text), 404 elsewhere. ``/ws`` opens the WebSocket handshake unless
+the endpoint is not accepting or is full (503).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
@@ -19,18 +21,57 @@ if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
 
     from exchange.gateway.core import Gateway
+    from exchange.gateway.endpoint import Endpoint
 
-__all__ = ["WS_PATH", "http_handler", "metrics_text"]
+__all__ = [
+    "WS_PATH",
+    "Route",
+    "endpoint_http",
+    "health_response",
+    "http_handler",
+    "http_response",
+    "metrics_text",
+]
 
 WS_PATH = "/ws"
+Route = Callable[[], Response]
 
 
-def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
+def http_response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
+    """A complete HTTP response that closes the connection."""
     headers = Headers(
         [("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-store"),
          ("Connection", "close")]
     )
     return Response(status.value, status.phrase, headers, body)
+
+
+def health_response(body: Mapping[str, Any]) -> Response:
+    """``/healthz``: 200 when ``body["status"]`` is ``ok``, else 503, with the body as JSON."""
+    status = HTTPStatus.OK if body.get("status") == "ok" else HTTPStatus.SERVICE_UNAVAILABLE
+    return http_response(status, json.dumps(body).encode() + b"\n", "application/json")
+
+
+def endpoint_http(endpoint: Endpoint, routes: Mapping[str, Route]) -> Callable[[ServerConnection, Request],
+                                                                             Response | None]:
+    """The ``process_request`` hook: the ``/ws`` gate, then ``routes``, else 404."""
+    known = ", ".join([WS_PATH, *routes])
+
+    def process_request(conn: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == WS_PATH:
+            if not endpoint.accepting:
+                return http_response(HTTPStatus.SERVICE_UNAVAILABLE, b"not serving (starting or stopping)\n",
+                                     "text/plain")
+            if len(endpoint.sessions) >= endpoint.limits.max_connections:
+                return http_response(HTTPStatus.SERVICE_UNAVAILABLE, b"too many connections\n", "text/plain")
+            return None
+        route = routes.get(path)
+        if route is not None:
+            return route()
+        return http_response(HTTPStatus.NOT_FOUND, f"not found: use {known}\n".encode(), "text/plain")
+
+    return process_request
 
 
 def metrics_text(gateway: Gateway) -> str:
@@ -76,28 +117,17 @@ def metrics_text(gateway: Gateway) -> str:
 
 
 def http_handler(gateway: Gateway) -> Callable[[ServerConnection, Request], Response | None]:
-    """The ``process_request`` hook for ``websockets.serve``."""
+    """The exchange's ``process_request``: ``/ws``, ``/healthz``, ``/metrics``."""
 
-    def process_request(conn: ServerConnection, request: Request) -> Response | None:
-        path = request.path.split("?", 1)[0]
-        if path == WS_PATH:
-            if not gateway.accepting:
-                return _response(HTTPStatus.SERVICE_UNAVAILABLE, b"shutting down\n", "text/plain")
-            if len(gateway.sessions) >= gateway.limits.max_connections:
-                return _response(HTTPStatus.SERVICE_UNAVAILABLE, b"too many connections\n", "text/plain")
-            return None
-        if path == "/healthz":
-            ok = gateway.accepting
-            body = json.dumps({
-                "status": "ok" if ok else "unavailable",
-                "seq": gateway.engine.seq,
-                "clients": len(gateway.sessions),
-                "uptime_s": round(gateway.monotonic() - gateway.started, 3),
-            }).encode()
-            status = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
-            return _response(status, body + b"\n", "application/json")
-        if path == "/metrics":
-            return _response(HTTPStatus.OK, metrics_text(gateway).encode(), "text/plain; version=0.0.4")
-        return _response(HTTPStatus.NOT_FOUND, b"not found: use /ws, /healthz or /metrics\n", "text/plain")
+    def healthz() -> Response:
+        return health_response({
+            "status": "ok" if gateway.accepting else "unavailable",
+            "seq": gateway.engine.seq,
+            "clients": len(gateway.sessions),
+            "uptime_s": round(gateway.monotonic() - gateway.started, 3),
+        })
 
-    return process_request
+    def metrics() -> Response:
+        return http_response(HTTPStatus.OK, metrics_text(gateway).encode(), "text/plain; version=0.0.4")
+
+    return endpoint_http(gateway, {"/healthz": healthz, "/metrics": metrics})

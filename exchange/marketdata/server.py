@@ -20,35 +20,32 @@ import json
 import logging
 import os
 import signal
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.server import serve
-from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
 
 from exchange.gateway.endpoint import Endpoint
+from exchange.gateway.http import WS_PATH, endpoint_http, health_response
 from exchange.gateway.limits import GatewayLimits
 from exchange.marketdata.bus import BusFollower, open_follower
 from exchange.marketdata.hub import MarketDataHub
 from exchange.paths import home_dir
-from exchange.tls import describe_ca, ensure_certificates, server_context
+from exchange.tasks import every, websocket_options
+from exchange.tls import serving_context
 
 if TYPE_CHECKING:
-    from websockets.asyncio.server import ServerConnection
+    pass
 
 __all__ = ["DEFAULT_MARKETDATA_PORT", "MarketDataConfig", "MarketDataInfo", "info_path", "run_marketdata"]
 
 log = logging.getLogger("exch.marketdata")
 
 DEFAULT_MARKETDATA_PORT = 8444
-WS_PATH = "/ws"
 
 
 @dataclass(kw_only=True)
@@ -94,56 +91,6 @@ def info_path(home: Path, pid: int) -> Path:
     return home / f"marketdata-{pid}.json"
 
 
-def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
-    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
-                       ("Cache-Control", "no-store"), ("Connection", "close")])
-    return Response(status.value, status.phrase, headers, body)
-
-
-def http_handler(
-    endpoint: Endpoint, health: Callable[[], dict[str, Any]]
-) -> Callable[[ServerConnection, Request], Response | None]:
-    """``process_request`` for the market-data server: ``/ws``, ``/healthz``, else 404."""
-
-    def process_request(conn: ServerConnection, request: Request) -> Response | None:
-        path = request.path.split("?", 1)[0]
-        if path == WS_PATH:
-            if not endpoint.accepting:
-                return _response(HTTPStatus.SERVICE_UNAVAILABLE, b"not serving\n", "text/plain")
-            if len(endpoint.sessions) >= endpoint.limits.max_connections:
-                return _response(HTTPStatus.SERVICE_UNAVAILABLE, b"too many connections\n", "text/plain")
-            return None
-        if path == "/healthz":
-            body = health()
-            ok = body["status"] == "ok"
-            status = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
-            return _response(status, json.dumps(body).encode() + b"\n", "application/json")
-        return _response(HTTPStatus.NOT_FOUND, b"not found: use /ws or /healthz\n", "text/plain")
-
-    return process_request
-
-
-def _tls(config: MarketDataConfig, home: Path, say: Callable[[str], None]) -> tuple[ssl.SSLContext | None, str | None]:
-    if config.insecure:
-        say("WARNING: --insecure: serving plain ws:// WITHOUT TLS. Use this only on a trusted machine.")
-        return None, None
-    if config.certfile is not None and config.keyfile is not None:
-        return server_context(config.certfile, config.keyfile), None
-    paths = ensure_certificates(home / "tls", hosts=[config.host])
-    if paths.ca_generated or paths.cert_generated:
-        say(f"generated a local CA and server certificate in {home / 'tls'}")
-    say(f"TLS CA: {describe_ca(paths.ca)}; remote clients: copy {paths.ca} and pass --cafile")
-    return server_context(paths.cert, paths.key), str(paths.ca)
-
-
-async def _pump(hub: MarketDataHub) -> None:
-    while True:
-        await asyncio.sleep(0.025)
-        try:
-            hub.pump(time.monotonic())
-        except Exception:  # a periodic task must not die silently
-            log.exception("conflation tick failed")
-
 
 async def run_marketdata(
     config: MarketDataConfig,
@@ -171,7 +118,8 @@ async def run_marketdata(
             print(text, file=out, flush=True)
 
     follower = follower or open_follower(config.bus)
-    ssl_context, ca = _tls(config, home, say)
+    ssl_context, ca = serving_context(home, host=config.host, certfile=config.certfile, keyfile=config.keyfile,
+                                      insecure=config.insecure, say=say)
     hub = MarketDataHub()
     endpoint = Endpoint(hub=hub, limits=config.limits)
     stop = stop or asyncio.Event()
@@ -196,13 +144,12 @@ async def run_marketdata(
 
     path = info_path(home, os.getpid())
     following = asyncio.create_task(follower.follow(hub, synced=synced), name="exch-bus-follower")
-    pumping = asyncio.create_task(_pump(hub), name="exch-md-pump")
+    pumping = asyncio.create_task(every(0.025, lambda: hub.pump(time.monotonic())), name="exch-md-pump")
     try:
         async with serve(
             endpoint.handle, config.host, config.port, ssl=ssl_context,
-            process_request=http_handler(endpoint, health), compression=None,
-            max_size=config.limits.max_frame, max_queue=64, write_limit=256 * 1024,
-            ping_interval=20, ping_timeout=20, close_timeout=5, server_header="exch-marketdata",
+            process_request=endpoint_http(endpoint, {"/healthz": lambda: health_response(health())}),
+            **websocket_options(config.limits, server_header="exch-marketdata"),
         ) as server:
             port = next((s.getsockname()[1] for s in server.sockets), config.port)
             scheme = "ws" if ssl_context is None else "wss"
