@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -79,6 +80,7 @@ def test_demo_starts_moves_and_stops_everything_on_sigint(tmp_path: Path) -> Non
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+            _kill_leftovers(home)
     assert proc.returncode == 0, out
     assert "exch demo: a live market on" in out and "password: demo" in out
     assert "seq" in out and "trades/s" in out  # the live status line (no console here)
@@ -93,6 +95,18 @@ def test_demo_starts_moves_and_stops_everything_on_sigint(tmp_path: Path) -> Non
     assert not (home / "server.json").exists()
     # the robots canceled their orders on the way out
     assert "bots stopped, their orders canceled" in (home / "bots.log").read_text()
+
+
+def _kill_leftovers(home: Path) -> None:
+    """After a failed test: what the killed demo had started must not outlive the test."""
+    try:
+        started = json.loads((home / "demo.json").read_text())
+    except (OSError, ValueError):
+        return
+    for key in ("bots_pid", "server_pid"):
+        pid = started.get(key)
+        if isinstance(pid, int) and pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_demo_refuses_a_home_that_is_not_a_demo(tmp_path: Path) -> None:
