@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import signal
+import sys
 import time
 from collections.abc import Callable
 
@@ -24,6 +26,7 @@ from client.bots import (
     roster,
 )
 from tests.gateway.conftest import Exchange, MakeExchange
+from tests.ship.conftest import exch_env
 
 SYMBOLS = ["ACME", "BOLT"]
 RATE = 120.0
@@ -204,3 +207,34 @@ def _reconnected(bot: Bot) -> bool:
 async def _until(predicate: Callable[[], bool]) -> None:
     while not predicate():
         await asyncio.sleep(0.05)
+
+
+async def test_exch_bots_command_stops_on_sigint_and_cancels(exchange: Exchange) -> None:
+    """``exch bots`` as a process: creates and funds its users, trades, and Ctrl-C leaves no order behind."""
+    env = exch_env()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "exchange", "bots", "--home", str(exchange.home), "--count", "4", "--rate", "60",
+        "--prefix", "cli", "--status-every", "0.5", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(60):
+            while not any(line.startswith("bots 4/4 up") for line in lines):
+                line = (await proc.stdout.readline()).decode()
+                assert line, "exch bots ended early: " + "".join(lines)
+                lines.append(line)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    output = "".join(lines) + rest.decode()
+    assert proc.returncode == 0, output
+    assert "created 4 bot users: cli-maker-1, cli-momo-1, cli-noise-1, cli-noise-2" in output
+    assert "bots stopped, their orders canceled" in output and " 0 open" in output.splitlines()[-1]
+    passwords = PasswordBook.in_home(exchange.home).passwords
+    wallets = await _wallets(exchange, {n: p for n, p in passwords.items() if n.startswith("cli-")})
+    assert len(wallets) == 4 and all(open_orders == 0 for _, _, open_orders in wallets.values())

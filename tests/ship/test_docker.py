@@ -123,3 +123,14 @@ def test_dockerignore_keeps_what_the_install_needs() -> None:
         assert not ignored(needed), needed
     for dropped in (".git", "tests", ".venv", ".venv-ci"):
         assert ignored(dropped), dropped
+
+
+def test_health_url_forms() -> None:
+    from exchange.cli.health import health_url
+
+    assert health_url("wss://exch.example:8443/ws") == "https://exch.example:8443/healthz"
+    assert health_url("ws://127.0.0.1:9000/ws") == "http://127.0.0.1:9000/healthz"
+    assert health_url("127.0.0.1:8444") == "https://127.0.0.1:8444/healthz"
+    assert health_url("https://[::1]:8443") == "https://[::1]:8443/healthz"
+    with pytest.raises(ValueError):
+        health_url("ftp://x:1")
