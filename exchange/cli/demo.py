@@ -165,6 +165,7 @@ class Started:
     def bots(self, count: int, rate: float, seed: int, timeout: float = 60.0) -> None:
         """``exch bots`` as a child process; returns once they trade."""
         log_path = self.root / BOTS_LOG
+        start = log_path.stat().st_size if log_path.exists() else 0  # --keep appends to an older log
         with open(log_path, "ab") as log:
             self.bots_proc = subprocess.Popen(
                 _exch("bots", "--home", str(self.root), "--count", str(count), "--rate", str(rate),
@@ -175,8 +176,10 @@ class Started:
         _record(self.root, bots_pid=self.bots_proc.pid)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if "bots trading" in log_path.read_text(errors="replace"):
-                return
+            with open(log_path, "rb") as log:
+                log.seek(start)
+                if b"bots trading" in log.read():
+                    return
             if self.bots_proc.poll() is not None:
                 fail(f"the robots exited with code {self.bots_proc.returncode}; see {log_path}")
             time.sleep(0.1)
