@@ -88,6 +88,7 @@ class ServerConfig:
     certfile: Path | None = None
     keyfile: Path | None = None
     insecure: bool = False
+    tls_names: Sequence[str] = ()
     fsync: bool = False
     bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS
     limits: GatewayLimits = field(default_factory=GatewayLimits)
@@ -246,7 +247,7 @@ async def _serve(
 ) -> int:
     loop = asyncio.get_running_loop()
     ssl_context, ca = serving_context(home, host=config.host, certfile=config.certfile, keyfile=config.keyfile,
-                                      insecure=config.insecure, say=say)
+                                      insecure=config.insecure, names=config.tls_names, say=say)
     store_thread = ThreadPoolExecutor(1, thread_name_prefix="exch-store")
     bcrypt_threads = ThreadPoolExecutor(2, thread_name_prefix="exch-bcrypt")
     hub = MarketDataHub()

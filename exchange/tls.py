@@ -493,13 +493,15 @@ def serving_context(
     certfile: Path | None = None,
     keyfile: Path | None = None,
     insecure: bool = False,
+    names: Sequence[str] = (),
     say: Callable[[str], None] = print,
 ) -> tuple[ssl.SSLContext | None, str | None]:
     """The TLS context a server on ``host`` serves with, and the CA file clients trust.
 
     ``insecure`` serves plain ``ws://`` (with a loud warning); ``certfile`` and
     ``keyfile`` serve real certificates (no local CA); otherwise the local CA and
-    a server certificate under ``home/tls`` are made or reused.
+    a server certificate under ``home/tls`` are made or reused, valid for
+    ``host`` and the extra public ``names`` (DNS names or IPs clients dial).
 
     Returns:
         ``(context or None, path of the local CA or None)``.
@@ -510,7 +512,7 @@ def serving_context(
         return None, None
     if certfile is not None and keyfile is not None:
         return server_context(certfile, keyfile), None
-    paths = ensure_certificates(default_tls_dir(home), hosts=[host])
+    paths = ensure_certificates(default_tls_dir(home), hosts=[host, *names])
     if paths.ca_generated or paths.cert_generated:
         say(f"generated a local CA and server certificate in {default_tls_dir(home)}")
     say(f"TLS CA: {describe_ca(paths.ca)}; remote clients: copy {paths.ca} and pass --cafile")

@@ -294,3 +294,17 @@ def test_ip_sans_are_ip_addresses(certs: CertPaths) -> None:
     ext = _load(certs.cert).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert ipaddress.ip_address("::1") in ext.get_values_for_type(x509.IPAddress)
     assert "127.0.0.1" not in ext.get_values_for_type(x509.DNSName)
+
+
+def test_serving_context_adds_public_names_to_the_certificate(tmp_path: Path) -> None:
+    notes: list[str] = []
+    context, ca = tls.serving_context(tmp_path, host="0.0.0.0", names=["exch.example.com", "203.0.113.7"],
+                                      say=notes.append)
+    assert context is not None and ca == str(tmp_path / "tls" / "ca.pem")
+    cert = x509.load_pem_x509_certificate((tmp_path / "tls" / "server.pem").read_bytes())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "exch.example.com" in sans.get_values_for_type(x509.DNSName)
+    assert ipaddress.ip_address("203.0.113.7") in sans.get_values_for_type(x509.IPAddress)
+    assert any("remote clients" in n for n in notes)
+    plain, no_ca = tls.serving_context(tmp_path, host="127.0.0.1", insecure=True, say=notes.append)
+    assert plain is None and no_ca is None and "WITHOUT TLS" in notes[-1]

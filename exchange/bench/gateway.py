@@ -13,9 +13,11 @@ that were not, or were refused).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -85,8 +87,14 @@ def _start_echo(home: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"wss://127.0.0.1:{port}/ws"
 
 
+@functools.cache
+def _context(home: Path) -> ssl.SSLContext:
+    """One client TLS context per home: each holds the CA store (hundreds of KiB)."""
+    return client_context(home=home)
+
+
 async def _open(url: str, home: Path) -> ClientConnection:
-    return await connect(url, ssl=client_context(home=home), compression=None, max_size=2**22,
+    return await connect(url, ssl=_context(home), compression=None, max_size=2**22,
                          ping_interval=None, open_timeout=20)
 
 

@@ -22,10 +22,12 @@ The servers are real subprocesses (TLS, journal on).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import resource
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -63,8 +65,14 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@functools.cache
+def _context(home: Path) -> ssl.SSLContext:
+    """One client TLS context per home: each holds the CA store (hundreds of KiB)."""
+    return client_context(home=home)
+
+
 async def _open(url: str, home: Path) -> ClientConnection:
-    return await connect(url, ssl=client_context(home=home), compression=None, max_size=2**22,
+    return await connect(url, ssl=_context(home), compression=None, max_size=2**22,
                          ping_interval=None, open_timeout=120, max_queue=None)
 
 

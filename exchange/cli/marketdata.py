@@ -20,6 +20,9 @@ def marketdata(
     certfile: Path | None = typer.Option(None, help="PEM certificate (chain) to serve instead of the local CA's."),
     keyfile: Path | None = typer.Option(None, help="PEM private key of --certfile."),
     insecure: bool = typer.Option(False, "--insecure", help="Serve plain ws:// without TLS (local work only)."),
+    tls_name: list[str] = typer.Option(
+        [], "--tls-name", help="Extra name or IP the generated certificate is valid for, e.g. exch.example.com "
+        "(repeatable)."),
     messages_per_s: float = typer.Option(1000, help="Requests per second per connection (0: no limit)."),
     max_connections: int = typer.Option(20_000, min=1, help="Connections accepted at once."),
 ) -> None:
@@ -34,7 +37,7 @@ def marketdata(
         follower = open_follower(bus)  # checks the URL before anything starts
         config = MarketDataConfig(
             bus=bus, home=resolve_home(home), host=host, port=port, certfile=certfile,
-            keyfile=keyfile, insecure=insecure,
+            keyfile=keyfile, insecure=insecure, tls_names=tls_name,
             limits=GatewayLimits(messages_per_s=messages_per_s, orders_per_s=0, max_connections=max_connections),
         )
         raise typer.Exit(run(run_marketdata(config, follower=follower)))

@@ -33,6 +33,9 @@ def serve(
     certfile: Path | None = typer.Option(None, help="PEM certificate (chain) to serve instead of the local CA's."),
     keyfile: Path | None = typer.Option(None, help="PEM private key of --certfile."),
     insecure: bool = typer.Option(False, "--insecure", help="Serve plain ws:// without TLS (local work only)."),
+    tls_name: list[str] = typer.Option(
+        [], "--tls-name", help="Extra name or IP the generated certificate is valid for, e.g. exch.example.com "
+        "(repeatable)."),
     fsync: bool = typer.Option(False, "--fsync", help="synchronous=FULL: survive power loss, not just crashes."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background (pid and log in the home)."),
     messages_per_s: float = typer.Option(1000, help="Requests per second per connection (0: no limit)."),
@@ -55,7 +58,7 @@ def serve(
         config = ServerConfig(
             home=root, host=host, port=port,
             symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else (),
-            db=db, certfile=certfile, keyfile=keyfile, insecure=insecure, fsync=fsync,
+            db=db, certfile=certfile, keyfile=keyfile, insecure=insecure, tls_names=tls_name, fsync=fsync,
             bcrypt_rounds=bcrypt_rounds, bus=bus,
             limits=GatewayLimits(messages_per_s=messages_per_s, orders_per_s=orders_per_s),
         )

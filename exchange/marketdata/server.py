@@ -21,7 +21,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -59,6 +59,7 @@ class MarketDataConfig:
     certfile: Path | None = None
     keyfile: Path | None = None
     insecure: bool = False
+    tls_names: Sequence[str] = ()
     limits: GatewayLimits = field(default_factory=lambda: GatewayLimits(orders_per_s=0))
     quiet: bool = False
 
@@ -119,7 +120,7 @@ async def run_marketdata(
 
     follower = follower or open_follower(config.bus)
     ssl_context, ca = serving_context(home, host=config.host, certfile=config.certfile, keyfile=config.keyfile,
-                                      insecure=config.insecure, say=say)
+                                      insecure=config.insecure, names=config.tls_names, say=say)
     hub = MarketDataHub()
     endpoint = Endpoint(hub=hub, limits=config.limits)
     stop = stop or asyncio.Event()
