@@ -9,6 +9,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
+from textual.widget import Widget
 from textual.widgets import Footer
 
 from client.errors import ConnectError
@@ -28,6 +29,13 @@ from console.widgets.sessions import SessionsTable
 from console.widgets.symbols import SymbolTable
 
 __all__ = ["ConsoleApp"]
+
+
+def _panel(id: str, title: str, kind: type[Widget] = Container) -> Widget:
+    """A bordered panel of the main screen, ``title`` on its border."""
+    panel = kind(id=id, classes="panel")
+    panel.border_title = title
+    return panel
 
 
 class ConsoleApp(App[None]):
@@ -77,25 +85,20 @@ class ConsoleApp(App[None]):
     def compose(self) -> ComposeResult:
         yield LinkBar(self.config.url or "", id="link")
         with Vertical(id="main"):
-            with Container(id="symbols-panel", classes="panel") as symbols:
-                symbols.border_title = "Symbols"
+            with _panel("symbols-panel", "Symbols"):
                 yield SymbolTable(id="symbols")
             with Horizontal(id="middle"):
-                with Container(id="server-panel", classes="panel") as server:
-                    server.border_title = "Server"
+                with _panel("server-panel", "Server"):
                     yield ServerNumbers(id="numbers")
-                with Vertical(id="charts-panel", classes="panel") as charts:
-                    charts.border_title = "Last minute"
+                with _panel("charts-panel", "Last minute", Vertical):
                     yield SparkChart("RSS", fmt=megabytes, zero_based=False, id="rss-chart")
                     yield SparkChart("Orders/s", fmt=rate, id="orders-chart")
                     yield SparkChart("Trades/s", fmt=rate, id="trades-chart", classes="wide-only")
                     yield SparkChart("Msgs out/s", fmt=rate, id="out-chart", classes="wide-only")
             with Horizontal(id="bottom"):
-                with Container(id="sessions-panel", classes="panel") as sessions:
-                    sessions.border_title = "Sessions"
+                with _panel("sessions-panel", "Sessions"):
                     yield SessionsTable(id="sessions")
-                with Container(id="tape-panel", classes="panel") as tape:
-                    tape.border_title = "Tape: trades and events, newest first"
+                with _panel("tape-panel", "Tape: trades and events, newest first"):
                     yield Tape(self._tape_line, empty="no trades or events yet", id="tape")
         yield Footer()
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import Protocol, cast
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from client.widgets.commands import Command, CommandList
 
 __all__ = ["AdminCommands", "CommandHost"]
 
@@ -21,12 +20,14 @@ class CommandHost(Protocol):
     def symbol_names(self) -> list[str]: ...
 
 
-class AdminCommands(Provider):
+class AdminCommands(CommandList):
     """Add user, gift, disable, and halt/resume for each listed symbol."""
 
-    def _commands(self) -> list[tuple[str, Callable[[], None], str]]:
+    discovered = 5  # the admin actions, not each symbol's
+
+    def commands(self) -> list[Command]:
         host = cast(CommandHost, self.app)
-        commands: list[tuple[str, Callable[[], None], str]] = [
+        commands: list[Command] = [
             ("Add user", host.action_add_user, "Create a trader or admin with cash and shares"),
             ("Gift cash or shares", host.action_gift, "Deposit cash and/or shares to a user"),
             ("Disable user", host.action_disable_user, "Close a user's sessions and refuse their logins"),
@@ -38,14 +39,3 @@ class AdminCommands(Provider):
             commands.append((f"Resume {symbol}", partial(host.open_symbol_form, "resume", symbol),
                              f"Resume trading in {symbol}"))
         return commands
-
-    async def discover(self) -> Hits:
-        for name, action, help_text in self._commands()[:5]:
-            yield DiscoveryHit(name, action, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, action, help_text in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), action, text=name, help=help_text)

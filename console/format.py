@@ -1,4 +1,4 @@
-"""How the console writes numbers, money, times and tape lines."""
+"""How the console writes numbers, money, times and tape lines (the common forms: :mod:`client.format`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import datetime as dt
 import re
 
 from rich.text import Text
+
+from client import format as fmt
+from client.format import clock, number
 
 __all__ = [
     "clock",
@@ -36,17 +39,13 @@ KIND_STYLE = {
 
 
 def price(ticks: int | None) -> str:
-    """A price in cents as ``101.25`` (``-`` when absent)."""
-    if ticks is None:
-        return "-"
-    sign = "-" if ticks < 0 else ""
-    whole, cents = divmod(abs(ticks), 100)
-    return f"{sign}{whole:,}.{cents:02d}"
+    """A price in cents as ``1,101.25`` (``-`` when absent)."""
+    return fmt.price(ticks, grouped=True)
 
 
 def money(cents: int) -> str:
     """Cash in cents as ``$1,000.00``."""
-    return "$" + price(cents)
+    return "$" + fmt.money(cents)
 
 
 def parse_money(text: str) -> int:
@@ -63,11 +62,6 @@ def parse_money(text: str) -> int:
         raise ValueError(f"{text!r} is not an amount of dollars (e.g. 1000 or 12.50)")
     whole, frac = match.group(1), match.group(2) or ""
     return int(whole or "0") * 100 + int(frac.ljust(2, "0"))
-
-
-def number(value: int | None) -> str:
-    """An integer with thousands separators (``-`` when absent)."""
-    return "-" if value is None else f"{value:,}"
 
 
 def rate(value: float) -> str:
@@ -92,12 +86,6 @@ def duration(seconds: float) -> str:
     minutes, secs = divmod(rest, 60)
     hms = f"{hours:02d}:{minutes:02d}:{secs:02d}" if hours or days else f"{minutes:02d}:{secs:02d}"
     return f"{days}d {hms}" if days else hms
-
-
-def clock(ts_ns: int, tz: dt.tzinfo | None = None) -> str:
-    """A server timestamp (ns since the epoch) as ``HH:MM:SS`` in ``tz`` (default: local)."""
-    moment = dt.datetime.fromtimestamp(ts_ns / 1e9, tz=tz or dt.datetime.now().astimezone().tzinfo)
-    return moment.strftime("%H:%M:%S")
 
 
 def tape_line(ts_ns: int, kind: str, text: str, tz: dt.tzinfo | None = None) -> Text:

@@ -28,7 +28,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, NotRequired, TypedDict, Unpack
 
 from client.book import BookKeeper, SymbolBook
 from client.errors import ClientError, ExchError
@@ -36,12 +36,30 @@ from client.live import LinkState, LiveConnection
 from client.session import OrderType, Session, Side, TimeInForce
 from exchange.protocol import DoneMessage, FillMessage, Message
 
-__all__ = ["Bot", "BotStats", "LiveOrder"]
+__all__ = ["Bot", "BotLink", "BotStats", "LiveOrder", "OrderKind"]
 
 log = logging.getLogger("exch.bots")
 
 STOP_TIMEOUT = 5.0
 """Seconds a bot waits for its ``cancel_all`` when it stops."""
+
+
+class BotLink(TypedDict):
+    """The keyword arguments of every :class:`Bot`: where it connects, what it trades (a subclass takes ``**link``)."""
+
+    url: str
+    symbols: Sequence[str]
+    rng: random.Random
+    cafile: NotRequired[Path | None]
+    home: NotRequired[Path | None]
+
+
+class OrderKind(TypedDict, total=False):
+    """An order's price and kind, as :meth:`client.Session.order` takes them (its defaults when left out)."""
+
+    price: int | None
+    type: OrderType
+    tif: TimeInForce
 
 
 @dataclass
@@ -260,26 +278,21 @@ class Bot:
     def _next_cid(self) -> str:
         return f"{self.kind[:2]}{os.getpid():x}.{self._incarnation}.{next(self._cids)}"
 
-    async def place(
-        self,
-        symbol: str,
-        side: Side,
-        qty: int,
-        *,
-        price: int | None = None,
-        type: OrderType = "limit",
-        tif: TimeInForce = "gtc",
-    ) -> LiveOrder | None:
-        """Send one order; return it while it may rest (None: refused, done, or the link is down)."""
+    async def place(self, symbol: str, side: Side, qty: int, **kind: Unpack[OrderKind]) -> LiveOrder | None:
+        """Send one order (``price``, ``type``, ``tif`` as :meth:`client.Session.order`).
+
+        Returns:
+            The order while it may rest (None: refused, done, or the link is down).
+        """
         session = self.session
         if session is None:
             return None
         cid = self._next_cid()
-        order = LiveOrder(cid=cid, symbol=symbol, side=side, price=price, remaining=qty)
+        order = LiveOrder(cid=cid, symbol=symbol, side=side, price=kind.get("price"), remaining=qty)
         self.orders[cid] = order
         self.stats.sent += 1
         try:
-            ack = await session.order(symbol, side, qty, price=price, type=type, tif=tif, client_order_id=cid)
+            ack = await session.order(symbol, side, qty, client_order_id=cid, **kind)
         except ExchError as exc:
             self.orders.pop(cid, None)
             self.stats.refused(exc.code)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client.bots.base import Bot
+from client.bots.base import Bot, BotLink
 from client.bots.fair import FairValues
 from client.bots.maker import MarketMaker
 from client.bots.momentum import MomentumTrader
@@ -208,7 +208,7 @@ class BotFarm:
         self.pacer = Pacer(config.rate, random.Random(f"{config.seed}:pacer"))
         self.bots: list[Bot] = []
         for name, kind in roster(config.count, config.prefix):
-            common: dict[str, Any] = {
+            common: BotLink = {
                 "url": config.url, "symbols": list(config.symbols), "rng": random.Random(f"{config.seed}:{name}"),
                 "cafile": config.cafile, "home": config.home,
             }

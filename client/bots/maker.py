@@ -21,11 +21,10 @@ room it computes is never too large.
 from __future__ import annotations
 
 import itertools
-import random
-from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Callable
+from typing import Unpack
 
-from client.bots.base import Bot, LiveOrder
+from client.bots.base import Bot, BotLink, LiveOrder
 from client.bots.fair import FairValues
 from client.session import Side
 
@@ -54,17 +53,13 @@ class MarketMaker(Bot):
         name: str,
         password: str,
         *,
-        url: str,
-        symbols: Sequence[str],
-        rng: random.Random,
         fair: FairValues,
         half_spread: float = 0.0006,
         size: int = 20,
         limit: int = 200,
-        cafile: Path | None = None,
-        home: Path | None = None,
+        **link: Unpack[BotLink],
     ) -> None:
-        super().__init__(name, password, url=url, symbols=symbols, rng=rng, cafile=cafile, home=home)
+        super().__init__(name, password, **link)
         self.fair = fair
         self.half_spread = half_spread
         self.size = size

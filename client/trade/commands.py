@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from client.widgets.commands import Command, CommandList
 
 __all__ = ["TradeCommands"]
 
 
-class TradeCommands(Provider):
+class TradeCommands(CommandList):
     """Buy, sell, cancel, cancel all, replace, order kinds, reload, and ``Show SYMBOL`` per symbol."""
 
-    def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
+    def commands(self) -> list[Command]:
         from client.trade.screens.main import TradeScreen
 
         screen = self.screen
         if not isinstance(screen, TradeScreen):
             return []
-        out: list[tuple[str, Callable[[], object], str]] = [
+        out: list[Command] = [
             ("Buy", screen.action_buy, "Send a buy of the order entry's price and quantity"),
             ("Sell", screen.action_sell, "Send a sell of the order entry's price and quantity"),
             ("Cancel selected order", screen.action_cancel, "Cancel the order under the open-orders cursor"),
@@ -35,14 +34,3 @@ class TradeCommands(Provider):
             if symbol != screen.model.symbol:
                 out.append((f"Show {symbol}", partial(screen.switch_to, symbol), f"Switch the ladder to {symbol}"))
         return out
-
-    async def discover(self) -> Hits:
-        for name, action, help_text in self._commands():
-            yield DiscoveryHit(name, action, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, action, help_text in self._commands():
-            score = matcher.match(name)
-            if score > 0:
-                yield Hit(score, matcher.highlight(name), action, help=help_text)

@@ -6,10 +6,11 @@ halts); these checks catch typing mistakes at once, with the reason in words.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from client.trade import format as fmt
+from client import format as fmt
 
 __all__ = ["MAX_VALUE", "OrderTicket", "TicketError", "check_ticket"]
 
@@ -74,24 +75,33 @@ def check_ticket(
     """
     if halted:
         raise TicketError("symbol", f"{symbol} is halted: new orders are refused (cancels still work)")
-    try:
-        shares = fmt.parse_qty(qty_text)
-    except ValueError as exc:
-        raise TicketError("qty", str(exc)) from None
-    if shares > MAX_VALUE:
-        raise TicketError("qty", f"at most {fmt.qty(MAX_VALUE)} shares")
-    if lot and shares % lot:
-        raise TicketError("qty", f"{fmt.qty(shares)} is not a multiple of the lot {lot}")
+    shares = _checked("qty", qty_text, fmt.parse_qty, fmt.qty, step=lot, step_name=f"lot {lot}", unit=" shares")
     cents: int | None = None
     if type == "limit":
-        try:
-            cents = fmt.parse_price(price_text)
-        except ValueError as exc:
-            raise TicketError("price", str(exc)) from None
-        if cents > MAX_VALUE:
-            raise TicketError("price", f"at most {fmt.price(MAX_VALUE)}")
-        if tick and cents % tick:
-            raise TicketError("price", f"{fmt.price(cents)} is not a multiple of the tick {fmt.price(tick)}")
+        cents = _checked("price", price_text, fmt.parse_price, fmt.price, step=tick,
+                         step_name=f"tick {fmt.price(tick)}")
     if post_only and (type != "limit" or tif != "gtc"):
         raise TicketError("type", "post-only needs a limit GTC order")
     return OrderTicket(symbol=symbol, side=side, qty=shares, price=cents, type=type, tif=tif, post_only=post_only)
+
+
+def _checked(
+    field: str,
+    text: str,
+    parse: Callable[[str], int],
+    show: Callable[[int], str],
+    *,
+    step: int | None,
+    step_name: str,
+    unit: str = "",
+) -> int:
+    """``text`` parsed, at most :data:`MAX_VALUE` and a multiple of ``step`` (when known), else :class:`TicketError`."""
+    try:
+        value = parse(text)
+    except ValueError as exc:
+        raise TicketError(field, str(exc)) from None
+    if value > MAX_VALUE:
+        raise TicketError(field, f"at most {show(MAX_VALUE)}{unit}")
+    if step and value % step:
+        raise TicketError(field, f"{show(value)} is not a multiple of the {step_name}")
+    return value

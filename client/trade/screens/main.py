@@ -19,9 +19,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
+from client import format as fmt
 from client.errors import ClientError, ExchError
 from client.live import LinkState
-from client.trade import format as fmt
 from client.trade.model import TradeModel
 from client.trade.screens.replace import ReplaceScreen, ReplaceValues
 from client.trade.screens.symbols import SymbolSwitcher
@@ -203,8 +203,7 @@ class TradeScreen(Screen[None]):
             ticket = entry.ticket(side)
         except TicketError:
             return
-        if self.link is None:
-            entry.say("✗ offline: not connected to an exchange", error=True)
+        if not self._online():
             return
         entry.say(f"… sending {self._describe(ticket)}")
         self._place(ticket)
@@ -222,16 +221,31 @@ class TradeScreen(Screen[None]):
         assert link is not None
         try:
             ack = await link.order(ticket)
-        except ExchError as exc:
-            entry.say(f"✗ refused: {exc.code}: {exc.message}", error=True)
-            self.notify(exc.message, title=f"Order refused: {exc.code}", severity="error")
-            return
         except ClientError as exc:
-            entry.say(f"✗ {exc}", error=True)
+            self._failed(exc, refused="refused", title="Order refused")
             return
         status = ack.status.replace("_", " ")
         rest = f", {fmt.qty(ack.remaining)} resting" if ack.remaining and ack.status != "open" else ""
         entry.say(f"✓ #{ack.order_id} {self._describe(ticket)}: {status}{rest}")
+
+    def _online(self) -> bool:
+        """True with a link; else say so in the order entry."""
+        if self.link is None:
+            self.query_one(OrderEntry).say("✗ offline: not connected to an exchange", error=True)
+            return False
+        return True
+
+    def _failed(self, exc: ClientError, doing: str = "", *, refused: str = "", title: str = "") -> None:
+        """Say why a request failed in the order entry (``doing``: what it was, e.g. ``"cancel #7: "``).
+
+        With a ``title``, a refusal by the server reads ``✗ {refused}: {code}: {message}``
+        and is notified under ``{title}: {code}``.
+        """
+        if title and isinstance(exc, ExchError):
+            self.query_one(OrderEntry).say(f"✗ {refused}: {exc.code}: {exc.message}", error=True)
+            self.notify(exc.message, title=f"{title}: {exc.code}", severity="error")
+        else:
+            self.query_one(OrderEntry).say(f"✗ {doing}{exc}", error=True)
 
     @on(Ladder.PriceSelected)
     def _price_selected(self, event: Ladder.PriceSelected) -> None:
@@ -263,10 +277,8 @@ class TradeScreen(Screen[None]):
         if order_id is None:
             entry.say("✗ no open order to cancel", error=True)
             return
-        if self.link is None:
-            entry.say("✗ offline: not connected to an exchange", error=True)
-            return
-        self._cancel(order_id)
+        if self._online():
+            self._cancel(order_id)
 
     @work(group="orders")
     async def _cancel(self, order_id: int) -> None:
@@ -275,16 +287,14 @@ class TradeScreen(Screen[None]):
         try:
             remaining = await self.link.cancel(order_id)
         except ClientError as exc:
-            entry.say(f"✗ cancel #{order_id}: {exc}", error=True)
+            self._failed(exc, f"cancel #{order_id}: ")
             return
         entry.say(f"✓ canceled #{order_id} ({fmt.qty(remaining)} open)")
 
     def action_cancel_all(self) -> None:
         """Cancel every open order (every symbol)."""
-        if self.link is None:
-            self.query_one(OrderEntry).say("✗ offline: not connected to an exchange", error=True)
-            return
-        self._cancel_all()
+        if self._online():
+            self._cancel_all()
 
     @work(group="orders")
     async def _cancel_all(self) -> None:
@@ -293,7 +303,7 @@ class TradeScreen(Screen[None]):
         try:
             count = await self.link.cancel_all()
         except ClientError as exc:
-            entry.say(f"✗ cancel all: {exc}", error=True)
+            self._failed(exc, "cancel all: ")
             return
         entry.say(f"✓ canceled all: {count} order{'s' if count != 1 else ''}")
 
@@ -318,12 +328,8 @@ class TradeScreen(Screen[None]):
         price, qty = values
         try:
             ack = await self.link.replace(order_id, price=price, qty=qty)
-        except ExchError as exc:
-            entry.say(f"✗ replace refused: {exc.code}: {exc.message}", error=True)
-            self.notify(exc.message, title=f"Replace refused: {exc.code}", severity="error")
-            return
         except ClientError as exc:
-            entry.say(f"✗ replace #{order_id}: {exc}", error=True)
+            self._failed(exc, f"replace #{order_id}: ", refused="replace refused", title="Replace refused")
             return
         entry.say(f"✓ replaced #{order_id}: {ack.status.replace('_', ' ')}, {fmt.qty(ack.remaining)} open")
 
@@ -356,7 +362,7 @@ class TradeScreen(Screen[None]):
         try:
             await self.link.switch(symbol)
         except ClientError as exc:
-            entry.say(f"✗ cannot show {symbol}: {exc}", error=True)
+            self._failed(exc, f"cannot show {symbol}: ")
             return
         self.query_one(Ladder).cursor = None
         entry.symbol_changed()

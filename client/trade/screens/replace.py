@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from client.trade import format as fmt
+from client import format as fmt
 from client.trade.validate import MAX_VALUE
 from client.trade.widgets.number_input import NumberInput
 from exchange.protocol import OrderInfo, SymbolInfo

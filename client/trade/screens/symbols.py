@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from client.trade import format as fmt
+from client import format as fmt
 from exchange.protocol import SymbolInfo
 
 __all__ = ["SymbolSwitcher"]

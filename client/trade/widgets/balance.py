@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from client.trade import format as fmt
+from client import format as fmt
 from client.trade.model import TradeModel
 from exchange.protocol import BalanceReply
 

@@ -2,49 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
-from textual.widgets import Static
 
-from client.trade import format as fmt
+from client import format as fmt
 from client.trade.model import TradeModel
+from client.trade.widgets.tape import FeedTape
+from exchange.protocol import FillMessage
 
-__all__ = ["FillsPanel"]
+__all__ = ["FillsPanel", "fill_line"]
 
 
-class FillsPanel(Static):
-    """One line per fill: time, side, quantity, symbol, price, maker/taker, order id."""
+def fill_line(fill: FillMessage) -> Text:
+    """Time, side, quantity, symbol, price, maker/taker, order id."""
+    buy = fill.side == "buy"
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f"{fmt.clock(fill.ts)} ", style="dim")
+    text.append("B " if buy else "S ", style="bold green" if buy else "bold red")
+    text.append(f"{fmt.qty(fill.qty)} {fill.symbol} @{fmt.price(fill.price)} ")
+    text.append("M" if fill.liquidity == "maker" else "T", style="dim")
+    text.append(f" #{fill.order_id}", style="dim")
+    return text
+
+
+class FillsPanel(FeedTape):
+    """The trader's fills, one :func:`fill_line` each."""
 
     def __init__(self, model: TradeModel, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.model = model
-        self.border_title = "Fills"
-        self._seen: tuple[int, int] | None = None
+        super().__init__(model, fill_line, title="Fills", empty="no fills yet", id=id)
 
-    def sync(self) -> None:
-        """Repaint when a fill arrived."""
+    def feed(self) -> tuple[Sequence[FillMessage], object]:
         fills = self.model.fills
-        key = (len(fills), fills[-1].trade_id if fills else 0)
-        if key == self._seen and self._seen is not None:
-            return
-        self._seen = key
-        if not fills:
-            self.update(Text("no fills yet", style="dim"))
-            return
-        text = Text(no_wrap=True, overflow="ellipsis")
-        rows = max(1, self.size.height or 8)
-        for i, fill in enumerate(reversed(fills)):
-            if i >= rows:
-                break
-            if i:
-                text.append("\n")
-            text.append(f"{fmt.clock(fill.ts)} ", style="dim")
-            buy = fill.side == "buy"
-            text.append("B " if buy else "S ", style="bold green" if buy else "bold red")
-            text.append(f"{fmt.qty(fill.qty)} {fill.symbol} @{fmt.price(fill.price)} ")
-            text.append("M" if fill.liquidity == "maker" else "T", style="dim")
-            text.append(f" #{fill.order_id}", style="dim")
-        self.update(text)
-
-    def on_resize(self) -> None:
-        self._seen = None
-        self.sync()
+        return fills, (len(fills), fills[-1].trade_id if fills else 0)

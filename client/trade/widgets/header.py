@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from client.trade import format as fmt
+from client import format as fmt
 from client.trade.model import TradeModel
 
 __all__ = ["SymbolHeader"]

@@ -28,7 +28,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from client.trade import format as fmt
+from client import format as fmt
 from client.trade.model import LadderLevel, TradeModel
 
 __all__ = ["Ladder"]

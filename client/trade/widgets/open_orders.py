@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from client.trade import format as fmt
+from client import format as fmt
 from client.trade.model import TradeModel
 from exchange.protocol import OrderInfo
 

@@ -18,7 +18,7 @@ from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
-from client.trade import format as fmt
+from client import format as fmt
 from client.trade.model import TradeModel
 from client.trade.validate import OrderTicket, TicketError, check_ticket
 from client.trade.widgets.number_input import NumberInput
