@@ -2,7 +2,10 @@
 
 The mix (DESIGN.md): 55% limit adds of which a fifth cross the spread, 25%
 cancels, 10% replaces, 5% IOC, 5% market orders, from 1,000 users on two
-symbols, with risk checks on. The stream is generated once by driving a
+symbols, with risk checks on. Resting orders are 1-99 shares and the orders
+that take liquidity 1-79, so the book stays about stationary (a few thousand
+resting orders) instead of growing through the run. The stream is generated
+once by driving a
 scratch engine (so cancels and replaces name orders that really are open),
 then replayed on a fresh engine twice: once for throughput, once timing every
 command for the latency percentiles.
@@ -102,12 +105,12 @@ def generate(n: int, *, seed: int = 1, users: int = 1_000) -> tuple[list[Command
                 cmd = Replace(owner, order_id, price=max(1, (bid + ask) // 2 + rng.randrange(-40, 41)))
         elif r < 0.40:
             price = ask + rng.randrange(0, 3) if side == "buy" else max(1, bid - rng.randrange(0, 3))
-            cmd = NewOrder(user, symbol, side, "limit", price, rng.randrange(1, 20), "ioc")
+            cmd = NewOrder(user, symbol, side, "limit", price, rng.randrange(1, 80), "ioc")
         elif r < 0.45:
-            cmd = NewOrder(user, symbol, side, "market", None, rng.randrange(1, 20))
+            cmd = NewOrder(user, symbol, side, "market", None, rng.randrange(1, 80))
         elif r < 0.56:  # the crossing fifth of the limit adds
             price = ask + rng.randrange(0, 3) if side == "buy" else max(1, bid - rng.randrange(0, 3))
-            cmd = NewOrder(user, symbol, side, "limit", price, rng.randrange(1, 20))
+            cmd = NewOrder(user, symbol, side, "limit", price, rng.randrange(1, 80))
         else:
             mid = (bid + ask) // 2
             offset = 1 + int(rng.expovariate(1 / 15))
