@@ -63,7 +63,7 @@ def cli_errors() -> Iterator[None]:
         fail(str(exc) or type(exc).__name__)
     except OSError as exc:
         fail(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
-    except ValueError as exc:
+    except (ValueError, RuntimeError) as exc:
         fail(str(exc))
 
 
