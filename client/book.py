@@ -35,7 +35,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Final, Literal, Protocol, cast
+from typing import Any, Final, Literal, Protocol, TypeVar, cast
 
 from client.errors import SessionClosed
 from client.session import Channel, MessageCallback
@@ -88,6 +88,19 @@ class MarketDataSession(Protocol):
 
     async def symbols(self) -> SymbolsReply:
         """The listed symbols and their status."""
+
+
+M = TypeVar("M", L3Message, L2Message)
+M_in = TypeVar("M_in", L3Message, L2Message, contravariant=True)
+
+
+class _Moves(Protocol[M_in]):
+    """A local book moved by one kind of update (``L3Book`` by ``l3``, ``L2Book`` by ``l2``)."""
+
+    @property
+    def seq(self) -> int: ...
+
+    def apply(self, msg: M_in, /) -> object: ...
 
 
 class SymbolBook:
@@ -430,26 +443,22 @@ class BookKeeper:
             self._changed(book.symbol)
 
     def _on_l3(self, book: SymbolBook, msg: L3Message) -> bool:
-        if book.l3 is None or "level3" in book.stale:
-            return False
-        before = book.l3.seq
-        try:
-            book.l3.apply(msg)
-        except GapError as gap:
-            self._gap(book, "level3", gap)
-            return True
-        return book.l3.seq != before
+        return self._apply(book, "level3", book.l3, msg)
 
     def _on_l2(self, book: SymbolBook, msg: L2Message) -> bool:
-        if book.l2 is None or "level2" in book.stale:
+        return self._apply(book, "level2", book.l2, msg)
+
+    def _apply(self, book: SymbolBook, channel: BookChannel, target: _Moves[M] | None, msg: M) -> bool:
+        """Move one book by one update; a gap marks the channel stale and resubscribes."""
+        if target is None or channel in book.stale:
             return False
-        before = book.l2.seq
+        before = target.seq
         try:
-            book.l2.apply(msg)
+            target.apply(msg)
         except GapError as gap:
-            self._gap(book, "level2", gap)
+            self._gap(book, channel, gap)
             return True
-        return book.l2.seq != before
+        return target.seq != before
 
     def _on_snapshot(self, book: SymbolBook, msg: SnapshotMessage) -> bool:
         channel = cast(BookChannel, msg.channel)
