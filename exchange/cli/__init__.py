@@ -16,21 +16,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="exch: a stock exchange you can download, run and put on the internet.",
 )
-app.add_typer(bench.app, name="bench")
-app.add_typer(users.app, name="user")
+# Listed in the order a newcomer meets them: try it, run it, use it, operate it, measure it.
+app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.command("status")(serve.status)
 app.command("stop")(serve.stop)
+app.command("console")(console.console)
+app.command("trade")(trade.trade)
+app.add_typer(users.app, name="user")
+app.command("bots")(bots.bots)
+app.command("marketdata")(marketdata.marketdata)
+app.command("health")(health.health)
 app.add_typer(journal_cli.app, name="journal")
 app.command("replay")(journal_cli.replay)
 app.command("trades")(trades_cli.trades)
-app.command("marketdata")(marketdata.marketdata)
-app.command("bots")(bots.bots)
-app.command("health")(health.health)
-app.command("demo")(demo.demo)
-app.command("trade")(trade.trade)
-app.command("console")(console.console)
-
+app.add_typer(bench.app, name="bench")
 
 def main() -> None:
     """Entry point of the ``exch`` console script."""
