@@ -5,8 +5,9 @@ joiners and the tests all keep their books with these classes, from a
 ``snapshot`` followed by ``l3`` (or ``l2``) messages.
 
 Bids and asks are one implementation: a level's key is ``sign * price``
-(``-1`` for bids, ``+1`` for asks), so the best level of either side is the
-first key of a ``SortedDict``.
+(``-1`` for bids, ``+1`` for asks), so the best level of either side has the
+smallest key (the top of a heap for L3 books, the first key of a
+``SortedDict`` for L2 books).
 
 Sequence rules (PROTOCOL.md): ``l3`` messages carry consecutive ``seq`` values
 per symbol, so a message whose ``seq`` is not the next one raises
@@ -18,7 +19,8 @@ absolute, so overlap is harmless and only a hole is a gap.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import heapq
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from sortedcontainers import SortedDict
@@ -58,34 +60,62 @@ class _Level:
 
 
 class _Side:
-    """One side of an L3 book."""
+    """One side of an L3 book: levels by key, and a heap of keys for the best one.
 
-    __slots__ = ("side", "sign", "levels")
+    A level that empties stays (empty) until it reaches the top of the heap or
+    the empties outnumber the live levels, so adding and removing a level costs
+    a dict operation and a heap push, not a sorted-container update.
+    """
+
+    __slots__ = ("side", "sign", "levels", "heap", "empty", "total")
 
     def __init__(self, side: str) -> None:
         self.side = side
         self.sign = side_sign(side)
-        self.levels: SortedDict = SortedDict()  # key -> _Level
+        self.levels: dict[int, _Level] = {}  # key -> level (possibly empty)
+        self.heap: list[int] = []  # each key of ``levels`` once
+        self.empty = 0  # empty levels still in ``levels``
+        self.total = 0  # all resting quantity on this side
 
     def level(self, price: int) -> _Level:
         key = self.sign * price
-        level: _Level | None = self.levels.get(key)
+        level = self.levels.get(key)
         if level is None:
             level = self.levels[key] = _Level(price)
+            heapq.heappush(self.heap, key)
+        elif not level.orders:
+            self.empty -= 1
         return level
 
     def drop_if_empty(self, level: _Level) -> None:
-        if not level.orders:
-            del self.levels[self.sign * level.price]
+        if level.orders:
+            return
+        self.empty += 1
+        if self.empty > 64 and self.empty > len(self.levels) - self.empty:
+            self.levels = {k: v for k, v in self.levels.items() if v.orders}
+            self.heap = list(self.levels)
+            heapq.heapify(self.heap)
+            self.empty = 0
+
+    def get(self, price: int) -> _Level | None:
+        level = self.levels.get(self.sign * price)
+        return level if level is not None and level.orders else None
 
     def best(self) -> _Level | None:
-        if not self.levels:
-            return None
-        level: _Level = self.levels.peekitem(0)[1]
-        return level
+        heap, levels = self.heap, self.levels
+        while heap:
+            level = levels[heap[0]]
+            if level.orders:
+                return level
+            del levels[heapq.heappop(heap)]
+            self.empty -= 1
+        return None
 
-    def ordered(self) -> Iterator[_Level]:
-        yield from self.levels.values()
+    def ordered(self, depth: int | None = None) -> list[_Level]:
+        """Live levels, best first (the ``depth`` best only, if given)."""
+        live = [k for k, level in self.levels.items() if level.orders]
+        keys = sorted(live) if depth is None else heapq.nsmallest(depth, live)
+        return [self.levels[k] for k in keys]
 
 
 class L3Book:
@@ -128,6 +158,7 @@ class L3Book:
                 level = book_side.level(price)
                 level.orders[order_id] = qty
                 level.total += qty
+                book_side.total += qty
                 self.orders[order_id] = (side, price)
         self.seq = seq
         self.last, self.last_qty, self.volume = last, last_qty, volume
@@ -155,6 +186,7 @@ class L3Book:
             level = side.level(msg.price)
             level.orders[msg.order_id] = msg.qty
             level.total += msg.qty
+            side.total += msg.qty
             self.orders[msg.order_id] = (msg.side, msg.price)
             return [(msg.side, msg.price, level.total)]
         if event == "match":
@@ -173,7 +205,9 @@ class L3Book:
             side_name, price = found
             side = self.sides[side_name]
             level = side.level(price)
-            level.total -= level.orders.pop(msg.order_id, 0)
+            gone = level.orders.pop(msg.order_id, 0)
+            level.total -= gone
+            side.total -= gone
             side.drop_if_empty(level)
             return [(side_name, price, level.total)]
         return []
@@ -183,11 +217,13 @@ class L3Book:
         if found is None:
             return []
         side_name, price = found
-        level = self.sides[side_name].level(price)
+        side = self.sides[side_name]
+        level = side.level(price)
         qty = level.orders[order_id]
         new = qty - by if by is not None else (to if to is not None else qty)
         level.orders[order_id] = new
         level.total += new - qty
+        side.total += new - qty
         return [(side_name, price, level.total)]
 
     # ------------------------------------------------------------------ views
@@ -199,16 +235,11 @@ class L3Book:
 
     def levels(self, side: str, depth: int | None = None) -> list[tuple[int, int]]:
         """``(price, total qty)`` per level, best first."""
-        out: list[tuple[int, int]] = []
-        for level in self.sides[side].ordered():
-            if depth is not None and len(out) >= depth:
-                break
-            out.append((level.price, level.total))
-        return out
+        return [(level.price, level.total) for level in self.sides[side].ordered(depth)]
 
     def orders_at(self, side: str, price: int) -> list[tuple[int, int]]:
         """``(order_id, qty)`` resting at ``price``, in queue order."""
-        level = self.sides[side].levels.get(side_sign(side) * price)
+        level = self.sides[side].get(price)
         return [] if level is None else list(level.orders.items())
 
     def rows(self, side: str) -> list[list[int]]:
@@ -218,7 +249,7 @@ class L3Book:
     @property
     def open_interest(self) -> int:
         """All resting quantity, both sides."""
-        return sum(level.total for side in self.sides.values() for level in side.ordered())
+        return sum(side.total for side in self.sides.values())
 
     def ticker(self) -> dict[str, int | None]:
         """The ticker fields (without ``symbol``)."""
