@@ -30,7 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from exchange.tls import client_context
 
-__all__ = ["echo_server_main", "run"]
+__all__ = ["run"]
 
 _ECHO = """
 import asyncio, ssl, sys
@@ -49,10 +49,6 @@ try:
 except ImportError:
     asyncio.run(main())
 """
-
-
-def echo_server_main() -> None:
-    """Unused entry point kept for symmetry (the echo server runs from ``_ECHO``)."""
 
 
 def _start_exch(home: Path, extra: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
@@ -119,7 +115,6 @@ class _Counter:
         self.replies = 0
         self.errors = 0
         self.sent = 0
-        self.latencies: list[int] = []
 
 
 async def _closed_loop(ws: ClientConnection, conn_no: int, window: int, deadline: float, c: _Counter,

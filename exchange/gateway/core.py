@@ -364,13 +364,14 @@ class Gateway(Endpoint):
             return
         now = self.monotonic()
         user: User | None = None
+        pw_hash = ""
         if r.token is not None:
             verified = self.signer.verify(r.token, time.time())
             if verified is not None:
                 name, generation = verified
                 found = await self._in_store(self._credentials, name)
                 if found is not None and not found[0].disabled and _generation(found[1]) == generation:
-                    user = found[0]
+                    user, pw_hash = found
         elif r.username is not None and r.password is not None:
             name = r.username
             if not await self._login_allowed(name, s.ip, now):
@@ -382,7 +383,7 @@ class Gateway(Endpoint):
             ok = await verify_or_dummy(r.password, found[1].encode() if found else None,
                                        rounds=self.bcrypt_rounds, executor=self.bcrypt_executor)
             if ok and found is not None and not found[0].disabled:
-                user = found[0]
+                user, pw_hash = found
                 self.throttle.success(name, s.ip, self.monotonic())
             else:
                 self.throttle.failure(name, s.ip, self.monotonic())
@@ -397,10 +398,9 @@ class Gateway(Endpoint):
             return
         if s.state is not SessionState.CONNECTED:  # closed while we checked
             return
-        found_hash = (await self._in_store(self._credentials, user.name) or (user, ""))[1]
         s.login(user.name, user.id, user.role)
         self.by_user.setdefault(user.id, []).append(s)
-        token, expires = self.signer.issue(user.name, _generation(found_hash), time.time())
+        token, expires = self.signer.issue(user.name, _generation(pw_hash), time.time())
         self._reply(s, r.id, encode_message(LoginReply(
             id=r.id, user=user.name, role=user.role, token=token, token_expires_ts=expires
         )))

@@ -60,7 +60,6 @@ class ClientSession:
         self.order_count = 0
         self.message_count = 0
         self._mark = (now, 0, 0)
-        self.sent = 0
         self.outbox: list[bytes] = []
         self.on_dirty: Callable[[ClientSession], None] = _flush_now
 
@@ -101,7 +100,6 @@ class ClientSession:
         if not self.outbox:
             self.on_dirty(self)
         self.outbox.append(frame)
-        self.sent += 1
         return True
 
     def congested(self) -> bool:
