@@ -36,6 +36,23 @@ DbOption = typer.Option(
 )
 
 
+# The options of every listener (exch serve, exch marketdata), defined once.
+HostOption = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for every interface).")
+CertfileOption = typer.Option(None, help="PEM certificate (chain) to serve instead of the local CA's.")
+KeyfileOption = typer.Option(None, help="PEM private key of --certfile.")
+InsecureOption = typer.Option(False, "--insecure", help="Serve plain ws:// without TLS (local work only).")
+TlsNameOption = typer.Option(
+    [], "--tls-name", help="Extra name or IP the generated certificate is valid for, e.g. exch.example.com "
+    "(repeatable).")
+MessagesPerSOption = typer.Option(1000, help="Requests per second per connection (0: no limit).")
+
+
+def check_cert_pair(certfile: Path | None, keyfile: Path | None) -> None:
+    """``--certfile`` and ``--keyfile`` come together or not at all."""
+    if (certfile is None) != (keyfile is None):
+        fail("--certfile and --keyfile go together")
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one readable line to stderr and exit non-zero."""
     typer.echo(f"exch: error: {message}", err=True)

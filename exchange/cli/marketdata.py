@@ -6,7 +6,19 @@ from pathlib import Path
 
 import typer
 
-from exchange.cli.common import HomeOption, cli_errors, fail, resolve_home, run
+from exchange.cli.common import (
+    CertfileOption,
+    HomeOption,
+    HostOption,
+    InsecureOption,
+    KeyfileOption,
+    MessagesPerSOption,
+    TlsNameOption,
+    check_cert_pair,
+    cli_errors,
+    resolve_home,
+    run,
+)
 
 __all__ = ["marketdata"]
 
@@ -15,21 +27,18 @@ def marketdata(
     bus: str = typer.Option("redis://127.0.0.1:6379",
                             help="The bus to follow, as exch serve --bus: redis://HOST:PORT[/DB][?prefix=NAME]."),
     home: Path | None = HomeOption,
-    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for every interface)."),
+    host: str = HostOption,
     port: int = typer.Option(8444, min=0, max=65535, help="TCP port (0: any free port, see HOME/marketdata-PID.json)."),
-    certfile: Path | None = typer.Option(None, help="PEM certificate (chain) to serve instead of the local CA's."),
-    keyfile: Path | None = typer.Option(None, help="PEM private key of --certfile."),
-    insecure: bool = typer.Option(False, "--insecure", help="Serve plain ws:// without TLS (local work only)."),
-    tls_name: list[str] = typer.Option(
-        [], "--tls-name", help="Extra name or IP the generated certificate is valid for, e.g. exch.example.com "
-        "(repeatable)."),
-    messages_per_s: float = typer.Option(1000, help="Requests per second per connection (0: no limit)."),
+    certfile: Path | None = CertfileOption,
+    keyfile: Path | None = KeyfileOption,
+    insecure: bool = InsecureOption,
+    tls_name: list[str] = TlsNameOption,
+    messages_per_s: float = MessagesPerSOption,
     max_connections: int = typer.Option(20_000, min=1, help="Connections accepted at once."),
 ) -> None:
     """Serve ticker/level2/level3/trades from the bus (any number of these, on any hosts)."""
     with cli_errors():
-        if (certfile is None) != (keyfile is None):
-            fail("--certfile and --keyfile go together")
+        check_cert_pair(certfile, keyfile)
         from exchange.gateway.limits import GatewayLimits
         from exchange.marketdata.bus import open_follower
         from exchange.marketdata.server import MarketDataConfig, run_marketdata

@@ -16,7 +16,22 @@ from typing import Any
 
 import typer
 
-from exchange.cli.common import DbOption, HomeOption, cli_errors, fail, resolve_home, run, server_running
+from exchange.cli.common import (
+    CertfileOption,
+    DbOption,
+    HomeOption,
+    HostOption,
+    InsecureOption,
+    KeyfileOption,
+    MessagesPerSOption,
+    TlsNameOption,
+    check_cert_pair,
+    cli_errors,
+    fail,
+    resolve_home,
+    run,
+    server_running,
+)
 
 __all__ = ["serve", "status", "stop"]
 
@@ -26,19 +41,17 @@ LOG_FILE = "exch.log"
 
 def serve(
     home: Path | None = HomeOption,
-    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for every interface)."),
+    host: str = HostOption,
     port: int = typer.Option(8443, min=0, max=65535, help="TCP port (0: any free port)."),
     symbols: str | None = typer.Option(None, help="Comma-separated symbols to list if missing, e.g. ACME,BOLT."),
     db: str | None = DbOption,
-    certfile: Path | None = typer.Option(None, help="PEM certificate (chain) to serve instead of the local CA's."),
-    keyfile: Path | None = typer.Option(None, help="PEM private key of --certfile."),
-    insecure: bool = typer.Option(False, "--insecure", help="Serve plain ws:// without TLS (local work only)."),
-    tls_name: list[str] = typer.Option(
-        [], "--tls-name", help="Extra name or IP the generated certificate is valid for, e.g. exch.example.com "
-        "(repeatable)."),
+    certfile: Path | None = CertfileOption,
+    keyfile: Path | None = KeyfileOption,
+    insecure: bool = InsecureOption,
+    tls_name: list[str] = TlsNameOption,
     fsync: bool = typer.Option(False, "--fsync", help="synchronous=FULL: survive power loss, not just crashes."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background (pid and log in the home)."),
-    messages_per_s: float = typer.Option(1000, help="Requests per second per connection (0: no limit)."),
+    messages_per_s: float = MessagesPerSOption,
     orders_per_s: float = typer.Option(500, help="Order requests per second per connection (0: no limit)."),
     bcrypt_rounds: int = typer.Option(12, min=4, max=16, help="bcrypt cost of new password hashes."),
     bus: str | None = typer.Option(None, help="Publish market data to redis://HOST:PORT[/DB][?prefix=NAME] "
@@ -47,8 +60,7 @@ def serve(
     """Run the exchange: TLS WebSocket gateway, engine, journal (foreground unless --detach)."""
     with cli_errors():
         root = resolve_home(home)
-        if (certfile is None) != (keyfile is None):
-            fail("--certfile and --keyfile go together")
+        check_cert_pair(certfile, keyfile)
         if detach:
             _detach(root, port)
             return
