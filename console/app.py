@@ -9,6 +9,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Footer
 
@@ -169,25 +170,35 @@ class ConsoleApp(App[None]):
     # ------------------------------------------------------------------ repaint
 
     def render_model(self) -> None:
-        """Repaint what changed in the model (called at a steady rate)."""
-        link = self.query_one(LinkBar)
-        self.query_one("#main").set_class(self.connect and (link.stale or self._link is not LinkState.UP),
+        """Repaint what changed in the model (called at a steady rate).
+
+        The widgets live on the bottom screen, whatever form is on top; a tick
+        that falls while the app is closing (its widgets being removed) paints
+        nothing.
+        """
+        try:
+            main = self.screen_stack[0]
+            link = main.query_one(LinkBar)
+            symbols = main.query_one(SymbolTable)
+        except (IndexError, NoMatches):
+            return
+        main.query_one("#main").set_class(self.connect and (link.stale or self._link is not LinkState.UP),
                                           "-stale")
         model = self.model
         if model.version == self._rendered:
             return
         self._rendered = model.version
         with self.batch_update():
-            self.query_one(SymbolTable).show(model.symbols)
-            self.query_one(ServerNumbers).show(server_pairs(model))
-            self.query_one("#rss-chart", SparkChart).set_data(model.rss)
-            self.query_one("#orders-chart", SparkChart).set_data(model.orders_rate)
-            self.query_one("#trades-chart", SparkChart).set_data(model.trades_rate)
-            self.query_one("#out-chart", SparkChart).set_data(model.out_rate)
+            symbols.show(model.symbols)
+            main.query_one(ServerNumbers).show(server_pairs(model))
+            main.query_one("#rss-chart", SparkChart).set_data(model.rss)
+            main.query_one("#orders-chart", SparkChart).set_data(model.orders_rate)
+            main.query_one("#trades-chart", SparkChart).set_data(model.trades_rate)
+            main.query_one("#out-chart", SparkChart).set_data(model.out_rate)
             if model.sessions_version != self._sessions_rendered:
                 self._sessions_rendered = model.sessions_version
-                self.query_one(SessionsTable).show(model.sessions, model.tz)
-            self.query_one(Tape).show(model.tape, version=model.tape_version, added=model.take_tape_added())
+                main.query_one(SessionsTable).show(model.sessions, model.tz)
+            main.query_one(Tape).show(model.tape, version=model.tape_version, added=model.take_tape_added())
             if model.shutdown is not None:
                 when = clock(model.shutdown.ts, model.tz)
                 link.set_notice(f"shutdown at {when}: {model.shutdown.reason}")

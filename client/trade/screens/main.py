@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
@@ -112,7 +113,17 @@ class TradeScreen(Screen[None]):
     # ------------------------------------------------------------------ repaint
 
     def repaint(self) -> None:
-        """Bring every widget up to date with the model (the steady-rate tick)."""
+        """Bring every widget up to date with the model (the steady-rate tick).
+
+        A tick that falls while the app is closing (the widgets being removed)
+        paints nothing.
+        """
+        try:
+            self._repaint()
+        except NoMatches:
+            return
+
+    def _repaint(self) -> None:
         self.repaints += 1
         model = self.model
         self._show_link(model)
