@@ -36,7 +36,7 @@ class TradeApp(App[int]):
     CSS_PATH = "trade.tcss"
     TITLE = "exch trade"
     COMMANDS = App.COMMANDS | {TradeCommands}
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (160, "-xwide")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit"),
     ]

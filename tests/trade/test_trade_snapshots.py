@@ -18,7 +18,7 @@ from tests.trade.demo import demo_app
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 34), id="120x34")]
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", [*SIZES, pytest.param((180, 40), id="180x40")])
 def test_main_screen(snap_compare, utc, size) -> None:  # type: ignore[no-untyped-def]
     async def settle(pilot: Pilot[object]) -> None:
         await pilot.press("down", "down")  # the ladder cursor on the best ask's neighbour
