@@ -45,12 +45,27 @@ TlsNameOption = typer.Option(
     [], "--tls-name", help="Extra name or IP the generated certificate is valid for, e.g. exch.example.com "
     "(repeatable).")
 MessagesPerSOption = typer.Option(1000, help="Requests per second per connection (0: no limit).")
+TrustedProxyOption = typer.Option(
+    [], "--trusted-proxy", metavar="CIDR", help="Network of a reverse proxy in front (e.g. 10.0.0.0/8) whose "
+    "Forwarded / X-Forwarded-For / Fly-Client-IP / X-Real-IP header names the client (repeatable; default: "
+    "none, headers ignored).")
 
 
 def check_cert_pair(certfile: Path | None, keyfile: Path | None) -> None:
     """``--certfile`` and ``--keyfile`` come together or not at all."""
     if (certfile is None) != (keyfile is None):
         fail("--certfile and --keyfile go together")
+
+
+def check_trusted_proxies(values: list[str]) -> None:
+    """Every ``--trusted-proxy`` value is a network; one readable error line if not."""
+    from exchange.gateway.forwarded import parse_network
+
+    for value in values:
+        try:
+            parse_network(value)
+        except ValueError as exc:
+            fail(f"--trusted-proxy: {exc}")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -14,7 +14,9 @@ from exchange.cli.common import (
     KeyfileOption,
     MessagesPerSOption,
     TlsNameOption,
+    TrustedProxyOption,
     check_cert_pair,
+    check_trusted_proxies,
     cli_errors,
     resolve_home,
     run,
@@ -33,12 +35,14 @@ def marketdata(
     keyfile: Path | None = KeyfileOption,
     insecure: bool = InsecureOption,
     tls_name: list[str] = TlsNameOption,
+    trusted_proxy: list[str] = TrustedProxyOption,
     messages_per_s: float = MessagesPerSOption,
     max_connections: int = typer.Option(20_000, min=1, help="Connections accepted at once."),
 ) -> None:
     """Serve ticker/level2/level3/trades from the bus (any number of these, on any hosts)."""
     with cli_errors():
         check_cert_pair(certfile, keyfile)
+        check_trusted_proxies(trusted_proxy)
         from exchange.gateway.limits import GatewayLimits
         from exchange.marketdata.bus import open_follower
         from exchange.marketdata.server import MarketDataConfig, run_marketdata
@@ -46,7 +50,7 @@ def marketdata(
         follower = open_follower(bus)  # checks the URL before anything starts
         config = MarketDataConfig(
             bus=bus, home=resolve_home(home), host=host, port=port, certfile=certfile,
-            keyfile=keyfile, insecure=insecure, tls_names=tls_name,
+            keyfile=keyfile, insecure=insecure, tls_names=tls_name, trusted_proxies=trusted_proxy,
             limits=GatewayLimits(messages_per_s=messages_per_s, orders_per_s=0, max_connections=max_connections),
         )
         raise typer.Exit(run(run_marketdata(config, follower=follower)))

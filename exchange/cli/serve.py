@@ -25,7 +25,9 @@ from exchange.cli.common import (
     KeyfileOption,
     MessagesPerSOption,
     TlsNameOption,
+    TrustedProxyOption,
     check_cert_pair,
+    check_trusted_proxies,
     cli_errors,
     fail,
     resolve_home,
@@ -49,6 +51,7 @@ def serve(
     keyfile: Path | None = KeyfileOption,
     insecure: bool = InsecureOption,
     tls_name: list[str] = TlsNameOption,
+    trusted_proxy: list[str] = TrustedProxyOption,
     fsync: bool = typer.Option(False, "--fsync", help="synchronous=FULL: survive power loss, not just crashes."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background (pid and log in the home)."),
     messages_per_s: float = MessagesPerSOption,
@@ -61,6 +64,7 @@ def serve(
     with cli_errors():
         root = resolve_home(home)
         check_cert_pair(certfile, keyfile)
+        check_trusted_proxies(trusted_proxy)
         if detach:
             _detach(root, port)
             return
@@ -71,7 +75,7 @@ def serve(
             home=root, host=host, port=port,
             symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else (),
             db=db, certfile=certfile, keyfile=keyfile, insecure=insecure, tls_names=tls_name, fsync=fsync,
-            bcrypt_rounds=bcrypt_rounds, bus=bus,
+            bcrypt_rounds=bcrypt_rounds, bus=bus, trusted_proxies=trusted_proxy,
             limits=GatewayLimits(messages_per_s=messages_per_s, orders_per_s=orders_per_s),
         )
         code = run(run_server(config))

@@ -36,6 +36,7 @@ from exchange.engine.core import Engine
 from exchange.engine.events import Applied, Done, Event, Match, Reject
 from exchange.engine.queries import balance, open_orders
 from exchange.gateway.endpoint import Endpoint
+from exchange.gateway.forwarded import TrustedProxies
 from exchange.gateway.limits import GatewayLimits
 from exchange.gateway.private import PRIVATE_DONE_REASONS, done_frame, error_frame, fill_frames, reply_frame
 from exchange.gateway.release import Releaser
@@ -126,6 +127,7 @@ class Gateway(Endpoint):
         clock_ns: wall clock for timestamps (ns); injectable for tests.
         max_uncommitted: accepted commands the journal may be behind before new
             ones are refused with ``server_busy`` (backpressure, bounded memory).
+        trusted_proxies: peers whose headers name the client (see :class:`Endpoint`).
     """
 
     def __init__(
@@ -145,8 +147,10 @@ class Gateway(Endpoint):
         hub: MarketDataHub | None = None,
         bus: Callable[[str, list[Any]], None] | None = None,
         max_uncommitted: int = 200_000,
+        trusted_proxies: TrustedProxies | None = None,
     ) -> None:
-        super().__init__(hub=hub or MarketDataHub(), limits=limits, clock_ns=clock_ns, monotonic=monotonic)
+        super().__init__(hub=hub or MarketDataHub(), limits=limits, clock_ns=clock_ns, monotonic=monotonic,
+                         trusted_proxies=trusted_proxies)
         self.sequencer = sequencer
         self.bcrypt_rounds = bcrypt_rounds
         self.engine = sequencer.engine

@@ -7,6 +7,10 @@ limits, batched output and the public requests (``subscribe``,
 exactly this; the trading :class:`~exchange.gateway.core.Gateway` extends it
 with logins, orders and administration, and holds its replies until the
 journal has committed what they reflect (:meth:`Endpoint._later`).
+
+A client's address (login throttling, the session list, log lines) is the
+TCP peer's, or — when the peer is one of ``trusted_proxies`` — the client the
+proxy names in the handshake's headers (:mod:`exchange.gateway.forwarded`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import ConnectionClosed
 
+from exchange.gateway.forwarded import TrustedProxies, client_address
 from exchange.gateway.limits import GatewayLimits
 from exchange.gateway.private import error_frame
 from exchange.gateway.session import ClientSession, SessionState
@@ -61,6 +66,9 @@ class Endpoint:
         limits: per-connection limits.
         clock_ns: wall clock for timestamps (ns).
         monotonic: clock for rates and uptime (s).
+        trusted_proxies: peers whose ``Forwarded`` / ``X-Forwarded-For`` /
+            ``Fly-Client-IP`` / ``X-Real-IP`` header names the client (default:
+            none; every other peer's headers are ignored).
     """
 
     def __init__(
@@ -70,9 +78,11 @@ class Endpoint:
         limits: GatewayLimits | None = None,
         clock_ns: Callable[[], int] = time.time_ns,
         monotonic: Callable[[], float] = time.monotonic,
+        trusted_proxies: TrustedProxies | None = None,
     ) -> None:
         self.hub = hub
         self.limits = limits or GatewayLimits()
+        self.trusted_proxies = trusted_proxies or TrustedProxies()
         self.clock_ns = clock_ns
         self.monotonic = monotonic
         self.sessions: set[ClientSession] = set()
@@ -91,7 +101,7 @@ class Endpoint:
 
     async def handle(self, conn: ServerConnection) -> None:
         """Serve one WebSocket connection until it closes."""
-        ip, address = peer_address(conn)
+        ip, address = peer_address(conn, self.trusted_proxies)
         session = ClientSession(conn, address, self.monotonic(), self.clock_ns(), self.limits)
         session.ip = ip
         session.on_dirty = self._dirty_session
@@ -259,10 +269,23 @@ class Endpoint:
             session.close(1001, reason)
 
 
-def peer_address(conn: ServerConnection) -> tuple[str, str]:
-    """The peer's IP (for throttling) and ``ip:port`` (for display)."""
+def peer_address(conn: ServerConnection, trusted: TrustedProxies | None = None) -> tuple[str, str]:
+    """The client's IP (for throttling) and how to show it.
+
+    Shown as the peer's ``ip:port`` (``[ip]:port`` for IPv6); for a client a
+    trusted proxy names, as ``CLIENT-IP (via PROXY-IP:PORT)``, e.g.
+    ``203.0.113.7 (via 10.0.0.2:51234)``. The peer's headers are read only
+    when it is in ``trusted``; a missing or malformed header keeps the peer.
+    """
     peer = conn.remote_address
     if isinstance(peer, tuple) and len(peer) >= 2:
         host, port = str(peer[0]), peer[1]
-        return host, (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
-    return str(peer), str(peer)
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    else:
+        host = shown = str(peer)
+    request = conn.request
+    if trusted and request is not None:
+        client = client_address(host, request.headers.raw_items(), trusted)
+        if client is not None:
+            return str(client), f"{client} (via {shown})"
+    return host, shown

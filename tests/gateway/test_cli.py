@@ -192,3 +192,17 @@ async def test_a_second_server_on_the_same_home_is_refused(tmp_path: Path, proc_
     detach = await asyncio.to_thread(run_exch, "serve", "--detach", "--port", "0", home=server.home)
     one_line_error(detach)
     assert server.proc.poll() is None
+
+
+@pytest.mark.parametrize("command", ["serve", "marketdata"])
+@pytest.mark.parametrize(
+    ("value", "mention"),
+    [("not-a-cidr", "'not-a-cidr' is not an IP network"), ("10.0.0.1/8", "did you mean 10.0.0.0/8")],
+)
+async def test_a_bad_trusted_proxy_is_one_line_and_nothing_starts(
+    tmp_path: Path, command: str, value: str, mention: str
+) -> None:
+    args = (command, "--trusted-proxy", "127.0.0.1/32", "--trusted-proxy", value, "--port", "0")
+    line = one_line_error(await asyncio.to_thread(run_exch, *args, home=tmp_path / "home"))
+    assert line.startswith("exch: error: --trusted-proxy:") and mention in line, line
+    assert not (tmp_path / "home" / "server.json").exists()

@@ -60,6 +60,8 @@ def _default(param: Any) -> str:
 
 
 def _metavar(param: Any) -> str:
+    if getattr(param, "metavar", None):  # named by the option itself, e.g. CIDR
+        return str(param.metavar)
     bare = getattr(param, "bare_type", None)
     kind = bare() if callable(bare) else getattr(getattr(param, "type", None), "name", "")
     if kind in ("int", "float", "integer", "float range", "integer range"):
