@@ -27,7 +27,8 @@ __all__ = ["marketdata"]
 
 def marketdata(
     bus: str = typer.Option("redis://127.0.0.1:6379",
-                            help="The bus to follow, as exch serve --bus: redis://HOST:PORT[/DB][?prefix=NAME]."),
+                            help="The bus to follow, as exch serve --bus: redis://HOST:PORT/DB?prefix=NAME "
+                                 "(DB and prefix optional)."),
     home: Path | None = HomeOption,
     host: str = HostOption,
     port: int = typer.Option(8444, min=0, max=65535, help="TCP port (0: any free port, see HOME/marketdata-PID.json)."),

@@ -57,8 +57,8 @@ def serve(
     messages_per_s: float = MessagesPerSOption,
     orders_per_s: float = typer.Option(500, help="Order requests per second per connection (0: no limit)."),
     bcrypt_rounds: int = typer.Option(12, min=4, max=16, help="bcrypt cost of new password hashes."),
-    bus: str | None = typer.Option(None, help="Publish market data to redis://HOST:PORT[/DB][?prefix=NAME] "
-                                   "for exch marketdata processes."),
+    bus: str | None = typer.Option(None, help="Publish market data to redis://HOST:PORT/DB?prefix=NAME (DB and prefix "
+                                   "optional) for exch marketdata processes."),
 ) -> None:
     """Run the exchange: TLS WebSocket gateway, engine, journal (foreground unless --detach)."""
     with cli_errors():
