@@ -3,6 +3,7 @@
 from exchange.journal.config import JournalConfig
 from exchange.journal.durable import DurableGate
 from exchange.journal.recovery import (
+    JournalArchived,
     JournalCorrupt,
     Recovery,
     RecoveryError,
@@ -14,6 +15,7 @@ from exchange.journal.writer import JournalError, JournalWriter
 
 __all__ = [
     "DurableGate",
+    "JournalArchived",
     "JournalConfig",
     "JournalCorrupt",
     "JournalError",

@@ -18,6 +18,9 @@ Recovery rules (docs/persistence.md has the reasoning):
   end is moved up and their trades are stored.
 * Checkpoints are tried newest first; a damaged one is reported and the next
   older one (or an empty engine) is used.
+* Records before the live journal's first segment were archived (``exch
+  journal archive``): they are read from the archive directories given, else
+  :class:`JournalArchived` says which records and where they went.
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from exchange.engine import Engine, Event, Limits, Reject, decode_command
+from exchange.journal import archive as archives
 from exchange.journal.checkpoint import CheckpointError, load_engine
 from exchange.journal.trades import trades_from
 from exchange.store.base import (
@@ -50,6 +55,7 @@ from exchange.store.base import (
 
 __all__ = [
     "LIMITS_KEY",
+    "JournalArchived",
     "JournalCorrupt",
     "Recovery",
     "RecoveryError",
@@ -74,6 +80,10 @@ class RecoveryError(Exception):
 
 class JournalCorrupt(RecoveryError):
     """A committed record is damaged or missing: refusing to drop it silently."""
+
+
+class JournalArchived(RecoveryError):
+    """Records the replay needs were archived and no archive directory holding them was given."""
 
 
 class ReplayMismatch(RecoveryError):
@@ -152,15 +162,19 @@ def replay(
     repair: bool = True,
     progress: bool = False,
     report: Reporter | None = None,
+    archive: Sequence[Path] = (),
 ) -> tuple[int, list[str]]:
     """Apply the journal's records after ``engine.seq`` (up to ``until``) to ``engine``.
 
     With ``repair`` the journal is cut back at a torn tail and the catalog
     end moved up over intact uncommitted records (whose trades are stored);
-    without it nothing is written. Returns ``(records replayed, notes)``.
+    without it nothing is written. Records before the live journal are read
+    from the ``archive`` directories. Returns ``(records replayed, notes)``.
 
     Raises:
         JournalCorrupt: a committed record is damaged or missing.
+        JournalArchived: records needed are archived and ``archive`` was not given.
+        ArchiveError: an archive directory or file is missing or damaged.
         ReplayMismatch: the engine does not reproduce the journal's seqs.
     """
     say = report or log.warning
@@ -178,6 +192,14 @@ def replay(
             f"the journal's committed records end at seq {committed} but the state is at seq {start}"
         )
     stop = until if until is not None else 1 << 62
+    sources: list[tuple[Segment, archives.ArchiveFile | None]] = []
+    first_live = segments[0].first_seq
+    if start + 1 < first_live and start < stop:
+        if not archive:
+            raise JournalArchived(archives.archived_message(store, start + 1, first_live - 1))
+        files = archives.archived_sources(store, archive, start + 1, first_live - 1, report=say)
+        sources = [(f.segment, f) for f in files]
+    sources += [(seg, None) for seg in segments]
     total = min(stop, committed) - start
     bar, advance = _progress(progress, total)
     apply = engine.apply
@@ -190,15 +212,20 @@ def replay(
     gc.disable()  # replay allocates many short-lived, acyclic objects: collect once at the end
     try:
         with bar:
-            for index, seg in enumerate(segments):
-                last_segment = index == len(segments) - 1
+            for index, (seg, held) in enumerate(sources):
+                last_segment = index == len(sources) - 1
                 if seg.last_seq < expected and not last_segment:
                     continue
                 if expected > stop:
                     break
-                where = store.segment_location(seg)
                 damage: str | None = None
-                chunks: Iterator[Sequence[Record]] = store.read_records(seg, after=expected - 1)
+                chunks: Iterator[Sequence[Record]]
+                if held is None:
+                    where = store.segment_location(seg)
+                    chunks = store.read_records(seg, after=expected - 1)
+                else:
+                    where = str(held.path)
+                    chunks = archives.read_records(held.path, after=expected - 1)
                 try:
                     for chunk in chunks:
                         for seq, ts, crc, payload in chunk:

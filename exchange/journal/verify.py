@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from exchange.engine import Engine, Limits, snapshot
@@ -55,11 +57,17 @@ def first_difference(a: Any, b: Any, path: str = "") -> str | None:
     return None if a == b else f"{path} ({a!r} vs {b!r})"
 
 
-def verify(store: Store, *, progress: bool = False, report: Reporter | None = None) -> Verdict:
+def verify(
+    store: Store, *, progress: bool = False, report: Reporter | None = None, archive: Sequence[Path] = ()
+) -> Verdict:
     """Replay the whole journal from record 1 and check it against the newest checkpoint.
 
+    Records moved out by ``exch journal archive`` are read from the ``archive`` directories.
+
     Raises:
-        RecoveryError: a committed record is damaged or the replay diverges.
+        RecoveryError: a committed record is damaged, archived records are not given
+            (``JournalArchived``), or the replay diverges.
+        ArchiveError: an archive file is missing or damaged.
     """
     started = time.perf_counter()
     stored = store.get_meta(LIMITS_KEY)
@@ -71,7 +79,7 @@ def verify(store: Store, *, progress: bool = False, report: Reporter | None = No
     newest = checkpoints[0] if checkpoints else None
     if newest is not None:
         replayed, more = replay(
-            store, engine, until=newest.seq, repair=False, progress=progress, report=report
+            store, engine, until=newest.seq, repair=False, progress=progress, report=report, archive=archive
         )
         notes += more
         if engine.seq != newest.seq:
@@ -92,7 +100,7 @@ def verify(store: Store, *, progress: bool = False, report: Reporter | None = No
                         f"{newest.seq}, first at {where.lstrip('.')}"
                     )
     if ok:
-        more_replayed, more = replay(store, engine, repair=False, progress=progress, report=report)
+        more_replayed, more = replay(store, engine, repair=False, progress=progress, report=report, archive=archive)
         replayed += more_replayed
         notes += more
         if newest is None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from exchange.paths import home_dir
 from exchange.store.base import (
     DEFAULT_BCRYPT_ROUNDS,
+    ArchivedSegment,
     CheckpointInfo,
     JournalSink,
     NotFound,
@@ -24,6 +25,7 @@ from exchange.store.base import (
 )
 
 __all__ = [
+    "ArchivedSegment",
     "CheckpointInfo",
     "JournalSink",
     "NotFound",

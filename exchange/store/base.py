@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_BCRYPT_ROUNDS",
     "RECORD_HEADER",
     "ROLES",
+    "ArchivedSegment",
     "CheckpointInfo",
     "JournalSink",
     "NotFound",
@@ -125,6 +126,33 @@ class Segment:
     @property
     def count(self) -> int:
         """Committed records in the segment."""
+        return self.last_seq - self.first_seq + 1
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedSegment:
+    """A segment moved out of the live journal into an archive file (``exch journal archive``).
+
+    The row the catalog keeps for it (table ``journal_archive``): which records,
+    where the file was written, its size and SHA-256, and where it lived.
+    """
+
+    name: str
+    first_seq: int
+    last_seq: int
+    created: int  # ns, when the live segment was created
+    archived: int  # ns, when it was moved out
+    file: str
+    """The archive file's absolute path when it was written."""
+    size: int
+    sha256: str
+    """Hex SHA-256 of the archive file's bytes."""
+    source: str
+    """Where the segment lived (``segment_location``), for messages and leftover clean-up."""
+
+    @property
+    def count(self) -> int:
+        """Records in the segment."""
         return self.last_seq - self.first_seq + 1
 
 
@@ -253,12 +281,35 @@ class Store(Protocol):
     def open_sink(self, *, fsync: bool = False) -> JournalSink:
         """A handle for the journal writer thread (``fsync``: durable on power loss)."""
 
+    # -- archive (exchange.journal.archive writes and checks the files)
+    def archived_segments(self) -> list[ArchivedSegment]:
+        """Segments moved out of the live journal, by ``first_seq``."""
+
+    def archive_segment(self, segment: Segment, entry: ArchivedSegment) -> None:
+        """Drop ``segment`` (a complete segment, not the last) from the live journal and record
+        ``entry``: the catalog change commits durably first, then its storage is deleted.
+
+        Raises:
+            NotFound: ``segment`` is no longer in the live catalog as given (archived meanwhile).
+        """
+
+    def drop_archived_leftovers(self) -> list[str]:
+        """Delete live storage still left for segments the catalog says are archived (a crash
+        between the catalog commit and the delete); return the locations deleted."""
+
+    def restore_segment(self, entry: ArchivedSegment, chunks: Iterable[Sequence[Record]]) -> Segment:
+        """Put an archived segment back into the live journal from its records (which the
+        caller has checked) and drop its archive row, in one commit; return the catalog row."""
+
     # -- checkpoints
     def checkpoints(self) -> list[CheckpointInfo]:
         """Stored checkpoints, newest first."""
 
     def load_checkpoint(self, seq: int) -> bytes:
         """The stored bytes of the checkpoint as of ``seq``."""
+
+    def prune_checkpoints(self, keep: int) -> list[int]:
+        """Delete all but the newest ``keep`` checkpoints; return the seqs deleted."""
 
     # -- trades
     def add_trades(self, trades: Sequence[Trade]) -> None:

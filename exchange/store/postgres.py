@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Final
 
 import psycopg
 from psycopg import sql
 
-from exchange.store.base import DEFAULT_BCRYPT_ROUNDS, Record, Segment, StoreError, Trade
+from exchange.store.base import DEFAULT_BCRYPT_ROUNDS, ArchivedSegment, Record, Segment, StoreError, Trade
 from exchange.store.sql import TRADE_COLUMNS, Dialect, SQLSink, SQLStore, trade_rows
 
 __all__ = ["PostgresSink", "PostgresStore"]
@@ -47,6 +47,17 @@ CREATE TABLE IF NOT EXISTS journal_segments (
 CREATE TABLE IF NOT EXISTS journal_records (
     seq BIGINT PRIMARY KEY, segment TEXT NOT NULL, ts BIGINT NOT NULL, crc BIGINT NOT NULL,
     payload BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal_archive (
+    name TEXT PRIMARY KEY,
+    first_seq BIGINT NOT NULL UNIQUE,
+    last_seq BIGINT NOT NULL,
+    created BIGINT NOT NULL,
+    archived BIGINT NOT NULL,
+    file TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    source TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS checkpoints (
     seq BIGINT PRIMARY KEY, created BIGINT NOT NULL, size BIGINT NOT NULL, crc BIGINT NOT NULL,
@@ -162,6 +173,37 @@ class PostgresStore(SQLStore[psycopg.Connection[Any]]):
     def open_sink(self, *, fsync: bool = False) -> PostgresSink:
         """A handle for the journal writer thread, with its own connection."""
         return PostgresSink(self.url, self.schema)
+
+    # ---------------------------------------------------------------- archive
+
+    def archive_segment(self, segment: Segment, entry: ArchivedSegment) -> None:
+        """Move the catalog row to ``journal_archive`` and delete the rows, in one transaction."""
+        with self._conn.transaction():
+            self._move_to_archive(segment, entry)
+            self._conn.execute("DELETE FROM journal_records WHERE segment = %s", (segment.name,))
+
+    def drop_archived_leftovers(self) -> list[str]:
+        """Nothing to do: records and catalog change in one transaction."""
+        return []
+
+    def restore_segment(self, entry: ArchivedSegment, chunks: Iterable[Sequence[Record]]) -> Segment:
+        """Copy the records back into ``journal_records`` and the catalog row back, in one transaction."""
+        name = entry.name
+        with self._conn.transaction():
+            self._take_from_archive(entry)
+            with (
+                self._conn.cursor() as cur,
+                cur.copy("COPY journal_records (seq, segment, ts, crc, payload) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
+                copy.set_types(["int8", "text", "int8", "int8", "bytea"])
+                for chunk in chunks:
+                    for seq, ts, crc, payload in chunk:
+                        copy.write_row((seq, name, ts, crc, payload))
+            self._conn.execute(
+                "INSERT INTO journal_segments (name, first_seq, last_seq, created) VALUES (%s, %s, %s, %s)",
+                (name, entry.first_seq, entry.last_seq, entry.created),
+            )
+        return Segment(name, entry.first_seq, entry.last_seq, entry.created)
 
 
 class PostgresSink(SQLSink[psycopg.Connection[Any]]):

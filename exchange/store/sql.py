@@ -22,6 +22,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 from exchange.store.base import (
     ROLES,
+    ArchivedSegment,
     CheckpointInfo,
     NotFound,
     Role,
@@ -42,6 +43,7 @@ TRADE_COLUMNS: Final = (
 )
 
 _USER_COLUMNS: Final = "id, name, role, disabled, created"
+_ARCHIVE_COLUMNS: Final = "name, first_seq, last_seq, created, archived, file, size, sha256, source"
 
 
 class Cursor(Protocol):
@@ -228,6 +230,46 @@ class SQLStore(Generic[C]):
         rows = self._execute("SELECT name, first_seq, last_seq, created FROM journal_segments ORDER BY first_seq")
         return [Segment(*r) for r in rows]
 
+    def archived_segments(self) -> list[ArchivedSegment]:
+        """Segments moved out of the live journal, by ``first_seq``."""
+        rows = self._execute(f"SELECT {_ARCHIVE_COLUMNS} FROM journal_archive ORDER BY first_seq")
+        return [ArchivedSegment(*r) for r in rows]
+
+    def _move_to_archive(self, segment: Segment, entry: ArchivedSegment) -> None:
+        """In the caller's transaction: ``segment``'s catalog row becomes the archive row ``entry``."""
+        later = self._execute(
+            "SELECT count(*) FROM journal_segments WHERE first_seq > ?", (segment.first_seq,)
+        ).fetchone()
+        gone = self._execute(
+            "DELETE FROM journal_segments WHERE name = ? AND first_seq = ? AND last_seq = ?",
+            (segment.name, segment.first_seq, segment.last_seq),
+        ).rowcount
+        if gone != 1:
+            raise NotFound(
+                f"journal segment {segment.name} (records {segment.first_seq}..{segment.last_seq}) "
+                "is no longer in the live catalog"
+            )
+        if not later or not later[0]:
+            raise StoreError(f"journal segment {segment.name} is the one being written; not archiving it")
+        self._execute(
+            f"INSERT INTO journal_archive ({_ARCHIVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.name, entry.first_seq, entry.last_seq, entry.created, entry.archived, entry.file,
+             entry.size, entry.sha256, entry.source),
+        )  # fmt: skip
+
+    def _take_from_archive(self, entry: ArchivedSegment) -> None:
+        """In the caller's transaction: drop ``entry``'s archive row; it must end just before
+        the live journal's first record (so the catalog stays contiguous)."""
+        if self._execute("DELETE FROM journal_archive WHERE name = ?", (entry.name,)).rowcount != 1:
+            raise NotFound(f"journal segment {entry.name} is not in the archive catalog")
+        row = self._execute("SELECT min(first_seq) FROM journal_segments", ()).fetchone()
+        first = row[0] if row else None
+        if first is not None and first != entry.last_seq + 1:
+            raise StoreError(
+                f"archived records {entry.first_seq}..{entry.last_seq} do not end just before the live "
+                f"journal's first record ({first}); restore the later archived segments first"
+            )
+
     # ------------------------------------------------------------ checkpoints
 
     def checkpoints(self) -> list[CheckpointInfo]:
@@ -241,6 +283,15 @@ class SQLStore(Generic[C]):
         if row is None:
             raise NotFound(f"no checkpoint at seq {seq}")
         return bytes(row[0])
+
+    def prune_checkpoints(self, keep: int) -> list[int]:
+        """Delete all but the newest ``keep`` checkpoints; return the seqs deleted."""
+        if keep < 1:
+            raise StoreError("keep at least one checkpoint")
+        doomed = [c.seq for c in self.checkpoints()[keep:]]
+        for seq in doomed:
+            self._execute("DELETE FROM checkpoints WHERE seq = ?", (seq,))
+        return doomed
 
     # ----------------------------------------------------------------- trades
 

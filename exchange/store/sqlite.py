@@ -13,16 +13,18 @@ The methods the PostgreSQL store shares are in :mod:`exchange.store.sql`.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from exchange.paths import db_path, journal_dir
 from exchange.store.base import (
     DEFAULT_BCRYPT_ROUNDS,
+    ArchivedSegment,
     NotFound,
     Record,
     Segment,
@@ -54,6 +56,17 @@ CREATE TABLE IF NOT EXISTS journal_segments (
     last_seq INTEGER NOT NULL,
     created INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS journal_archive (
+    name TEXT PRIMARY KEY,
+    first_seq INTEGER NOT NULL UNIQUE,
+    last_seq INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    archived INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    source TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     seq INTEGER PRIMARY KEY, created INTEGER NOT NULL, size INTEGER NOT NULL,
     crc INTEGER NOT NULL, data BLOB NOT NULL
@@ -82,6 +95,26 @@ def _connect(path: Path, *, fsync: bool = False, create: bool = True) -> sqlite3
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {'FULL' if fsync else 'NORMAL'}")
     return conn
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_segment(path: Path) -> bool:
+    """Delete a segment file and its WAL/shm (durably); whether anything was there."""
+    found = False
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+            found = True
+    if found:
+        _fsync_dir(path.parent)
+    return found
 
 
 _MAX_VARIABLES: Final = 32_766  # SQLITE_MAX_VARIABLE_NUMBER since 3.32
@@ -209,6 +242,70 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
     def open_sink(self, *, fsync: bool = False) -> SQLiteSink:
         """A handle for the journal writer thread, with its own connections."""
         return SQLiteSink(self.home, fsync=fsync)
+
+    # ---------------------------------------------------------------- archive
+
+    @contextlib.contextmanager
+    def _durable(self) -> Iterator[None]:
+        """Commits in the block reach the disk (``synchronous=FULL``) before it ends."""
+        self._conn.execute("PRAGMA synchronous = FULL")
+        try:
+            yield
+        finally:
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+
+    def archive_segment(self, segment: Segment, entry: ArchivedSegment) -> None:
+        """Move the catalog row to ``journal_archive`` (durably), then delete the segment's file."""
+        path = self.segment_file(segment)
+        with self._durable(), self._dialect.transaction(self._conn):
+            self._move_to_archive(segment, entry)
+        _unlink_segment(path)
+
+    def drop_archived_leftovers(self) -> list[str]:
+        """Delete segment files of archived segments that a crash left in ``journal/``."""
+        live = {str(row[0]) for row in self._conn.execute("SELECT file FROM journal_segments")}
+        dropped = []
+        for entry in self.archived_segments():
+            if entry.source not in live and _unlink_segment(self.home / entry.source):
+                dropped.append(entry.source)
+        return dropped
+
+    def restore_segment(self, entry: ArchivedSegment, chunks: Iterable[Sequence[Record]]) -> Segment:
+        """Write the records to ``journal/<name>.seg`` (fsynced), then move the catalog row back."""
+        file = f"{journal_dir(Path('.'))}/{entry.name}.seg"
+        path = self.home / file
+        tmp = path.with_name(path.name + ".restoring")
+        _unlink_segment(tmp)
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.execute("PRAGMA synchronous = FULL")
+                conn.executescript(_SEGMENT_SCHEMA)
+                with self._dialect.transaction(conn):
+                    for chunk in chunks:
+                        _insert_many(conn, "INSERT INTO records (seq, ts, crc, payload) VALUES ", 4, chunk)
+            finally:
+                conn.close()
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+        except (OSError, sqlite3.Error) as exc:
+            _unlink_segment(tmp)
+            raise StoreError(f"cannot write {file}: {exc}") from exc
+        except BaseException:
+            _unlink_segment(tmp)
+            raise
+        segment = Segment(entry.name, entry.first_seq, entry.last_seq, entry.created)
+        try:
+            with self._durable(), self._dialect.transaction(self._conn):
+                self._take_from_archive(entry)
+                self._conn.execute(
+                    "INSERT INTO journal_segments (name, file, first_seq, last_seq, created) VALUES (?, ?, ?, ?, ?)",
+                    (entry.name, file, entry.first_seq, entry.last_seq, entry.created),
+                )
+        except BaseException:
+            _unlink_segment(path)
+            raise
+        return segment
 
 
 def _segment_file(main: sqlite3.Connection, segment: Segment) -> str:

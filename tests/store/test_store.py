@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.store import NotFound, Store, StoreError, Trade, UserExists, checksum
+from exchange.store import ArchivedSegment, NotFound, Store, StoreError, Trade, UserExists, checksum
 from exchange.store.base import Record
 from exchange.store.sqlite import SQLiteStore
 from tests.conftest import TEST_ROUNDS, StoreFactory
@@ -162,6 +162,48 @@ def test_a_sink_refuses_a_seq_twice(store: Store) -> None:
     assert _read_all(store) == _records(1, 2)
 
 
+def test_archive_catalog_moves_segments_out_and_back(store: Store) -> None:
+    sink = store.open_sink()
+    try:
+        first = sink.write(sink.create_segment(1), _records(1, 3), [])
+        second = sink.write(sink.create_segment(4), _records(4, 6), [])
+    finally:
+        sink.close()
+    entry = ArchivedSegment(first.name, 1, 3, first.created, 99, "/archive/x.seg", 123, "ab" * 32, "somewhere")
+    with pytest.raises(StoreError, match="the one being written"):
+        store.archive_segment(second, entry)
+    store.archive_segment(first, entry)
+    assert [(s.first_seq, s.last_seq) for s in store.segments()] == [(4, 6)]
+    assert store.archived_segments() == [entry] and entry.count == 3
+    assert _read_all(store) == _records(4, 6)
+    assert store.drop_archived_leftovers() == []
+    with pytest.raises(NotFound):
+        store.archive_segment(first, entry)
+    restored = store.restore_segment(entry, [_records(1, 3)])
+    assert restored == first
+    assert store.archived_segments() == []
+    assert _read_all(store) == _records(1, 6)
+    with pytest.raises(NotFound):
+        store.restore_segment(entry, [_records(1, 3)])
+
+
+def test_restore_refuses_a_gap_before_the_live_journal(store: Store) -> None:
+    sink = store.open_sink()
+    try:
+        segments = [sink.write(sink.create_segment(n), _records(n, n + 1), []) for n in (1, 3, 5)]
+    finally:
+        sink.close()
+    entries = [ArchivedSegment(s.name, s.first_seq, s.last_seq, s.created, 1, "f", 1, "0", "s") for s in segments]
+    store.archive_segment(segments[0], entries[0])
+    store.archive_segment(segments[1], entries[1])
+    with pytest.raises(StoreError, match="restore the later archived segments first"):
+        store.restore_segment(entries[0], [_records(1, 2)])
+    assert [(s.first_seq, s.last_seq) for s in store.segments()] == [(5, 6)]
+    store.restore_segment(entries[1], [_records(3, 4)])
+    store.restore_segment(entries[0], [_records(1, 2)])
+    assert _read_all(store) == _records(1, 6)
+
+
 # -------------------------------------------------------------- checkpoints
 
 
@@ -178,6 +220,8 @@ def test_checkpoints_are_saved_loaded_and_pruned(store: Store) -> None:
     assert store.load_checkpoint(30) == b"state-30"
     with pytest.raises(NotFound):
         store.load_checkpoint(10)
+    assert store.prune_checkpoints(1) == [30, 20]
+    assert [c.seq for c in store.checkpoints()] == [40]
 
 
 # ------------------------------------------------------------------- trades
