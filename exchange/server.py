@@ -39,7 +39,7 @@ from websockets.asyncio.server import serve
 from exchange.auth import LoginThrottle, TokenSigner, load_or_create_secret
 from exchange.engine.commands import AddSymbol
 from exchange.gateway.core import Gateway
-from exchange.gateway.forwarded import TrustedProxies
+from exchange.gateway.forwarded import DEFAULT_HEADER, TrustedProxies
 from exchange.gateway.http import WS_PATH, http_handler
 from exchange.gateway.limits import GatewayLimits
 from exchange.journal.config import JournalConfig
@@ -100,7 +100,8 @@ class ServerConfig:
     token_ttl_s: int = 86_400
     quiet: bool = False
     bus: str | None = None  # market-data bus URL (redis://…); None: in-process only
-    trusted_proxies: Sequence[str] = ()  # CIDRs whose Forwarded/X-Forwarded-For… name the client
+    trusted_proxies: Sequence[str] = ()  # CIDRs of reverse proxies whose proxy_header names the client
+    proxy_header: str = DEFAULT_HEADER  # the one header read from them (x-forwarded-for, forwarded, …)
 
 
 @dataclass
@@ -275,7 +276,7 @@ async def _serve(
         hub=hub,
         max_uncommitted=config.max_uncommitted,
         bus=publisher.publish if publisher is not None else None,
-        trusted_proxies=TrustedProxies(config.trusted_proxies),
+        trusted_proxies=TrustedProxies(config.trusted_proxies, header=config.proxy_header),
     )
     journal_failed: list[BaseException] = []
     stop = stop or asyncio.Event()
@@ -321,7 +322,7 @@ async def _serve(
             say(f"exch serving {info.url} (engine seq {ledger.engine.seq}, "
                 f"{len(ledger.engine.books)} symbols, home {home})")
             if gateway.trusted_proxies:
-                say(f"client addresses from the headers of trusted proxies {gateway.trusted_proxies}")
+                say(f"client addresses from {gateway.trusted_proxies}")
             if ready is not None:
                 ready(info)
             await stop.wait()

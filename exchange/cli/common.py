@@ -47,8 +47,11 @@ TlsNameOption = typer.Option(
 MessagesPerSOption = typer.Option(1000, help="Requests per second per connection (0: no limit).")
 TrustedProxyOption = typer.Option(
     [], "--trusted-proxy", metavar="CIDR", help="Network of a reverse proxy in front (e.g. 10.0.0.0/8) whose "
-    "Forwarded / X-Forwarded-For / Fly-Client-IP / X-Real-IP header names the client (repeatable; default: "
-    "none, headers ignored).")
+    "--proxy-header names the client (repeatable; default: none, headers ignored).")
+ProxyHeaderOption = typer.Option(
+    None, "--proxy-header", metavar="NAME", show_default=False, help="The one header a --trusted-proxy names the "
+    "client in: x-forwarded-for (default), forwarded, fly-client-ip or x-real-ip; every other header is ignored, "
+    "so pick one your proxy sets itself.")
 
 
 def check_cert_pair(certfile: Path | None, keyfile: Path | None) -> None:
@@ -66,6 +69,24 @@ def check_trusted_proxies(values: list[str]) -> None:
             parse_network(value)
         except ValueError as exc:
             fail(f"--trusted-proxy: {exc}")
+
+
+def check_proxy_header(header: str | None, trusted: list[str]) -> str:
+    """The ``--proxy-header`` to read (lower case, the default when not given); one readable error line if bad.
+
+    Giving it without ``--trusted-proxy`` is an error too: it would do nothing.
+    """
+    from exchange.gateway.forwarded import DEFAULT_HEADER, parse_header
+
+    if header is None:
+        return DEFAULT_HEADER
+    try:
+        name = parse_header(header)
+    except ValueError as exc:
+        fail(f"--proxy-header: {exc}")
+    if not trusted:
+        fail("--proxy-header needs --trusted-proxy (without one no header is read)")
+    return name
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

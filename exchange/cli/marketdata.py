@@ -13,9 +13,11 @@ from exchange.cli.common import (
     InsecureOption,
     KeyfileOption,
     MessagesPerSOption,
+    ProxyHeaderOption,
     TlsNameOption,
     TrustedProxyOption,
     check_cert_pair,
+    check_proxy_header,
     check_trusted_proxies,
     cli_errors,
     resolve_home,
@@ -37,6 +39,7 @@ def marketdata(
     insecure: bool = InsecureOption,
     tls_name: list[str] = TlsNameOption,
     trusted_proxy: list[str] = TrustedProxyOption,
+    proxy_header: str | None = ProxyHeaderOption,
     messages_per_s: float = MessagesPerSOption,
     max_connections: int = typer.Option(20_000, min=1, help="Connections accepted at once."),
 ) -> None:
@@ -44,6 +47,7 @@ def marketdata(
     with cli_errors():
         check_cert_pair(certfile, keyfile)
         check_trusted_proxies(trusted_proxy)
+        header = check_proxy_header(proxy_header, trusted_proxy)
         from exchange.gateway.limits import GatewayLimits
         from exchange.marketdata.bus import open_follower
         from exchange.marketdata.server import MarketDataConfig, run_marketdata
@@ -51,7 +55,7 @@ def marketdata(
         follower = open_follower(bus)  # checks the URL before anything starts
         config = MarketDataConfig(
             bus=bus, home=resolve_home(home), host=host, port=port, certfile=certfile,
-            keyfile=keyfile, insecure=insecure, tls_names=tls_name, trusted_proxies=trusted_proxy,
+            keyfile=keyfile, insecure=insecure, tls_names=tls_name, trusted_proxies=trusted_proxy, proxy_header=header,
             limits=GatewayLimits(messages_per_s=messages_per_s, orders_per_s=0, max_connections=max_connections),
         )
         raise typer.Exit(run(run_marketdata(config, follower=follower)))

@@ -24,9 +24,11 @@ from exchange.cli.common import (
     InsecureOption,
     KeyfileOption,
     MessagesPerSOption,
+    ProxyHeaderOption,
     TlsNameOption,
     TrustedProxyOption,
     check_cert_pair,
+    check_proxy_header,
     check_trusted_proxies,
     cli_errors,
     fail,
@@ -52,6 +54,7 @@ def serve(
     insecure: bool = InsecureOption,
     tls_name: list[str] = TlsNameOption,
     trusted_proxy: list[str] = TrustedProxyOption,
+    proxy_header: str | None = ProxyHeaderOption,
     fsync: bool = typer.Option(False, "--fsync", help="synchronous=FULL: survive power loss, not just crashes."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background (pid and log in the home)."),
     messages_per_s: float = MessagesPerSOption,
@@ -65,6 +68,7 @@ def serve(
         root = resolve_home(home)
         check_cert_pair(certfile, keyfile)
         check_trusted_proxies(trusted_proxy)
+        header = check_proxy_header(proxy_header, trusted_proxy)
         if detach:
             _detach(root, port)
             return
@@ -75,7 +79,7 @@ def serve(
             home=root, host=host, port=port,
             symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else (),
             db=db, certfile=certfile, keyfile=keyfile, insecure=insecure, tls_names=tls_name, fsync=fsync,
-            bcrypt_rounds=bcrypt_rounds, bus=bus, trusted_proxies=trusted_proxy,
+            bcrypt_rounds=bcrypt_rounds, bus=bus, trusted_proxies=trusted_proxy, proxy_header=header,
             limits=GatewayLimits(messages_per_s=messages_per_s, orders_per_s=orders_per_s),
         )
         code = run(run_server(config))

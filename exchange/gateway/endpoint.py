@@ -10,7 +10,8 @@ journal has committed what they reflect (:meth:`Endpoint._later`).
 
 A client's address (login throttling, the session list, log lines) is the
 TCP peer's, or — when the peer is one of ``trusted_proxies`` — the client the
-proxy names in the handshake's headers (:mod:`exchange.gateway.forwarded`).
+proxy names in the one handshake header the operator chose
+(``--proxy-header``, :mod:`exchange.gateway.forwarded`).
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ class Endpoint:
         limits: per-connection limits.
         clock_ns: wall clock for timestamps (ns).
         monotonic: clock for rates and uptime (s).
-        trusted_proxies: peers whose ``Forwarded`` / ``X-Forwarded-For`` /
-            ``Fly-Client-IP`` / ``X-Real-IP`` header names the client (default:
-            none; every other peer's headers are ignored).
+        trusted_proxies: peers whose one chosen header (``trusted_proxies.header``,
+            e.g. ``X-Forwarded-For``) names the client (default: none; every
+            other peer's headers, and every other header, are ignored).
     """
 
     def __init__(
@@ -275,7 +276,8 @@ def peer_address(conn: ServerConnection, trusted: TrustedProxies | None = None) 
     Shown as the peer's ``ip:port`` (``[ip]:port`` for IPv6); for a client a
     trusted proxy names, as ``CLIENT-IP (via PROXY-IP:PORT)``, e.g.
     ``203.0.113.7 (via 10.0.0.2:51234)``. The peer's headers are read only
-    when it is in ``trusted``; a missing or malformed header keeps the peer.
+    when it is in ``trusted``, and only ``trusted.header``; a missing or
+    malformed header keeps the peer.
     """
     peer = conn.remote_address
     if isinstance(peer, tuple) and len(peer) >= 2:

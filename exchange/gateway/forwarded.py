@@ -8,18 +8,29 @@ module reads that name — but only when the TCP peer is one of the operator's
 ``--trusted-proxy`` networks, since any other peer can write whatever it likes
 into its headers.
 
-The headers, in order (the first one present decides)::
+The operator names the one header to read (``--proxy-header``; the default
+is ``X-Forwarded-For``)::
 
-    Forwarded: for=203.0.113.7;proto=https, for="[2001:db8::1]:4711"   RFC 7239
     X-Forwarded-For: 203.0.113.7, 10.0.0.2                               de facto
+    Forwarded: for=203.0.113.7;proto=https, for="[2001:db8::1]:4711"   RFC 7239
     Fly-Client-IP: 203.0.113.7                                           fly.io
     X-Real-IP: 203.0.113.7                                               nginx
+
+Only that header is read; the others are ignored entirely, present or not.
+Why one header and not "the first of these present": a proxy writes or
+appends to the headers it knows and passes every other header of the request
+on untouched — nginx and Caddy set ``X-Forwarded-For`` but forward a
+``Forwarded`` the client wrote. Had exch tried ``Forwarded`` first, a client
+behind such a proxy could pick its address by sending ``Forwarded:
+for=1.2.3.4``; any header the proxy does not set is the client's to write. So
+the operator names the header the proxy itself sets, and nothing else counts.
 
 ``Forwarded`` and ``X-Forwarded-For`` are lists to which each proxy appends
 the address it received the request from, so their left part is whatever the
 client sent. They are read from the right: trusted proxies are skipped, and
 the first address that is not one is the client. ``Fly-Client-IP`` and
-``X-Real-IP`` hold one address, which the proxy sets.
+``X-Real-IP`` hold one address, which the proxy sets (it must overwrite a
+client's copy: choose them only for a proxy that does).
 
 Nothing here raises on what a peer sends: a header that is malformed, names
 ``unknown`` or an obfuscated identifier (``_hidden``) before an untrusted
@@ -39,20 +50,27 @@ from collections.abc import Iterable
 from typing import Final
 
 __all__ = [
+    "DEFAULT_HEADER",
     "HEADERS",
     "IPAddress",
     "IPNetwork",
     "TrustedProxies",
     "client_address",
     "parse_address",
+    "parse_header",
     "parse_network",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-HEADERS: Final = ("forwarded", "x-forwarded-for", "fly-client-ip", "x-real-ip")
-"""The headers read, lower-case, in the order they are tried."""
+HEADERS: Final = ("x-forwarded-for", "forwarded", "fly-client-ip", "x-real-ip")
+"""The headers one can choose to read, lower-case; the first is the default."""
+
+DEFAULT_HEADER: Final = HEADERS[0]
+
+_SHOWN: Final = {"x-forwarded-for": "X-Forwarded-For", "forwarded": "Forwarded", "fly-client-ip": "Fly-Client-IP",
+                 "x-real-ip": "X-Real-IP"}
 
 _MAX_ADDRESS = 100  # longer than any address with a port and quotes: garbage, not parsed
 
@@ -81,6 +99,21 @@ def parse_network(text: str) -> IPNetwork:
         raise ValueError(f"{text!r} is not an IP network (e.g. 10.0.0.0/8, fdaa::/16 or 127.0.0.1)") from None
     address = spec.split("/", 1)[0]
     raise ValueError(f"{text!r} has host bits set: did you mean {loose} or {address}/{loose.max_prefixlen}?")
+
+
+def parse_header(text: str) -> str:
+    """One ``--proxy-header`` value: the name of a header in :data:`HEADERS`, any case.
+
+    Returns:
+        The name in lower case, e.g. ``x-forwarded-for`` for ``X-Forwarded-For``.
+
+    Raises:
+        ValueError: not one of :data:`HEADERS`.
+    """
+    name = text.strip().lower()
+    if name not in HEADERS:
+        raise ValueError(f"{text!r} is not one of {', '.join(HEADERS)}")
+    return name
 
 
 def parse_address(text: str) -> IPAddress | None:
@@ -134,31 +167,42 @@ def _plain(ip: IPAddress) -> IPAddress:
 
 
 class TrustedProxies:
-    """The networks whose connections may name the client in a header.
+    """The networks whose connections may name the client, and the one header they name it in.
 
     Args:
         networks: CIDR strings (see :func:`parse_network`) or networks. Empty:
             trust no one (headers are never read).
+        header: the header read from them (see :func:`parse_header`, any case);
+            every other header is ignored.
 
     Raises:
-        ValueError: a string that is not a network.
+        ValueError: a string that is not a network, or a header not in :data:`HEADERS`.
     """
 
-    __slots__ = ("networks",)
+    __slots__ = ("header", "networks")
 
-    def __init__(self, networks: Iterable[str | IPNetwork] = ()) -> None:
+    def __init__(self, networks: Iterable[str | IPNetwork] = (), header: str = DEFAULT_HEADER) -> None:
         self.networks: tuple[IPNetwork, ...] = tuple(
             parse_network(n) if isinstance(n, str) else n for n in networks
         )
+        self.header: str = parse_header(header)
 
     def __bool__(self) -> bool:
         return bool(self.networks)
 
     def __repr__(self) -> str:
-        return f"TrustedProxies({[str(n) for n in self.networks]!r})"
+        return f"TrustedProxies({[str(n) for n in self.networks]!r}, header={self.header!r})"
 
     def __str__(self) -> str:
-        return ", ".join(str(n) for n in self.networks) or "(none)"
+        """E.g. ``X-Forwarded-For of trusted proxies 10.0.0.0/8, fdaa::/16``."""
+        if not self.networks:
+            return "no trusted proxies"
+        return f"{self.header_name} of trusted proxies {', '.join(str(n) for n in self.networks)}"
+
+    @property
+    def header_name(self) -> str:
+        """The header as it is usually written, e.g. ``X-Forwarded-For``."""
+        return _SHOWN[self.header]
 
     def trusts(self, ip: IPAddress) -> bool:
         """Whether ``ip`` is inside one of the trusted networks."""
@@ -173,34 +217,28 @@ def client_address(peer: str, headers: Iterable[tuple[str, str]], trusted: Trust
         peer: the TCP peer's IP address (as the socket reports it).
         headers: the handshake request's ``(name, value)`` pairs, in order
             (repeated headers are joined as one list, as HTTP says).
-        trusted: the trusted proxies.
+        trusted: the trusted proxies and the one header to read (``trusted.header``).
 
     Returns:
-        The client's address when ``peer`` is trusted and the first of
-        :data:`HEADERS` present names one; ``None`` when ``peer`` is not
-        trusted (headers ignored), no such header is present, or the one
-        present is malformed.
+        The client's address when ``peer`` is trusted and ``trusted.header``
+        names one; ``None`` when ``peer`` is not trusted (headers ignored),
+        that header is absent, or it is malformed. Every other header is
+        ignored, whatever it says.
     """
     if not trusted:
         return None
     peer_ip = parse_address(peer)
     if peer_ip is None or not trusted.trusts(peer_ip):
         return None
-    found: dict[str, list[str]] = {}
-    for name, value in headers:
-        key = name.strip().lower()
-        if key in HEADERS:
-            found.setdefault(key, []).append(value)
-    for key in HEADERS:
-        values = found.get(key)
-        if values is None:
-            continue
-        if key == "forwarded":
-            return _walk(_forwarded_for(",".join(values)), trusted)
-        if key == "x-forwarded-for":
-            return _walk([parse_address(e) for e in ",".join(values).split(",") if e.strip()], trusted)
-        return parse_address(values[-1])  # one address, set by the proxy: its last line
-    return None
+    key = trusted.header
+    values = [value for name, value in headers if name.strip().lower() == key]
+    if not values:
+        return None
+    if key == "forwarded":
+        return _walk(_forwarded_for(",".join(values)), trusted)
+    if key == "x-forwarded-for":
+        return _walk([parse_address(e) for e in ",".join(values).split(",") if e.strip()], trusted)
+    return parse_address(values[-1])  # one address, set by the proxy: its last line
 
 
 def _walk(entries: list[IPAddress | None], trusted: TrustedProxies) -> IPAddress | None:

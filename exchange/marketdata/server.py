@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 from websockets.asyncio.server import serve
 
 from exchange.gateway.endpoint import Endpoint
-from exchange.gateway.forwarded import TrustedProxies
+from exchange.gateway.forwarded import DEFAULT_HEADER, TrustedProxies
 from exchange.gateway.http import WS_PATH, endpoint_http, health_response
 from exchange.gateway.limits import GatewayLimits
 from exchange.marketdata.bus import BusFollower, open_follower
@@ -63,7 +63,8 @@ class MarketDataConfig:
     tls_names: Sequence[str] = ()
     limits: GatewayLimits = field(default_factory=lambda: GatewayLimits(orders_per_s=0))
     quiet: bool = False
-    trusted_proxies: Sequence[str] = ()  # CIDRs whose Forwarded/X-Forwarded-For… name the client
+    trusted_proxies: Sequence[str] = ()  # CIDRs of reverse proxies whose proxy_header names the client
+    proxy_header: str = DEFAULT_HEADER  # the one header read from them (x-forwarded-for, forwarded, …)
 
 
 @dataclass
@@ -124,7 +125,8 @@ async def run_marketdata(
     ssl_context, ca = serving_context(home, host=config.host, certfile=config.certfile, keyfile=config.keyfile,
                                       insecure=config.insecure, names=config.tls_names, say=say)
     hub = MarketDataHub()
-    endpoint = Endpoint(hub=hub, limits=config.limits, trusted_proxies=TrustedProxies(config.trusted_proxies))
+    trusted = TrustedProxies(config.trusted_proxies, header=config.proxy_header)
+    endpoint = Endpoint(hub=hub, limits=config.limits, trusted_proxies=trusted)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -165,7 +167,7 @@ async def run_marketdata(
             tmp.replace(path)
             say(f"exch marketdata serving {info.url} from {info.bus} (home {home})")
             if endpoint.trusted_proxies:
-                say(f"client addresses from the headers of trusted proxies {endpoint.trusted_proxies}")
+                say(f"client addresses from {endpoint.trusted_proxies}")
             if ready is not None:
                 ready(info)
             waiting = asyncio.create_task(loaded.wait())

@@ -206,3 +206,30 @@ async def test_a_bad_trusted_proxy_is_one_line_and_nothing_starts(
     line = one_line_error(await asyncio.to_thread(run_exch, *args, home=tmp_path / "home"))
     assert line.startswith("exch: error: --trusted-proxy:") and mention in line, line
     assert not (tmp_path / "home" / "server.json").exists()
+
+
+@pytest.mark.parametrize("command", ["serve", "marketdata"])
+@pytest.mark.parametrize(
+    ("args", "mention"),
+    [
+        (("--trusted-proxy", "127.0.0.1/32", "--proxy-header", "x-client-ip"),
+         "--proxy-header: 'x-client-ip' is not one of x-forwarded-for, forwarded, fly-client-ip, x-real-ip"),
+        (("--trusted-proxy", "127.0.0.1/32", "--proxy-header", ""), "--proxy-header: '' is not one of"),
+        (("--proxy-header", "forwarded"), "--proxy-header needs --trusted-proxy"),
+        (("--proxy-header", "nonsense"), "--proxy-header: 'nonsense' is not one of"),
+    ],
+    ids=["unknown", "empty", "without-trusted-proxy", "unknown-without-trusted-proxy"],
+)
+async def test_a_bad_proxy_header_is_one_line_and_nothing_starts(
+    tmp_path: Path, command: str, args: tuple[str, ...], mention: str
+) -> None:
+    line = one_line_error(await asyncio.to_thread(run_exch, command, *args, "--port", "0", home=tmp_path / "home"))
+    assert line.startswith("exch: error: ") and mention in line, line
+    assert not (tmp_path / "home" / "server.json").exists()
+
+
+async def test_the_proxy_header_reaches_the_server_in_any_case(tmp_path: Path, proc_server: StartProc) -> None:
+    server = await asyncio.to_thread(
+        proc_server, tmp_path / "home", "--trusted-proxy", "127.0.0.1/32", "--proxy-header", "Fly-Client-IP"
+    )
+    assert "client addresses from Fly-Client-IP of trusted proxies 127.0.0.1/32" in server.output()

@@ -8,15 +8,26 @@ import random
 import pytest
 
 from exchange.gateway.forwarded import (
+    DEFAULT_HEADER,
     HEADERS,
     TrustedProxies,
     client_address,
     parse_address,
+    parse_header,
     parse_network,
 )
 
-PROXIES = TrustedProxies(["10.0.0.0/8", "172.16.0.0/12", "fdaa::/16"])
+NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "fdaa::/16"]
+PROXIES = TrustedProxies(NETWORKS)  # X-Forwarded-For, the default
 PROXY = "10.0.0.2"
+
+
+def via(header: str) -> TrustedProxies:
+    """The same trusted networks, read through ``header``."""
+    return TrustedProxies(NETWORKS, header=header)
+
+
+FWD = via("forwarded")
 
 
 def client(*headers: tuple[str, str], peer: str = PROXY, trusted: TrustedProxies = PROXIES) -> str | None:
@@ -89,7 +100,27 @@ def test_trusted_proxies_match_by_version_and_map_ipv4_in_ipv6() -> None:
     assert PROXIES.trusts(ipaddress.ip_address("::ffff:10.0.0.2"))
     assert not PROXIES.trusts(ipaddress.ip_address("::a00:2"))  # 10.0.0.2's bits, but IPv6
     assert not TrustedProxies() and PROXIES
-    assert str(TrustedProxies(["127.0.0.1/32", "::1"])) == "127.0.0.1/32, ::1/128"
+
+
+def test_the_header_is_one_of_four_in_any_case_and_x_forwarded_for_by_default() -> None:
+    assert HEADERS == ("x-forwarded-for", "forwarded", "fly-client-ip", "x-real-ip")
+    assert DEFAULT_HEADER == "x-forwarded-for" == PROXIES.header
+    assert parse_header(" Fly-Client-IP ") == "fly-client-ip"
+    assert TrustedProxies(NETWORKS, header="FORWARDED").header == "forwarded"
+    for bad in ("", "x-client-ip", "True-Client-IP", "forwarded,x-forwarded-for", "x_forwarded_for"):
+        with pytest.raises(ValueError, match="is not one of x-forwarded-for, forwarded, fly-client-ip, x-real-ip"):
+            parse_header(bad)
+        with pytest.raises(ValueError, match="is not one of"):
+            TrustedProxies(NETWORKS, header=bad)
+
+
+def test_trusted_proxies_say_which_header_of_which_networks() -> None:
+    assert str(TrustedProxies(["127.0.0.1/32", "::1"])) == "X-Forwarded-For of trusted proxies 127.0.0.1/32, ::1/128"
+    assert str(TrustedProxies(["10.0.0.0/8"], header="fly-client-ip")) == "Fly-Client-IP of trusted proxies 10.0.0.0/8"
+    assert str(FWD).startswith("Forwarded of trusted proxies 10.0.0.0/8, ")
+    assert str(TrustedProxies(["10.0.0.0/8"], header="X-REAL-IP")).startswith("X-Real-IP of")
+    assert str(TrustedProxies()) == "no trusted proxies"
+    assert repr(FWD) == "TrustedProxies(['10.0.0.0/8', '172.16.0.0/12', 'fdaa::/16'], header='forwarded')"
 
 
 # --------------------------------------------------------------------------- who is the client
@@ -99,11 +130,12 @@ def test_nothing_is_read_from_an_untrusted_peer() -> None:
     spoof = [("X-Forwarded-For", "203.0.113.9"), ("Forwarded", "for=203.0.113.9"),
              ("Fly-Client-IP", "203.0.113.9"), ("X-Real-IP", "203.0.113.9")]
     for header in spoof:
-        assert client(header, peer="198.51.100.4") is None  # straight from the internet
-        assert client(header, trusted=TrustedProxies()) is None  # the default: trust no one
-        assert client(header) == "203.0.113.9"  # the same header from a trusted proxy
-    assert client(*spoof, peer="not an address") is None
-    assert client(*spoof, peer="") is None
+        trusted = via(header[0])
+        assert client(header, peer="198.51.100.4", trusted=trusted) is None  # straight from the internet
+        assert client(header, trusted=TrustedProxies(header=header[0])) is None  # the default: trust no one
+        assert client(header, trusted=trusted) == "203.0.113.9"  # the same header from a trusted proxy
+        assert client(*spoof, peer="not an address", trusted=trusted) is None
+        assert client(*spoof, peer="", trusted=trusted) is None
 
 
 def test_x_forwarded_for_is_read_from_the_right() -> None:
@@ -135,20 +167,20 @@ def test_x_forwarded_for_garbage_falls_back_to_the_peer() -> None:
 
 
 def test_forwarded_rfc_7239() -> None:
-    assert client(("Forwarded", "for=203.0.113.9")) == "203.0.113.9"
-    assert client(("Forwarded", "For=203.0.113.9")) == "203.0.113.9"  # parameter names are case-insensitive
-    assert client(("Forwarded", 'for="203.0.113.9:4711";proto=https;by=10.0.0.2')) == "203.0.113.9"
-    assert client(("Forwarded", 'for="[2001:db8:cafe::17]:4711"')) == "2001:db8:cafe::17"
-    assert client(("Forwarded", 'for="[2001:db8:cafe::17]"')) == "2001:db8:cafe::17"
-    assert client(("Forwarded", "proto=https; for=203.0.113.9 ;host=example.com")) == "203.0.113.9"
+    assert client(("Forwarded", "for=203.0.113.9"), trusted=FWD) == "203.0.113.9"
+    assert client(("Forwarded", "For=203.0.113.9"), trusted=FWD) == "203.0.113.9"  # names are case-insensitive
+    assert client(("Forwarded", 'for="203.0.113.9:4711";proto=https;by=10.0.0.2'), trusted=FWD) == "203.0.113.9"
+    assert client(("Forwarded", 'for="[2001:db8:cafe::17]:4711"'), trusted=FWD) == "2001:db8:cafe::17"
+    assert client(("Forwarded", 'for="[2001:db8:cafe::17]"'), trusted=FWD) == "2001:db8:cafe::17"
+    assert client(("Forwarded", "proto=https; for=203.0.113.9 ;host=example.com"), trusted=FWD) == "203.0.113.9"
     # a list, read from the right, trusted hops skipped, spoofed left part ignored
-    assert client(("Forwarded", "for=1.1.1.1, for=203.0.113.9, for=10.0.0.3;by=10.0.0.2")) == "203.0.113.9"
-    assert client(("Forwarded", "for=1.1.1.1"), ("Forwarded", "for=203.0.113.9")) == "203.0.113.9"
+    assert client(("Forwarded", "for=1.1.1.1, for=203.0.113.9, for=10.0.0.3;by=10.0.0.2"), trusted=FWD) == "203.0.113.9"
+    assert client(("Forwarded", "for=1.1.1.1"), ("Forwarded", "for=203.0.113.9"), trusted=FWD) == "203.0.113.9"
     # commas and semicolons inside quoted strings do not split
-    assert client(("Forwarded", 'for=203.0.113.9;host="a,b;c", for=10.0.0.3')) == "203.0.113.9"
-    assert client(("Forwarded", r'for=203.0.113.9;x="a\"b,c"')) == "203.0.113.9"
+    assert client(("Forwarded", 'for=203.0.113.9;host="a,b;c", for=10.0.0.3'), trusted=FWD) == "203.0.113.9"
+    assert client(("Forwarded", r'for=203.0.113.9;x="a\"b,c"'), trusted=FWD) == "203.0.113.9"
     # a client's garbage left of the proxy's element does not matter
-    assert client(("Forwarded", "for=, ;;=x, for=203.0.113.9")) == "203.0.113.9"
+    assert client(("Forwarded", "for=, ;;=x, for=203.0.113.9"), trusted=FWD) == "203.0.113.9"
 
 
 @pytest.mark.parametrize(
@@ -171,33 +203,65 @@ def test_forwarded_rfc_7239() -> None:
     ],
 )
 def test_forwarded_garbage_falls_back_to_the_peer(value: str) -> None:
-    assert client(("Forwarded", value)) is None
+    assert client(("Forwarded", value), trusted=FWD) is None
 
 
 def test_single_address_headers() -> None:
-    assert client(("Fly-Client-IP", "203.0.113.9")) == "203.0.113.9"
-    assert client(("X-Real-IP", "2001:db8::1")) == "2001:db8::1"
-    assert client(("X-Real-IP", " [2001:db8::1]:80 ")) == "2001:db8::1"
-    assert client(("Fly-Client-IP", "10.0.0.7")) == "10.0.0.7"  # one address: taken even if trusted
-    assert client(("Fly-Client-IP", "1.1.1.1"), ("Fly-Client-IP", "203.0.113.9")) == "203.0.113.9"  # the last
-    assert client(("Fly-Client-IP", "1.1.1.1, 203.0.113.9")) is None  # not a list
-    assert client(("X-Real-IP", "garbage")) is None
+    fly, real = via("fly-client-ip"), via("x-real-ip")
+    assert client(("Fly-Client-IP", "203.0.113.9"), trusted=fly) == "203.0.113.9"
+    assert client(("X-Real-IP", "2001:db8::1"), trusted=real) == "2001:db8::1"
+    assert client(("X-Real-IP", " [2001:db8::1]:80 "), trusted=real) == "2001:db8::1"
+    assert client(("Fly-Client-IP", "10.0.0.7"), trusted=fly) == "10.0.0.7"  # one address: taken even if trusted
+    assert client(("Fly-Client-IP", "1.1.1.1"), ("Fly-Client-IP", "203.0.113.9"), trusted=fly) == "203.0.113.9"
+    assert client(("Fly-Client-IP", "1.1.1.1, 203.0.113.9"), trusted=fly) is None  # not a list
+    assert client(("X-Real-IP", "garbage"), trusted=real) is None
 
 
-def test_the_first_header_present_decides() -> None:
-    assert HEADERS == ("forwarded", "x-forwarded-for", "fly-client-ip", "x-real-ip")
-    all_four = [("X-Real-IP", "203.0.113.4"), ("Fly-Client-IP", "203.0.113.3"),
-                ("X-Forwarded-For", "203.0.113.2"), ("Forwarded", "for=203.0.113.1")]
-    assert client(*all_four) == "203.0.113.1"
-    assert client(*all_four[:3]) == "203.0.113.2"
-    assert client(*all_four[:2]) == "203.0.113.3"
-    assert client(*all_four[:1]) == "203.0.113.4"
-    # present but unreadable: the peer, not the next header (no second guess)
-    assert client(("Forwarded", "for=unknown"), ("X-Forwarded-For", "203.0.113.2")) is None
-    assert client(("X-Forwarded-For", "garbage"), ("Fly-Client-IP", "203.0.113.3")) is None
-    # other headers are not read
-    assert client(("X-Client-IP", "203.0.113.9"), ("True-Client-IP", "203.0.113.9")) is None
-    assert client() is None
+ALL_FOUR = [("X-Real-IP", "203.0.113.4"), ("Fly-Client-IP", "203.0.113.3"),
+            ("X-Forwarded-For", "203.0.113.2"), ("Forwarded", "for=203.0.113.1")]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("x-forwarded-for", "203.0.113.2"), ("forwarded", "203.0.113.1"), ("fly-client-ip", "203.0.113.3"),
+     ("x-real-ip", "203.0.113.4")],
+)
+def test_each_header_works_when_chosen_and_only_it_counts(header: str, expected: str) -> None:
+    trusted = via(header)
+    assert client(*ALL_FOUR, trusted=trusted) == expected
+    assert client(*reversed(ALL_FOUR), trusted=trusted) == expected  # the order they come in does not matter
+    # the chosen header alone is enough; without it, the others name nobody
+    assert client(*[h for h in ALL_FOUR if h[0].lower() == header], trusted=trusted) == expected
+    assert client(*[h for h in ALL_FOUR if h[0].lower() != header], trusted=trusted) is None
+    # header names in the request are case-insensitive
+    assert client(*[(n.upper(), v) for n, v in ALL_FOUR], trusted=trusted) == expected
+
+
+def test_a_client_sent_forwarded_is_ignored_when_the_proxy_header_is_x_forwarded_for() -> None:
+    # nginx and Caddy append to X-Forwarded-For but pass a client's own Forwarded on untouched
+    spoofed = ("Forwarded", "for=1.2.3.4")
+    assert client(spoofed, ("X-Forwarded-For", "203.0.113.2")) == "203.0.113.2"
+    assert client(("X-Forwarded-For", "203.0.113.2"), spoofed) == "203.0.113.2"
+    assert client(spoofed) is None  # the peer, not the client's claim
+    assert client(spoofed, ("Fly-Client-IP", "1.2.3.4"), ("X-Real-IP", "1.2.3.4")) is None
+
+
+def test_a_client_sent_x_forwarded_for_is_ignored_when_the_proxy_header_is_forwarded() -> None:
+    spoofed = ("X-Forwarded-For", "1.2.3.4")
+    assert client(spoofed, ("Forwarded", "for=203.0.113.1"), trusted=FWD) == "203.0.113.1"
+    assert client(("Forwarded", "for=203.0.113.1"), spoofed, trusted=FWD) == "203.0.113.1"
+    assert client(spoofed, trusted=FWD) is None
+    assert client(spoofed, ("Fly-Client-IP", "1.2.3.4"), ("X-Real-IP", "1.2.3.4"), trusted=FWD) is None
+
+
+def test_an_unreadable_chosen_header_keeps_the_peer_and_other_headers_are_never_read() -> None:
+    # present but unreadable: the peer, not another header (no second guess)
+    assert client(("X-Forwarded-For", "garbage"), ("Forwarded", "for=203.0.113.1")) is None
+    assert client(("Forwarded", "for=unknown"), ("X-Forwarded-For", "203.0.113.2"), trusted=FWD) is None
+    for header in HEADERS:
+        trusted = via(header)
+        assert client(("X-Client-IP", "203.0.113.9"), ("True-Client-IP", "203.0.113.9"), trusted=trusted) is None
+        assert client(trusted=trusted) is None
 
 
 def test_an_ipv6_and_an_ipv4_mapped_proxy() -> None:
@@ -213,5 +277,5 @@ def test_random_headers_never_raise() -> None:
     for _ in range(3000):
         name = rng.choice(("Forwarded", "X-Forwarded-For", "Fly-Client-IP", "X-Real-IP"))
         value = "".join(rng.choice(alphabet) for _ in range(rng.randrange(40)))
-        found = client_address(PROXY, [(name, value)], PROXIES)
+        found = client_address(PROXY, [(name, value)], via(name))
         assert found is None or isinstance(found, ipaddress.IPv4Address | ipaddress.IPv6Address)

@@ -1,4 +1,4 @@
-"""``--trusted-proxy`` on the market-data endpoint (the base ``Endpoint`` both servers share)."""
+"""``--trusted-proxy`` / ``--proxy-header`` on the market-data endpoint (the base ``Endpoint`` both servers share)."""
 
 from __future__ import annotations
 
@@ -39,26 +39,31 @@ async def test_the_public_endpoint_names_the_forwarded_client() -> None:
                [("X-Forwarded-For", "garbage")], []]
     trusting = Endpoint(hub=MarketDataHub(), trusted_proxies=TrustedProxies(["127.0.0.1/32"]))
     shown = await shown_addresses(trusting, headers)
-    assert [ip for _, ip in shown] == ["203.0.113.9", "2001:db8::7", "127.0.0.1", "127.0.0.1"], shown
+    # X-Forwarded-For by default: the Forwarded of the second client is not read
+    assert [ip for _, ip in shown] == ["203.0.113.9", "127.0.0.1", "127.0.0.1", "127.0.0.1"], shown
     assert shown[0][0].startswith("203.0.113.9 (via 127.0.0.1:"), shown
+    assert all(a.startswith("127.0.0.1:") and "via" not in a for a, _ in shown[1:]), shown
+    forwarded = Endpoint(hub=MarketDataHub(), trusted_proxies=TrustedProxies(["127.0.0.1/32"], header="forwarded"))
+    shown = await shown_addresses(forwarded, headers)
+    assert [ip for _, ip in shown] == ["127.0.0.1", "2001:db8::7", "127.0.0.1", "127.0.0.1"], shown
     assert shown[1][0].startswith("2001:db8::7 (via 127.0.0.1:"), shown
-    assert all(a.startswith("127.0.0.1:") and "via" not in a for a, _ in shown[2:]), shown
     default = Endpoint(hub=MarketDataHub())  # no --trusted-proxy: headers ignored
     shown = await shown_addresses(default, headers)
     assert all(a.startswith("127.0.0.1:") and ip == "127.0.0.1" for a, ip in shown), shown
 
 
-async def test_exch_marketdata_hands_the_trusted_proxies_to_its_endpoint(tmp_path: Path) -> None:
+async def test_exch_marketdata_hands_the_trusted_proxies_and_header_to_its_endpoint(tmp_path: Path) -> None:
     from exchange.marketdata.bus import InProcessBus
     from exchange.marketdata.server import MarketDataConfig, MarketDataInfo, run_marketdata
 
     out = io.StringIO()
     started: asyncio.Future[MarketDataInfo] = asyncio.get_running_loop().create_future()
     stop = asyncio.Event()
-    config = MarketDataConfig(home=tmp_path, port=0, insecure=True, trusted_proxies=["127.0.0.1/32", "fdaa::/16"])
+    config = MarketDataConfig(home=tmp_path, port=0, insecure=True, trusted_proxies=["127.0.0.1/32", "fdaa::/16"],
+                              proxy_header="Fly-Client-IP")
     server = asyncio.create_task(run_marketdata(config, follower=InProcessBus(source=MarketDataHub()),
                                                 ready=started.set_result, stop=stop, out=out))
     await asyncio.wait_for(started, 30)
     stop.set()
     assert await asyncio.wait_for(server, 30) == 0
-    assert "client addresses from the headers of trusted proxies 127.0.0.1/32, fdaa::/16" in out.getvalue()
+    assert "client addresses from Fly-Client-IP of trusted proxies 127.0.0.1/32, fdaa::/16" in out.getvalue()
