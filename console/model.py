@@ -33,6 +33,8 @@ __all__ = ["HISTORY", "ConsoleModel", "SymbolRow", "TapeEvent"]
 HISTORY = 120
 """Stats samples kept for the charts (two a second: one minute)."""
 TAPE_SIZE = 1000
+EVENTS_REMEMBERED = 1000
+"""Operator events remembered so a repeated history is not put on the tape twice."""
 
 
 @dataclass(slots=True)
@@ -104,6 +106,7 @@ class ConsoleModel:
         self.tape_version = 0
         self._tape_added = 0
         self._by_user: dict[str, int] | None = None
+        self._events_seen: dict[tuple[int, int], None] = {}  # operator events on the tape, oldest first
 
     # ------------------------------------------------------------------ input
 
@@ -145,6 +148,13 @@ class ConsoleModel:
             row.prices.append(None if s.last is None else float(s.last))
             row.volumes.append(0.0 if created else float(max(0, s.volume - before)))
         self._sessions_changed(m.sessions_by_user, m.ts)
+        for event in m.events:
+            key = (event.ts, event.seq)
+            if key not in self._events_seen:  # the history after a resubscribe repeats what was seen
+                self._events_seen[key] = None
+                self.note(event.kind, event.text, event.ts)
+        while len(self._events_seen) > EVENTS_REMEMBERED:
+            del self._events_seen[next(iter(self._events_seen))]
         self.version += 1
 
     def on_trade(self, symbol: str, trade_id: int, px: int, qty: int, side: str, ts: int) -> None:
@@ -204,27 +214,16 @@ class ConsoleModel:
             self.version += 1
 
     def set_users(self, users: Iterable[UserInfo]) -> None:
-        """The answer of a ``user_list`` poll: users added, disabled or enabled since the last one."""
-        now = self.now_ns()
-        current = {u.username: u for u in users}
-        previous, self.users = self.users, current
-        if previous is None:
-            return
-        for name, user in sorted(current.items()):
-            old = previous.get(name)
-            if old is None:
-                self.note("user", f"user {name} added ({user.role})", now)
-            elif user.disabled and not old.disabled:
-                self.note("security", f"user {name} disabled", now)
-            elif old.disabled and not user.disabled:
-                self.note("user", f"user {name} enabled", now)
+        """The answer of a ``user_list`` poll (the admin forms suggest these names).
+
+        Who added, disabled or funded whom reaches the tape as the server's
+        operator events, in ``stats``.
+        """
+        self.users = {u.username: u for u in users}
 
     def set_failed_logins(self, total: int) -> None:
-        """The server's count of failed logins (from ``/metrics``); notes the increase."""
-        previous, self.failed_logins = self.failed_logins, total
-        if previous is not None and total > previous:
-            n = total - previous
-            self.note("security", f"{n} failed login{'s' if n > 1 else ''} ({total} since start)", self.now_ns())
+        """The server's count of failed logins since it started (from ``/metrics``)."""
+        self.failed_logins = total
 
     # ------------------------------------------------------------------ tape
 

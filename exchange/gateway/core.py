@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -50,6 +51,7 @@ from exchange.protocol.messages import (
     HaltReply,
     LoginReply,
     Message,
+    OperatorEvent,
     OrdersReply,
     ResumeReply,
     SessionInfo,
@@ -100,6 +102,12 @@ AUTH_FAILED = "invalid username or password"
 _LOGIN_QUEUE_S = 10.0  # how long a login waits behind others in flight from the same place
 _ORDER_OPS = frozenset({"order", "cancel", "replace", "cancel_all"})
 T = TypeVar("T")
+M = TypeVar("M")
+
+EVENTS_KEPT = 100
+"""Operator events kept for consoles that subscribe to ``stats`` later."""
+_NOTED_CLOSES = {1009: "message too big", 1013: "slow consumer"}
+"""Close codes worth an operator event (the server closed the connection for them)."""
 
 
 class Sequencer(Protocol):
@@ -170,7 +178,10 @@ class Gateway(Endpoint):
         self.max_uncommitted = max_uncommitted
         self._journal_seq = journal_seq or (lambda: self.releaser.committed)
         self._rates = {name: Rates() for name in ("orders", "trades", "out")}
-        self.events: list[str] = []  # notable events, newest last (bounded)
+        self.events: deque[OperatorEvent] = deque(maxlen=EVENTS_KEPT)  # for operators, newest last
+        self._event_seq = 0
+        self._events_published = 0  # events up to this seq went out in a ``stats`` broadcast
+        self._stats_new: set[ClientSession] = set()  # subscribed since the last broadcast: owed the history
         self.handlers.update({
             OrderRequest: self._order,
             CancelRequest: self._cancel,
@@ -201,6 +212,12 @@ class Gateway(Endpoint):
             if not peers:
                 del self.by_user[session.user_id]
         self.stats_subs.discard(session)
+        self._stats_new.discard(session)
+        sent = session.conn.protocol.close_sent  # the server closed it: for what?
+        if sent is not None and sent.code in _NOTED_CLOSES:
+            who = f"{session.username} " if session.username else ""
+            self._note("security", f"session {session.id} ({who}{session.address}) closed {sent.code}: "
+                       f"{sent.reason or _NOTED_CLOSES[sent.code]}")
 
     def authorize(self, session: ClientSession, req: Request) -> bool:
         """Traders for orders, admins for administration; order rate limit."""
@@ -348,13 +365,15 @@ class Gateway(Endpoint):
 
     def subscribed(self, s: ClientSession, channels: list[str]) -> None:
         """Admins subscribing to ``stats`` get it twice a second."""
-        if "stats" in channels:
+        if "stats" in channels and s not in self.stats_subs:
             self.stats_subs.add(s)
+            self._stats_new.add(s)
 
     def unsubscribed(self, s: ClientSession, channels: list[str]) -> None:
         """Stop ``stats`` for this session."""
         if "stats" in channels:
             self.stats_subs.discard(s)
+            self._stats_new.discard(s)
 
     # ---------------------------------------------------------------- login
 
@@ -380,7 +399,7 @@ class Gateway(Endpoint):
             name = r.username
             if not await self._login_allowed(name, s.ip, now):
                 self.counters.logins_failed += 1
-                self._note(f"login throttled: {name} from {s.address}")
+                self._note("security", f"login throttled: {name} from {s.address}")
                 self._reply(s, r.id, error_frame(r.id, "auth_failed", AUTH_FAILED))
                 return
             found = await self._in_store(self._credentials, name)
@@ -397,7 +416,7 @@ class Gateway(Endpoint):
             return
         if user is None:
             self.counters.logins_failed += 1
-            self._note(f"login failed: {r.username or 'token'} from {s.address}")
+            self._note("security", f"login failed: {r.username or 'expired or revoked token'} from {s.address}")
             self._reply(s, r.id, error_frame(r.id, "auth_failed", AUTH_FAILED))
             return
         if s.state is not SessionState.CONNECTED:  # closed while we checked
@@ -441,7 +460,6 @@ class Gateway(Endpoint):
         except StoreError as exc:
             self._reply(s, r.id, error_frame(r.id, "bad_request", str(exc)))
             return
-        self._note(f"user added: {user.name} ({user.role})")
         gifts: list[Command] = []
         if r.cash:
             gifts.append(Deposit(user.id, cash=r.cash))
@@ -451,6 +469,7 @@ class Gateway(Endpoint):
             if isinstance(events[0], Reject):
                 self._reply(s, r.id, error_frame(r.id, events[0].code, f"user added, but: {events[0].message}"))
                 return
+        self._note("user", f"{s.username} added user {user.name} ({user.role}){_gifts_text(r.cash, r.positions)}")
         self._reply(s, r.id, encode_message(UserAddReply(id=r.id, username=user.name, role=user.role)))
 
     async def _user_list(self, s: ClientSession, r: UserListRequest) -> None:
@@ -468,12 +487,12 @@ class Gateway(Endpoint):
                 self._send(peer, error_frame(None, "forbidden", "this user has been disabled"))
                 peer.close(1008, "user disabled")
                 closed += 1
-        self._note(f"user disabled: {r.username} ({closed} sessions closed)")
+        self._note("security", f"{s.username} disabled user {r.username} ({closed} sessions closed)")
         self._reply(s, r.id, encode_message(UserDisableReply(id=r.id, username=r.username, sessions_closed=closed)))
 
     async def _user_enable(self, s: ClientSession, r: UserEnableRequest) -> None:
         if await self._set_disabled(s, r.id, r.username, False):
-            self._note(f"user enabled: {r.username}")
+            self._note("user", f"{s.username} enabled user {r.username}")
             self._reply(s, r.id, encode_message(UserEnableReply(id=r.id, username=r.username)))
 
     async def _set_disabled(self, s: ClientSession, rid: RequestId, name: str, disabled: bool) -> bool:
@@ -489,20 +508,23 @@ class Gateway(Endpoint):
         if user is None:
             self._reply(s, r.id, error_frame(r.id, "bad_request", f"no user {r.username!r}", field="username"))
             return
-        self._submit(s, r.id, Deposit(user.id, r.cash, r.symbol, r.qty), lambda _: DepositReply(
-            id=r.id, username=r.username, cash=r.cash, symbol=r.symbol, qty=r.qty))
+        gift = _gifts_text(r.cash, {r.symbol: r.qty} if r.symbol is not None else {}).removeprefix(" with ")
+        self._submit(s, r.id, Deposit(user.id, r.cash, r.symbol, r.qty), lambda _: self._noted(
+            "user", f"{s.username} gave {r.username} {gift}",
+            DepositReply(id=r.id, username=r.username, cash=r.cash, symbol=r.symbol, qty=r.qty)))
 
     def _halt(self, s: ClientSession, r: HaltRequest) -> None:
-        self._note(f"halt: {r.symbol}")
-        self._submit(s, r.id, Halt(r.symbol), lambda a: HaltReply(id=r.id, symbol=r.symbol, status="halted"))
+        self._submit(s, r.id, Halt(r.symbol), lambda a: self._noted(
+            "admin", f"{s.username} halted {r.symbol}", HaltReply(id=r.id, symbol=r.symbol, status="halted")))
 
     def _resume(self, s: ClientSession, r: ResumeRequest) -> None:
-        self._note(f"resume: {r.symbol}")
-        self._submit(s, r.id, Resume(r.symbol), lambda a: ResumeReply(id=r.id, symbol=r.symbol, status="trading"))
+        self._submit(s, r.id, Resume(r.symbol), lambda a: self._noted(
+            "admin", f"{s.username} resumed {r.symbol}", ResumeReply(id=r.id, symbol=r.symbol, status="trading")))
 
     def _symbol_add(self, s: ClientSession, r: SymbolAddRequest) -> None:
-        self._submit(s, r.id, AddSymbol(r.symbol, r.tick, r.lot),
-                     lambda a: SymbolAddReply(id=r.id, symbol=r.symbol, tick=r.tick, lot=r.lot))
+        self._submit(s, r.id, AddSymbol(r.symbol, r.tick, r.lot), lambda a: self._noted(
+            "admin", f"{s.username} listed {r.symbol} (tick {r.tick}, lot {r.lot})",
+            SymbolAddReply(id=r.id, symbol=r.symbol, tick=r.tick, lot=r.lot)))
 
     def _sessions(self, s: ClientSession, r: SessionsRequest) -> None:
         now = self.monotonic()
@@ -517,14 +539,19 @@ class Gateway(Endpoint):
 
     # ------------------------------------------------------------ operations
 
-    def _note(self, text: str) -> None:
+    def _note(self, kind: str, text: str) -> None:
+        """Log an operator event and keep it for the next ``stats`` messages."""
         log.info(text)
-        self.events.append(text)
-        if len(self.events) > 200:
-            del self.events[:100]
+        self._event_seq += 1
+        self.events.append(OperatorEvent(seq=self._event_seq, ts=self.clock_ns(), kind=kind, text=text))
 
-    def stats_message(self) -> StatsMessage:
-        """The current ``stats`` message."""
+    def _noted(self, kind: str, text: str, reply: M) -> M:
+        """:meth:`_note`, then ``reply`` (for the replies of accepted admin commands)."""
+        self._note(kind, text)
+        return reply
+
+    def stats_message(self, events: list[OperatorEvent] | None = None) -> StatsMessage:
+        """The current ``stats`` message, carrying ``events``."""
         now = self.monotonic()
         by_user: dict[str, int] = {}
         for session in self.sessions:
@@ -547,15 +574,36 @@ class Gateway(Endpoint):
             trades_per_s=round(self._rates["trades"].sample(now, self.counters.trades), 1),
             messages_out_per_s=round(self._rates["out"].sample(now, self.counters.messages_out), 1),
             journal_seq=self._journal_seq(), journal_lag_ms=round(self.commit_lag_ms, 3),
-            loop_lag_ms=round(self.loop_lag_ms, 3), symbols=symbols_,
+            loop_lag_ms=round(self.loop_lag_ms, 3), symbols=symbols_, events=events or [],
         )
 
     def publish_stats(self) -> None:
-        """Send ``stats`` to its subscribers (the server calls this twice a second)."""
-        if self.stats_subs:
-            frame = encode_message(self.stats_message())
-            for session in list(self.stats_subs):
-                self.releaser.after(self.engine.seq, self._send, session, frame)
+        """Send ``stats`` to its subscribers (the server calls this twice a second).
+
+        Everyone gets the events noted since the last broadcast; a session that
+        subscribed since then gets the kept history instead.
+        """
+        new = [e for e in self.events if e.seq > self._events_published]
+        self._events_published = self._event_seq
+        if not self.stats_subs:
+            self._stats_new.clear()
+            return
+        message = self.stats_message(new)
+        frame = encode_message(message)
+        history = frame
+        if self._stats_new:
+            history = encode_message(msgspec.structs.replace(message, events=list(self.events)))
+        for session in list(self.stats_subs):
+            self.releaser.after(self.engine.seq, self._send, session, history if session in self._stats_new else frame)
+        self._stats_new.clear()
+
+
+def _gifts_text(cash: int, positions: dict[str, int]) -> str:
+    """`` with cash 1,000.00 and 50 ACME`` (or nothing), for operator events."""
+    whole, cents = divmod(cash, 100)
+    parts = [f"cash {whole:,}.{cents:02d}"] if cash else []
+    parts += [f"{qty} {symbol}" for symbol, qty in positions.items() if qty]
+    return f" with {' and '.join(parts)}" if parts else ""
 
 
 def _generation(password_hash: str) -> int:

@@ -28,6 +28,7 @@ __all__ = [
     "L3Message",
     "LoginReply",
     "Message",
+    "OperatorEvent",
     "OrderInfo",
     "OrdersReply",
     "PongReply",
@@ -390,8 +391,27 @@ class SymbolStats(msgspec.Struct, kw_only=True):
     status: str = "trading"
 
 
+class OperatorEvent(msgspec.Struct, kw_only=True):
+    """Something an operator should see, in words: who did what, from where.
+
+    ``kind`` is ``security`` (failed or throttled logins, disabled users,
+    connections closed for abuse), ``user`` (users added, enabled, funded) or
+    ``admin`` (symbols halted, resumed, listed). ``seq`` counts from 1 in each
+    server run.
+    """
+
+    seq: int
+    ts: int
+    kind: str
+    text: str
+
+
 class StatsMessage(_Message, tag="stats"):
-    """Server statistics for operators (channel ``stats``, admin only)."""
+    """Server statistics for operators (channel ``stats``, admin only).
+
+    ``events`` holds the operator events since the previous ``stats`` message;
+    the first one after subscribing carries the recent history (up to 100).
+    """
 
     ts: int
     uptime_s: float
@@ -405,6 +425,7 @@ class StatsMessage(_Message, tag="stats"):
     journal_lag_ms: float
     loop_lag_ms: float
     symbols: dict[str, SymbolStats]
+    events: list[OperatorEvent] = []
 
 
 Message = (

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from console.config import ConsoleConfig, resolve
 from console.model import ConsoleModel
 from exchange.protocol import (
+    OperatorEvent,
     SessionInfo,
     ShutdownMessage,
     StatsMessage,
@@ -42,6 +43,15 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, step: f
             await asyncio.sleep(step)
 
 
+EVENTS = {
+    40: [OperatorEvent(seq=1, ts=(T0 + 20) * NS, kind="user",
+                       text="admin added user carol (trader) with cash 5,000.00")],
+    50: [OperatorEvent(seq=2, ts=(T0 + 25) * NS, kind="security", text="login failed: bob from 203.0.113.9:40112"),
+         OperatorEvent(seq=3, ts=(T0 + 25) * NS, kind="security", text="admin disabled user bob (2 sessions closed)")],
+}
+"""Operator events the fixed model's stats carry, by sample."""
+
+
 def fixed_model(*, samples: int = 60, halted: str | None = None, shutdown: bool = False) -> ConsoleModel:
     """A model fed fixed stats, trades and events: what the snapshots show."""
     model = ConsoleModel(clock=lambda: float(T0 + samples), tz=dt.UTC)
@@ -62,15 +72,14 @@ def fixed_model(*, samples: int = 60, halted: str | None = None, shutdown: bool 
             memory_rss_bytes=(80 + i // 4) * 1048576, orders_per_s=800.0 + (i * 37) % 200,
             trades_per_s=140.0 + (i * 13) % 40, messages_out_per_s=5000.0 + (i * 101) % 900,
             journal_seq=18_000 + 400 * i, journal_lag_ms=1.8, loop_lag_ms=0.4, symbols=symbols,
+            events=EVENTS.get(i, []),
         ))
         if i % 3 == 0:
             name = list(mids)[i % 3 if i % 2 else (i // 3) % 3]
             model.apply(TradeMessage(symbol=name, seq=i, trade_id=1000 + i, price=mids[name] + (i % 7),
                                      qty=1 + i % 9, taker_side="buy" if i % 2 else "sell", ts=ts))
-    model.set_users([UserInfo(username=u, role="trader", disabled=False, created_ts=T0 * NS) for u in ("alice", "bob")])
     model.set_users([UserInfo(username=u, role="trader", disabled=u == "bob", created_ts=T0 * NS)
                      for u in ("alice", "bob", "carol")])
-    model.set_failed_logins(2)
     model.set_failed_logins(5)
     model.set_sessions([
         SessionInfo(session_id=1, user="admin", role="admin", address="127.0.0.1:50000",

@@ -10,6 +10,7 @@ from textual.widgets import Button, Checkbox, Input
 from client import ExchError, Session
 from client.live import LinkState
 from client.widgets.linkbar import LinkBar
+from client.widgets.tape import Tape
 from console.app import ConsoleApp
 from console.screens.admin import AddUserForm, AdminForm, SymbolForm
 from console.widgets.symbols import SymbolTable
@@ -189,3 +190,18 @@ async def test_login_screen_when_the_home_has_no_password(exchange: Exchange) ->
         await pilot.click("#connect")
         await wait_for(lambda: app.model.stats is not None and app.query_one(LinkBar).state is LinkState.UP)
         assert type(app.screen).__name__ != "LoginScreen"
+
+
+async def test_a_failed_login_elsewhere_shows_on_the_tape_with_its_address(exchange: Exchange) -> None:
+    app = ConsoleApp(console_config(exchange))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.model.stats is not None)
+        intruder = await exchange.connect()
+        with pytest.raises(ExchError):
+            await intruder.login("admin", "guess")
+        await wait_for(lambda: any(e.kind == "security" and "login failed: admin from 127.0.0.1:" in e.text
+                                   for e in app.model.tape))
+        await pilot.pause(0.5)  # a repaint
+        tape = app.query_one(Tape)
+        shown = [tape.entry(i).text for i in range(len(tape.entries))]
+        assert any("login failed: admin from 127.0.0.1:" in text for text in shown)

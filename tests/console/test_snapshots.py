@@ -5,8 +5,10 @@ Update after an intended change with ``pytest tests/console --snapshot-update``.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input
 
@@ -109,7 +111,12 @@ def test_command_palette(snap_compare: Any) -> None:
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"halt")
-        await pilot.pause(0.5)
+        # the palette searches in a worker: wait for all four matches, however slow the machine
+        results = pilot.app.screen.query_one(CommandList)
+        async with asyncio.timeout(20):
+            while results.option_count < 4:
+                await pilot.pause(0.05)
+        await pilot.pause(0.3)
 
     assert snap_compare(app(), terminal_size=SIZE, run_before=run_before)
 

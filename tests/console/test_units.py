@@ -12,11 +12,12 @@ from console.feed import metrics_url, parse_failed_logins
 from console.format import duration, money, parse_money, price, rate
 from console.model import ConsoleModel
 from console.screens.admin import parse_shares
-from exchange.protocol import StatsMessage, StatusMessage, SymbolStats, TradeMessage, UserInfo
+from exchange.protocol import OperatorEvent, StatsMessage, StatusMessage, SymbolStats, TradeMessage, UserInfo
 
 
-def stats(ts: int, *, users: dict[str, int], status: str = "trading", volume: int = 0) -> StatsMessage:
-    return StatsMessage(
+def stats(ts: int, *, users: dict[str, int], status: str = "trading", volume: int = 0,
+          events: list[OperatorEvent] | None = None) -> StatsMessage:
+    return StatsMessage(events=events or [],
         ts=ts, uptime_s=1.0, clients=len(users), sessions_by_user=users, memory_rss_bytes=1 << 20,
         orders_per_s=0.0, trades_per_s=0.0, messages_out_per_s=0.0, journal_seq=1, journal_lag_ms=0.0,
         loop_lag_ms=0.0,
@@ -29,27 +30,29 @@ def kinds(model: ConsoleModel) -> list[tuple[str, str]]:
     return [(e.kind, e.text) for e in reversed(model.tape)]
 
 
-def test_model_derives_events_from_stats_and_polls() -> None:
+def test_model_takes_events_from_stats() -> None:
     m = ConsoleModel(clock=lambda: 100.0)
     m.apply(stats(1, users={"admin": 1}))
     assert m.tape == type(m.tape)()  # the first stats is the baseline
     m.apply(stats(2, users={"admin": 1, "alice": 2}, volume=10))
     m.apply(stats(3, users={"admin": 1}, status="halted", volume=15))
     m.apply(StatusMessage(symbol="ACME", status="halted", tick=1, lot=1))  # already known: once
-    m.set_users([UserInfo(username="bob", role="trader", disabled=False, created_ts=0)])
-    m.set_users([UserInfo(username="bob", role="trader", disabled=True, created_ts=0),
-                 UserInfo(username="eve", role="admin", disabled=False, created_ts=0)])
-    m.set_failed_logins(3)
+    bob = OperatorEvent(seq=1, ts=4, kind="security", text="admin disabled user bob (1 sessions closed)")
+    eve = OperatorEvent(seq=2, ts=5, kind="user", text="admin added user eve (admin)")
+    m.apply(stats(4, users={"admin": 1}, status="halted", events=[bob]))
+    m.apply(stats(5, users={"admin": 1}, status="halted", events=[bob, eve]))  # a history repeating bob (resubscribed)
+    m.set_users([UserInfo(username="bob", role="trader", disabled=True, created_ts=0)])
     m.set_failed_logins(4)
     assert kinds(m) == [
         ("login", "alice connected (2 sessions)"),
         ("halt", "ACME HALTED"),
         ("login", "alice disconnected (gone)"),
-        ("security", "user bob disabled"),
-        ("user", "user eve added (admin)"),
-        ("security", "1 failed login (4 since start)"),
+        ("security", "admin disabled user bob (1 sessions closed)"),
+        ("user", "admin added user eve (admin)"),
     ]
-    assert list(m.symbols["ACME"].volumes) == [0.0, 10.0, 5.0]
+    assert [e.ts for e in m.tape][:2] == [5, 4]  # the server's times
+    assert m.failed_logins == 4 and list(m.users or {}) == ["bob"]
+    assert list(m.symbols["ACME"].volumes) == [0.0, 10.0, 5.0, 0.0, 0.0]
 
 
 def test_trades_are_deduplicated_across_snapshot_and_feed() -> None:
