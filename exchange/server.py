@@ -42,6 +42,7 @@ from exchange.gateway.core import Gateway
 from exchange.gateway.forwarded import DEFAULT_HEADER, TrustedProxies
 from exchange.gateway.http import WS_PATH, http_handler
 from exchange.gateway.limits import GatewayLimits
+from exchange.journal.archive import ArchiveResult, archive
 from exchange.journal.config import JournalConfig
 from exchange.ledger import Ledger
 from exchange.marketdata.bus import open_publisher
@@ -49,7 +50,7 @@ from exchange.marketdata.feed import seed_hub
 from exchange.marketdata.hub import MarketDataHub
 from exchange.paths import home_dir
 from exchange.store import open_store
-from exchange.store.base import DEFAULT_BCRYPT_ROUNDS, Store
+from exchange.store.base import DEFAULT_BCRYPT_ROUNDS, Store, StoreError
 from exchange.tasks import every, websocket_options
 from exchange.tls import serving_context
 
@@ -102,6 +103,8 @@ class ServerConfig:
     bus: str | None = None  # market-data bus URL (redis://…); None: in-process only
     trusted_proxies: Sequence[str] = ()  # CIDRs of reverse proxies whose proxy_header names the client
     proxy_header: str = DEFAULT_HEADER  # the one header read from them (x-forwarded-for, forwarded, …)
+    archive_to: Path | None = None  # move journal segments no kept checkpoint needs here (None: keep all)
+    archive_interval_s: float = 3600.0  # how often (and once at start) when ``archive_to`` is set
 
 
 @dataclass
@@ -194,6 +197,38 @@ async def _watch_loop_lag(gateway: Gateway, interval: float = 0.1) -> None:
         start = loop.time()
         await asyncio.sleep(interval)
         gateway.loop_lag_ms = max(0.0, (loop.time() - start - interval) * 1000)
+
+
+async def _archive_forever(config: ServerConfig, home: Path, gateway: Gateway, say: Callable[[str], None]) -> None:
+    """``--archive-to``: at start and every ``archive_interval_s``, archive what no kept checkpoint needs.
+
+    The work runs in a thread on a store connection of its own, as ``exch journal
+    archive`` would from another process; trading goes on meanwhile.
+    """
+    assert config.archive_to is not None
+    dest = config.archive_to
+    while True:
+        try:
+            result = await asyncio.to_thread(_archive_once, config, home, dest)
+        except (StoreError, OSError) as exc:
+            log.error("journal archive to %s failed: %s", dest, exc)
+            gateway.note("admin", f"journal archive to {dest} failed: {exc}")
+        else:
+            if result.moved:
+                first, last = result.moved[0].segment.first_seq, result.moved[-1].segment.last_seq
+                text = (f"archived {len(result.moved)} journal segment(s), records {first}..{last} "
+                        f"({result.freed:,} bytes), to {dest}")
+                say(text)
+                gateway.note("admin", text)
+        await asyncio.sleep(config.archive_interval_s)
+
+
+def _archive_once(config: ServerConfig, home: Path, dest: Path) -> ArchiveResult:
+    store = open_store(config.db, home=home, bcrypt_rounds=config.bcrypt_rounds)
+    try:
+        return archive(store, dest, report=log.warning)
+    finally:
+        store.close()
 
 
 async def run_server(
@@ -318,6 +353,8 @@ async def _serve(
             tasks.append(asyncio.create_task(_watch_loop_lag(gateway)))
             tasks.append(asyncio.create_task(every(0.025, lambda: hub.pump(time.monotonic()))))
             tasks.append(asyncio.create_task(every(ledger.config.checkpoint_interval, ledger.checkpoint)))
+            if config.archive_to is not None:
+                tasks.append(asyncio.create_task(_archive_forever(config, home, gateway, say)))
             gateway.accepting = True
             say(f"exch serving {info.url} (engine seq {ledger.engine.seq}, "
                 f"{len(ledger.engine.books)} symbols, home {home})")

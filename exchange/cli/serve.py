@@ -36,6 +36,7 @@ from exchange.cli.common import (
     run,
     server_running,
 )
+from exchange.paths import journal_dir
 
 __all__ = ["serve", "status", "stop"]
 
@@ -62,6 +63,9 @@ def serve(
     bcrypt_rounds: int = typer.Option(12, min=4, max=16, help="bcrypt cost of new password hashes."),
     bus: str | None = typer.Option(None, help="Publish market data to redis://HOST:PORT/DB?prefix=NAME (DB and prefix "
                                    "optional) for exch marketdata processes."),
+    archive_to: Path | None = typer.Option(
+        None, "--archive-to", metavar="DIR", help="At start and hourly, move journal segments no kept checkpoint "
+        "needs into DIR (as exch journal archive --to DIR; default: keep the whole journal live)."),
 ) -> None:
     """Run the exchange: TLS WebSocket gateway, engine, journal (foreground unless --detach)."""
     with cli_errors():
@@ -69,6 +73,13 @@ def serve(
         check_cert_pair(certfile, keyfile)
         check_trusted_proxies(trusted_proxy)
         header = check_proxy_header(proxy_header, trusted_proxy)
+        if archive_to is not None:
+            archive_to = archive_to.expanduser().resolve()
+            journal = journal_dir(root).resolve()
+            if archive_to == journal or journal in archive_to.parents:
+                fail(f"--archive-to must be outside the live journal ({journal})")
+            if archive_to.exists() and not archive_to.is_dir():
+                fail(f"--archive-to: {archive_to} is not a directory")
         if detach:
             _detach(root, port)
             return
@@ -80,6 +91,7 @@ def serve(
             symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else (),
             db=db, certfile=certfile, keyfile=keyfile, insecure=insecure, tls_names=tls_name, fsync=fsync,
             bcrypt_rounds=bcrypt_rounds, bus=bus, trusted_proxies=trusted_proxy, proxy_header=header,
+            archive_to=archive_to,
             limits=GatewayLimits(messages_per_s=messages_per_s, orders_per_s=orders_per_s),
         )
         code = run(run_server(config))

@@ -216,7 +216,7 @@ class Gateway(Endpoint):
         sent = session.conn.protocol.close_sent  # the server closed it: for what?
         if sent is not None and sent.code in _NOTED_CLOSES:
             who = f"{session.username} " if session.username else ""
-            self._note("security", f"session {session.id} ({who}{session.address}) closed {sent.code}: "
+            self.note("security", f"session {session.id} ({who}{session.address}) closed {sent.code}: "
                        f"{sent.reason or _NOTED_CLOSES[sent.code]}")
 
     def authorize(self, session: ClientSession, req: Request) -> bool:
@@ -399,7 +399,7 @@ class Gateway(Endpoint):
             name = r.username
             if not await self._login_allowed(name, s.ip, now):
                 self.counters.logins_failed += 1
-                self._note("security", f"login throttled: {name} from {s.address}")
+                self.note("security", f"login throttled: {name} from {s.address}")
                 self._reply(s, r.id, error_frame(r.id, "auth_failed", AUTH_FAILED))
                 return
             found = await self._in_store(self._credentials, name)
@@ -416,7 +416,7 @@ class Gateway(Endpoint):
             return
         if user is None:
             self.counters.logins_failed += 1
-            self._note("security", f"login failed: {r.username or 'expired or revoked token'} from {s.address}")
+            self.note("security", f"login failed: {r.username or 'expired or revoked token'} from {s.address}")
             self._reply(s, r.id, error_frame(r.id, "auth_failed", AUTH_FAILED))
             return
         if s.state is not SessionState.CONNECTED:  # closed while we checked
@@ -469,7 +469,7 @@ class Gateway(Endpoint):
             if isinstance(events[0], Reject):
                 self._reply(s, r.id, error_frame(r.id, events[0].code, f"user added, but: {events[0].message}"))
                 return
-        self._note("user", f"{s.username} added user {user.name} ({user.role}){_gifts_text(r.cash, r.positions)}")
+        self.note("user", f"{s.username} added user {user.name} ({user.role}){_gifts_text(r.cash, r.positions)}")
         self._reply(s, r.id, encode_message(UserAddReply(id=r.id, username=user.name, role=user.role)))
 
     async def _user_list(self, s: ClientSession, r: UserListRequest) -> None:
@@ -487,12 +487,12 @@ class Gateway(Endpoint):
                 self._send(peer, error_frame(None, "forbidden", "this user has been disabled"))
                 peer.close(1008, "user disabled")
                 closed += 1
-        self._note("security", f"{s.username} disabled user {r.username} ({closed} sessions closed)")
+        self.note("security", f"{s.username} disabled user {r.username} ({closed} sessions closed)")
         self._reply(s, r.id, encode_message(UserDisableReply(id=r.id, username=r.username, sessions_closed=closed)))
 
     async def _user_enable(self, s: ClientSession, r: UserEnableRequest) -> None:
         if await self._set_disabled(s, r.id, r.username, False):
-            self._note("user", f"{s.username} enabled user {r.username}")
+            self.note("user", f"{s.username} enabled user {r.username}")
             self._reply(s, r.id, encode_message(UserEnableReply(id=r.id, username=r.username)))
 
     async def _set_disabled(self, s: ClientSession, rid: RequestId, name: str, disabled: bool) -> bool:
@@ -539,15 +539,15 @@ class Gateway(Endpoint):
 
     # ------------------------------------------------------------ operations
 
-    def _note(self, kind: str, text: str) -> None:
+    def note(self, kind: str, text: str) -> None:
         """Log an operator event and keep it for the next ``stats`` messages."""
         log.info(text)
         self._event_seq += 1
         self.events.append(OperatorEvent(seq=self._event_seq, ts=self.clock_ns(), kind=kind, text=text))
 
     def _noted(self, kind: str, text: str, reply: M) -> M:
-        """:meth:`_note`, then ``reply`` (for the replies of accepted admin commands)."""
-        self._note(kind, text)
+        """:meth:`note`, then ``reply`` (for the replies of accepted admin commands)."""
+        self.note(kind, text)
         return reply
 
     def stats_message(self, events: list[OperatorEvent] | None = None) -> StatsMessage:
