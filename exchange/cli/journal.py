@@ -26,6 +26,11 @@ def _when(ns: int) -> str:
     return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 segment``, ``2 segments``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _size(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -57,7 +62,7 @@ def info(home: Path | None = HomeOption, db: str | None = DbOption) -> None:
                               f"{seg.count:,}", _size(size), _when(seg.created))  # fmt: skip
             console.print(table)
             last = segments[-1].last_seq if segments else 0
-            console.print(f"{len(segments)} segments, {last:,} committed records, {_size(total)}")
+            console.print(f"{_count(len(segments), 'segment')}, {last:,} committed records, {_size(total)}")
             archived = store.archived_segments()
             if archived:
                 table = Table(title="archived segments (exch journal archive)")
@@ -70,8 +75,8 @@ def info(home: Path | None = HomeOption, db: str | None = DbOption) -> None:
                 console.print(table)
                 dirs = ", ".join(dict.fromkeys(str(Path(e.file).parent) for e in archived))
                 console.print(
-                    f"archived: records {archived[0].first_seq:,}..{archived[-1].last_seq:,} in {len(archived)} "
-                    f"segments, {_size(sum(e.size for e in archived))}, in {dirs}"
+                    f"archived: records {archived[0].first_seq:,}..{archived[-1].last_seq:,} in "
+                    f"{_count(len(archived), 'segment')}, {_size(sum(e.size for e in archived))}, in {dirs}"
                 )
             checkpoints = Table(title="checkpoints (newest first)")
             for column in ("seq", "records after it", "size", "created (UTC)"):
