@@ -8,11 +8,14 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
 from exchange.paths import home_dir
+
+if TYPE_CHECKING:
+    from exchange.store.base import Store
 
 __all__ = [
     "DbOption",
@@ -125,8 +128,9 @@ def resolve_home(home: Path | None) -> Path:
     return home_dir(home)
 
 
-def open_existing_store(db: str | None, home: Path | None) -> Any:
-    """Open the store of an exchange that has run (read-only commands never create one).
+@contextlib.contextmanager
+def existing_store(db: str | None, home: Path | None) -> Iterator[Store]:
+    """The store of an exchange that has run, closed on leaving (read-only commands never create one).
 
     Raises:
         ValueError: no SQLite database in the home (and no ``--db`` URL).
@@ -137,7 +141,11 @@ def open_existing_store(db: str | None, home: Path | None) -> Any:
     root = resolve_home(home)
     if not db and not db_path(root).exists():
         raise ValueError(f"no exch data in {root} (start it with `exch serve`, or pass --home / --db)")
-    return open_store(db, home=root)
+    store = open_store(db, home=root)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def run(coro: Awaitable[T]) -> T:

@@ -9,7 +9,7 @@ from typing import Literal
 
 import typer
 
-from exchange.cli.common import DbOption, HomeOption, cli_errors, open_existing_store
+from exchange.cli.common import DbOption, HomeOption, cli_errors, existing_store
 
 __all__ = ["app", "replay"]
 
@@ -46,46 +46,42 @@ def info(home: Path | None = HomeOption, db: str | None = DbOption) -> None:
     from rich.table import Table
 
 
-    with cli_errors():
-        store = open_existing_store(db, home)
-        try:
-            console = Console(width=None if sys.stdout.isatty() else 200)
-            segments = store.segments()
-            table = Table(title=f"journal segments — {store.description}")
-            for column, justify in _SEGMENT_COLUMNS:
+    with cli_errors(), existing_store(db, home) as store:
+        console = Console(width=None if sys.stdout.isatty() else 200)
+        segments = store.segments()
+        table = Table(title=f"journal segments — {store.description}")
+        for column, justify in _SEGMENT_COLUMNS:
+            table.add_column(column, justify=justify)
+        total = 0
+        for seg in segments:
+            size = store.segment_size(seg)
+            total += size
+            table.add_row(store.segment_location(seg), f"{seg.first_seq:,}", f"{seg.last_seq:,}",
+                          f"{seg.count:,}", _size(size), _when(seg.created))  # fmt: skip
+        console.print(table)
+        last = segments[-1].last_seq if segments else 0
+        console.print(f"{_count(len(segments), 'segment')}, {last:,} committed records, {_size(total)}")
+        archived = store.archived_segments()
+        if archived:
+            table = Table(title="archived segments (exch journal archive)")
+            for column, justify in (("file", "left"), ("first seq", "right"), ("last seq", "right"),
+                                    ("records", "right"), ("size", "right"), ("archived (UTC)", "left")):
                 table.add_column(column, justify=justify)
-            total = 0
-            for seg in segments:
-                size = store.segment_size(seg)
-                total += size
-                table.add_row(store.segment_location(seg), f"{seg.first_seq:,}", f"{seg.last_seq:,}",
-                              f"{seg.count:,}", _size(size), _when(seg.created))  # fmt: skip
+            for entry in archived:
+                table.add_row(entry.file, f"{entry.first_seq:,}", f"{entry.last_seq:,}", f"{entry.count:,}",
+                              _size(entry.size), _when(entry.archived))  # fmt: skip
             console.print(table)
-            last = segments[-1].last_seq if segments else 0
-            console.print(f"{_count(len(segments), 'segment')}, {last:,} committed records, {_size(total)}")
-            archived = store.archived_segments()
-            if archived:
-                table = Table(title="archived segments (exch journal archive)")
-                for column, justify in (("file", "left"), ("first seq", "right"), ("last seq", "right"),
-                                        ("records", "right"), ("size", "right"), ("archived (UTC)", "left")):
-                    table.add_column(column, justify=justify)
-                for entry in archived:
-                    table.add_row(entry.file, f"{entry.first_seq:,}", f"{entry.last_seq:,}", f"{entry.count:,}",
-                                  _size(entry.size), _when(entry.archived))  # fmt: skip
-                console.print(table)
-                dirs = ", ".join(dict.fromkeys(str(Path(e.file).parent) for e in archived))
-                console.print(
-                    f"archived: records {archived[0].first_seq:,}..{archived[-1].last_seq:,} in "
-                    f"{_count(len(archived), 'segment')}, {_size(sum(e.size for e in archived))}, in {dirs}"
-                )
-            checkpoints = Table(title="checkpoints (newest first)")
-            for column in ("seq", "records after it", "size", "created (UTC)"):
-                checkpoints.add_column(column, justify="left" if column.startswith("created") else "right")
-            for cp in store.checkpoints():
-                checkpoints.add_row(f"{cp.seq:,}", f"{last - cp.seq:,}", _size(cp.size), _when(cp.created))
-            console.print(checkpoints)
-        finally:
-            store.close()
+            dirs = ", ".join(dict.fromkeys(str(Path(e.file).parent) for e in archived))
+            console.print(
+                f"archived: records {archived[0].first_seq:,}..{archived[-1].last_seq:,} in "
+                f"{_count(len(archived), 'segment')}, {_size(sum(e.size for e in archived))}, in {dirs}"
+            )
+        checkpoints = Table(title="checkpoints (newest first)")
+        for column in ("seq", "records after it", "size", "created (UTC)"):
+            checkpoints.add_column(column, justify="left" if column.startswith("created") else "right")
+        for cp in store.checkpoints():
+            checkpoints.add_row(f"{cp.seq:,}", f"{last - cp.seq:,}", _size(cp.size), _when(cp.created))
+        console.print(checkpoints)
 
 
 @app.command("archive")
@@ -105,13 +101,10 @@ def archive(
     from exchange.journal.archive import archive as run_archive
 
     with cli_errors():
-        store = open_existing_store(db, home)
-        try:
+        with existing_store(db, home) as store:
             result = run_archive(store, to, keep_checkpoints=keep_checkpoints, dry_run=dry_run,
                                  report=lambda line: typer.echo(line, err=True))  # fmt: skip
             live = store.segments()
-        finally:
-            store.close()
         verb = "would archive" if dry_run else "archived"
         if result.pruned:
             seqs = ", ".join(str(seq) for seq in result.pruned)
@@ -144,12 +137,9 @@ def restore(
     from exchange.journal.archive import restore as run_restore
 
     with cli_errors():
-        store = open_existing_store(db, home)
-        try:
+        with existing_store(db, home) as store:
             done = run_restore(store, archive_dir, report=lambda line: typer.echo(line, err=True))
             live = store.segments()
-        finally:
-            store.close()
         if not done:
             typer.echo("nothing to restore: the catalog lists no archived segments")
             return
@@ -176,12 +166,9 @@ def replay(
     from exchange.journal.verify import verify as run_verify
 
     with cli_errors():
-        store = open_existing_store(db, home)
-        try:
+        with existing_store(db, home) as store:
             verdict = run_verify(store, progress=True, report=lambda line: typer.echo(line, err=True),
                                  archive=archive_dir)  # fmt: skip
-        finally:
-            store.close()
         rate = verdict.replayed / verdict.seconds if verdict.seconds > 0 else 0.0
         typer.echo(f"replayed {verdict.replayed:,} records in {verdict.seconds:.2f} s ({rate:,.0f}/s); "
                    f"engine at seq {verdict.last_seq:,}")  # fmt: skip

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from exchange.cli.common import DbOption, HomeOption, cli_errors, fail, open_existing_store
+from exchange.cli.common import DbOption, HomeOption, cli_errors, existing_store, fail
 
 __all__ = ["parse_since", "trades"]
 
@@ -65,8 +65,7 @@ def trades(
             start = parse_since(since) if since is not None else None
         except ValueError as exc:
             fail(str(exc))
-        store = open_existing_store(db, home)
-        try:
+        with existing_store(db, home) as store:
             rows = store.trades(since=start, symbol=symbol.upper() if symbol else None)
             names = {u.id: u.name for u in store.users()}
             if as_csv:
@@ -96,5 +95,3 @@ def trades(
                               str(names.get(t.taker_user, t.taker_user)),
                               str(t.taker_order_id), str(t.seq))  # fmt: skip
             Console(width=None if sys.stdout.isatty() else 200).print(table)
-        finally:
-            store.close()

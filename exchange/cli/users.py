@@ -17,8 +17,8 @@ from exchange.cli.common import (
     DbOption,
     HomeOption,
     cli_errors,
+    existing_store,
     fail,
-    open_existing_store,
     resolve_home,
     server_running,
     with_admin,
@@ -117,11 +117,8 @@ def list_users(home: Path | None = HomeOption, db: str | None = DbOption) -> Non
     with cli_errors():
         import time
 
-        store = open_existing_store(db, home)
-        try:
+        with existing_store(db, home) as store:
             users = store.users()
-        finally:
-            store.close()
         if not users:
             typer.echo("no users")
             return
@@ -165,12 +162,9 @@ def passwd(
 ) -> None:
     """Set a user's password; their reconnect tokens stop working at once."""
     with cli_errors():
-        store = open_existing_store(db, home)
-        password = _password(password_stdin)
-        try:
+        with existing_store(db, home) as store:
+            password = _password(password_stdin)
             store.set_password(name, password)
-        finally:
-            store.close()
         typer.echo(f"password of {name} changed")
 
 
