@@ -31,7 +31,7 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,9 +39,10 @@ from typing import Any
 
 import msgspec
 
-from exchange.engine import Engine, Event, Limits, Reject, decode_command
+from exchange.engine import Command, Engine, Event, Limits, Reject, decode_command
 from exchange.journal import archive as archives
 from exchange.journal.checkpoint import CheckpointError, load_engine
+from exchange.journal.readahead import Chunk, ReadAhead, helper_available
 from exchange.journal.trades import trades_from
 from exchange.store.base import (
     RECORD_HEADER,
@@ -52,6 +53,7 @@ from exchange.store.base import (
     StoreError,
     Trade,
 )
+from exchange.store.sqlite import SQLiteStore
 
 __all__ = [
     "LIMITS_KEY",
@@ -68,6 +70,12 @@ __all__ = [
 LIMITS_KEY = "engine_limits"
 PROGRESS_MIN = 100_000
 """Replays at least this long show a progress bar (when asked to)."""
+READAHEAD_MIN = 50_000
+"""Replays of SQLite segments at least this long read ahead in a helper process
+(:mod:`exchange.journal.readahead`); shorter ones are done before it would start."""
+
+_COMMANDS = msgspec.msgpack.Decoder(Command)
+"""The decoder behind :func:`decode_command`, called from C by ``map`` for whole chunks."""
 
 log = logging.getLogger("exch.journal")
 
@@ -145,6 +153,69 @@ def _mismatch(where: str, seq: int, engine: Engine, events: list[Event]) -> Repl
     )
 
 
+def _read_ahead(
+    store: Store,
+    sources: Sequence[tuple[Segment, archives.ArchiveFile | None]],
+    *,
+    start: int,
+    stop: int,
+    total: int,
+) -> ReadAhead | None:
+    """A helper process reading the SQLite files of ``sources``, if worth it and possible."""
+    if total < READAHEAD_MIN or not helper_available():
+        return None
+    files: list[tuple[str, int]] = []
+    for seg, held in sources:
+        if held is not None:
+            files.append((str(held.path), seg.last_seq))
+        elif isinstance(store, SQLiteStore):
+            try:
+                files.append((str(store.segment_file(seg)), seg.last_seq))
+            except StoreError:
+                return None
+        else:
+            return None
+    try:
+        return ReadAhead(files, start=start, stop=stop)
+    except OSError as exc:
+        log.debug("no read-ahead helper: %s", exc)
+        return None
+
+
+def _chunks(
+    store: Store,
+    seg: Segment,
+    held: archives.ArchiveFile | None,
+    expected: int,
+    ahead: ReadAhead | None,
+) -> Generator[Chunk | Sequence[Record], None, None]:
+    """The segment's records from ``expected`` on: checked chunks from the helper while it
+    vouches for them, then stored rows read here (for the replay's own checks).
+
+    The consumer applies each chunk whole (or stops the replay) before asking for the next.
+    """
+    done = False
+    try:
+        if ahead is not None and ahead.alive:
+            while (chunk := ahead.next(expected)) is not None:
+                yield chunk
+                if not ahead.alive:  # the consumer turned it down (undecodable): read it here
+                    break
+                expected += len(chunk.ts)
+            else:
+                if ahead.alive:  # the helper read the whole segment
+                    done = True
+                    return
+        if held is None:
+            yield from store.read_records(seg, after=expected - 1)
+        else:
+            yield from archives.read_records(held.path, after=expected - 1)
+        done = True
+    finally:
+        if not done and ahead is not None:
+            ahead.close()  # the replay stops or names a damaged record: the helper has no more to do
+
+
 def _check_catalog(segments: Sequence[Segment]) -> None:
     for prev, seg in itertools.pairwise(segments):
         if seg.first_seq != prev.last_seq + 1:
@@ -204,10 +275,12 @@ def replay(
     bar, advance = _progress(progress, total)
     apply = engine.apply
     decode = decode_command
+    decode_all = _COMMANDS.decode
     crc32 = zlib.crc32
     pack = RECORD_HEADER.pack
     expected = start + 1
     late_trades: list[Trade] = []
+    ahead = _read_ahead(store, sources, start=expected, stop=stop, total=total)
     collecting = gc.isenabled()
     gc.disable()  # replay allocates many short-lived, acyclic objects: collect once at the end
     try:
@@ -219,16 +292,34 @@ def replay(
                 if expected > stop:
                     break
                 damage: str | None = None
-                chunks: Iterator[Sequence[Record]]
-                if held is None:
-                    where = store.segment_location(seg)
-                    chunks = store.read_records(seg, after=expected - 1)
-                else:
-                    where = str(held.path)
-                    chunks = archives.read_records(held.path, after=expected - 1)
+                where = store.segment_location(seg) if held is None else str(held.path)
+                chunks = _chunks(store, seg, held, expected, ahead)
                 try:
-                    for chunk in chunks:
-                        for seq, ts, crc, payload in chunk:
+                    for item in chunks:
+                        if isinstance(item, Chunk):
+                            try:
+                                commands = list(map(decode_all, item.payload))
+                            except msgspec.DecodeError:
+                                # read the chunk again here: the checks below name the record
+                                assert ahead is not None  # chunks come from it
+                                ahead.close()
+                                continue
+                            else:
+                                # the helper checked each record's seq and CRC
+                                seq = item.first
+                                for command, ts in zip(commands, item.ts, strict=True):
+                                    events = apply(command, ts)
+                                    if engine.seq != seq:
+                                        raise _mismatch(where, seq, engine, events)
+                                    if seq > committed and len(events) > 1:
+                                        late_trades.extend(trades_from(events, seq, ts))
+                                    seq += 1
+                                expected = seq
+                                advance(expected - 1 - start)
+                                if expected > stop:
+                                    break
+                                continue
+                        for seq, ts, crc, payload in item:
                             if seq != expected:
                                 damage = f"record {expected} is missing (next stored is {seq})"
                                 break
@@ -255,9 +346,7 @@ def replay(
                 except SegmentUnreadable as exc:
                     damage = f"unreadable ({exc})"
                 finally:
-                    close = getattr(chunks, "close", None)
-                    if close is not None:
-                        close()
+                    chunks.close()
                 if expected > stop:
                     break
                 if damage is None and expected - 1 < seg.last_seq:
@@ -286,6 +375,8 @@ def replay(
                     if repair:
                         store.set_segment_end(seg, expected - 1)
     finally:
+        if ahead is not None:
+            ahead.close()
         if collecting:
             gc.enable()
     if repair and late_trades:

@@ -31,6 +31,7 @@ from tests.journal.streams import SETUP
 
 CONFIG = JournalConfig(segment_records=20, checkpoint_every=10**9, keep_checkpoints=3)
 runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("reader")  # in-process and read-ahead replays
 
 
 def _order(seq: int) -> NewOrder:

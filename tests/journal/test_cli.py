@@ -20,6 +20,7 @@ from tests.conftest import TEST_ROUNDS
 from tests.journal.streams import SETUP
 
 runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("reader")  # in-process and read-ahead replays
 
 
 @pytest.fixture

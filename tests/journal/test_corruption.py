@@ -21,6 +21,7 @@ from tests.conftest import TEST_ROUNDS
 from tests.journal.streams import SETUP
 
 MARK = "MARK-{:06d}"
+pytestmark = pytest.mark.usefixtures("reader")  # in-process and read-ahead replays
 
 
 def _journal(home: Path, n: int = 120, *, segment_records: int = 50) -> SQLiteStore:

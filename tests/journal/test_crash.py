@@ -24,6 +24,8 @@ from exchange.journal import recover
 from exchange.store.sqlite import SQLiteStore
 from tests.conftest import TEST_ROUNDS
 
+pytestmark = pytest.mark.usefixtures("reader")
+
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("crash_child.py")
 

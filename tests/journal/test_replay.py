@@ -8,6 +8,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,8 @@ from exchange.store import Store
 from exchange.store.sqlite import SQLiteStore
 from tests.conftest import TEST_ROUNDS, StoreFactory
 from tests.journal.streams import SETUP, streams
+
+pytestmark = pytest.mark.usefixtures("reader")
 
 
 def _run(engine: Engine, commands: list[Command], ts0: int) -> list[list[Event]]:
