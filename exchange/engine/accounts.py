@@ -36,7 +36,8 @@ class Account:
         return self.positions.get(symbol, 0) - self.held.get(symbol, 0)
 
     def add_order(self, order: Order) -> None:
-        """Index a newly resting order."""
+        """Index a newly resting order (and make it point to this wallet)."""
+        order.acct = self
         self.orders[order.order_id] = order
         if order.client_order_id is not None:
             self.client_ids[order.client_order_id] = order

@@ -5,27 +5,33 @@ Bids and asks are the same code, parameterised by ``sign``: a level's *key* is
 level is the one with the smallest key and an incoming order of the other side
 with limit ``p`` may trade with every level whose key is ``<= sign * p``.
 
-A level is a FIFO of orders (a ``deque``). Canceling from the middle of a level
-is O(1): the order is marked dead (``remaining == 0``) and skipped when it
-reaches the front; a level compacts itself when dead entries outnumber live
+A level is a FIFO of orders: a list and the index of its front (``head``), which
+the mypyc build compiles to direct list access. Canceling from the middle of a
+level is O(1): the order is marked dead (``remaining == 0``) and skipped when
+it reaches the front; a level drops the consumed entries before ``head`` once
+they make up half its list, compacts itself when dead entries outnumber live
 ones, and levels that empty are dropped lazily from the price heap, which is
-rebuilt when stale keys pile up. Memory therefore stays proportional to what
-rests on the book.
+rebuilt when stale keys pile up. Each side also remembers its best level
+(``top``) so the matching loop rarely touches the heap. Memory therefore stays
+proportional to what rests on the book.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections import deque
 from collections.abc import Iterator
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from exchange.engine.commands import Side, SymbolStatus, TimeInForce
+
+if TYPE_CHECKING:
+    from exchange.engine.accounts import Account
 
 __all__ = ["Book", "BookSide", "Level", "Order", "side_sign"]
 
 _COMPACT_MIN_DEAD: Final = 16
 _STALE_SLACK: Final = 64
+_HEAD_SLACK: Final = 32
 
 
 def side_sign(side: str) -> int:
@@ -37,13 +43,16 @@ class Order:
     """A live order. ``qty`` is its total size (filled + remaining).
 
     A plain class rather than a struct so that the mypyc build compiles it to
-    a native object with direct field access.
+    a native object with direct field access. ``acct`` is the owner's wallet,
+    set when the order rests (``Account.add_order``).
     """
 
     __slots__ = (
-        "order_id", "user", "symbol", "side", "price", "qty", "remaining", "tif",
+        "acct", "order_id", "user", "symbol", "side", "price", "qty", "remaining", "tif",
         "post_only", "client_order_id", "ts",
     )
+
+    acct: Account
 
     def __init__(
         self,
@@ -81,12 +90,13 @@ class Order:
 class Level:
     """The resting orders at one price, in time priority."""
 
-    __slots__ = ("count", "dead", "key", "orders", "price", "total")
+    __slots__ = ("count", "dead", "head", "key", "orders", "price", "total")
 
     def __init__(self, price: int, key: int) -> None:
         self.price = price
         self.key = key
-        self.orders: deque[Order] = deque()
+        self.orders: list[Order] = []  # consumed entries before ``head``, all dead
+        self.head = 0
         self.total = 0
         self.count = 0
         self.dead = 0
@@ -100,42 +110,52 @@ class Level:
     def front(self) -> Order:
         """The first live order (the level must hold one)."""
         orders = self.orders
-        order = orders[0]
+        head = self.head
+        order = orders[head]
         while order.remaining == 0:
-            orders.popleft()
+            head += 1
             self.dead -= 1
-            order = orders[0]
+            order = orders[head]
+        self.head = head
         return order
 
     def pop_front(self) -> None:
         """Drop the front order, which the caller has just emptied."""
-        self.orders.popleft()
         self.count -= 1
         if self.count == 0:
             self.orders.clear()
+            self.head = 0
             self.dead = 0
+            return
+        head = self.head + 1
+        if head > _HEAD_SLACK and head + head > len(self.orders):
+            del self.orders[:head]
+            head = 0
+        self.head = head
 
     def kill(self, order: Order) -> None:
         """Forget a live order anywhere in the level (its remaining must be zeroed by caller)."""
         self.count -= 1
         if self.count == 0:
             self.orders.clear()
+            self.head = 0
             self.dead = 0
             return
         self.dead += 1
         if self.dead > _COMPACT_MIN_DEAD and self.dead > self.count:
-            self.orders = deque(o for o in self.orders if o.remaining)
+            self.orders = [o for o in self.orders if o.remaining]
+            self.head = 0
             self.dead = 0
 
     def live(self) -> Iterator[Order]:
         """The live orders in priority order."""
-        return (o for o in self.orders if o.remaining)
+        return iter([o for o in self.orders if o.remaining])
 
 
 class BookSide:
     """The bids or the asks of one book."""
 
-    __slots__ = ("heap", "levels", "side", "sign", "stale", "total")
+    __slots__ = ("heap", "levels", "side", "sign", "stale", "top", "total")
 
     def __init__(self, side: Side) -> None:
         self.side: Side = side
@@ -144,17 +164,23 @@ class BookSide:
         self.heap: list[int] = []
         self.total = 0  # all resting quantity on this side
         self.stale = 0  # empty levels still in ``levels``/``heap``
+        self.top: Level | None = None  # the best level when last looked up (maybe emptied since)
 
     def best(self) -> Level | None:
         """The best non-empty level, or None when the side is empty."""
+        top = self.top
+        if top is not None and top.count:
+            return top
         heap = self.heap
         levels = self.levels
         while heap:
             level = levels[heap[0]]
             if level.count:
+                self.top = level
                 return level
             del levels[heapq.heappop(heap)]
             self.stale -= 1
+        self.top = None
         return None
 
     def level_for(self, price: int) -> Level:
@@ -165,6 +191,9 @@ class BookSide:
             level = Level(price, key)
             self.levels[key] = level
             heapq.heappush(self.heap, key)
+            top = self.top
+            if top is not None and key < top.key:
+                self.top = level
         elif level.count == 0:
             self.stale -= 1
         return level

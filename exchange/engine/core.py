@@ -20,7 +20,7 @@ fills (a buy filled below its limit gets the difference back at once).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Final
+from typing import Final, cast
 
 from exchange.engine.accounts import Account
 from exchange.engine.book import Book, BookSide, Level, Order
@@ -54,6 +54,11 @@ __all__ = ["Engine", "Limits"]
 
 _NO_LIMIT: Final = 1 << 62
 _SYMBOL_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+# Final aliases of the (msgspec) command classes: the mypyc build keeps them in C
+# statics, so dispatch is a pointer comparison instead of a module-dict lookup.
+_NEW_ORDER: Final = NewOrder
+_CANCEL: Final = Cancel
+_REPLACE: Final = Replace
 
 
 class Limits:
@@ -115,15 +120,16 @@ class Engine:
         and ``seq`` did not advance; any other reply means the command was
         accepted as number ``self.seq``.
         """
+        kind = type(command)
         try:
-            if isinstance(command, NewOrder):
-                events = self._new_order(command, ts)
-            elif isinstance(command, Cancel):
-                events = self._cancel(command, ts)
-            elif isinstance(command, Replace):
-                events = self._replace(command, ts)
+            if kind is _NEW_ORDER:
+                events = self._new_order(cast(NewOrder, command), ts)
+            elif kind is _CANCEL:
+                events = self._cancel(cast(Cancel, command), ts)
+            elif kind is _REPLACE:
+                events = self._replace(cast(Replace, command), ts)
             else:
-                events = self._admin[type(command)](command, ts)
+                events = self._admin[kind](command, ts)
         except EngineError as exc:
             return [
                 Reject(
@@ -153,10 +159,11 @@ class Engine:
         tif = c.tif
         market = c.type == "market"
         price = c.price
+        post_only = c.post_only
         if market:
             if price is not None:
                 raise EngineError("invalid_price", "a market order takes no price")
-            if c.post_only:
+            if post_only:
                 raise EngineError("bad_request", "post_only applies to limit orders only")
             price = 0
             limit_key = _NO_LIMIT
@@ -164,7 +171,7 @@ class Engine:
             if price is None or price <= 0 or price % book.tick or price > limits.max_price:
                 price = self._check_price(book, price)
             limit_key = opp.sign * price
-            if c.post_only and tif != "gtc":
+            if post_only and tif != "gtc":
                 raise EngineError("bad_request", "post_only orders must be gtc")
         user = c.user
         acct = self.accounts.get(user)
@@ -191,7 +198,7 @@ class Engine:
             available = acct.positions.get(symbol, 0) - acct.held.get(symbol, 0)
             if available < qty:
                 raise EngineError("insufficient_position", f"needs {qty} {symbol}, {available} available")
-        if c.post_only:
+        if post_only:
             self._check_post_only(opp, limit_key, price)
         if tif == "fok":
             budget = acct.cash - acct.cash_held if market and side == "buy" else -1
@@ -205,7 +212,7 @@ class Engine:
 
         order_id = self.next_order_id
         self.next_order_id = order_id + 1
-        order = Order(order_id, user, symbol, side, price, qty, qty, tif, c.post_only, coid, ts)
+        order = Order(order_id, user, symbol, side, price, qty, qty, tif, post_only, coid, ts)
         ack = Ack(user, order_id, coid, symbol, side, "open", qty)
         out: list[Event] = [ack]
         self._execute(book, acct, order, out, market, limit_key)
@@ -225,7 +232,6 @@ class Engine:
         market_buy = market and buy
         symbol = book.symbol
         lot = book.lot
-        accounts = self.accounts
         user = order.user
         remaining = order.remaining
         while remaining:
@@ -234,7 +240,7 @@ class Engine:
                 break
             price = level.price
             while remaining and level.count:
-                maker = level.orders[0]
+                maker = level.orders[level.head]
                 if maker.remaining == 0:
                     maker = level.front()
                 if maker.user == user:
@@ -250,7 +256,7 @@ class Engine:
                         if qty == 0:
                             break
                 # Settle the fill at the maker's price.
-                maker_acct = accounts[maker.user]
+                maker_acct = maker.acct
                 value = price * qty
                 if buy:
                     buyer, seller, release = acct, maker_acct, order.price * qty
@@ -320,7 +326,7 @@ class Engine:
     ) -> None:
         """Take a resting order off the book, release its hold, emit ``Done``."""
         remaining = order.remaining
-        acct = self.accounts[order.user]
+        acct = order.acct
         if order.side == "buy":
             acct.cash_held -= order.price * remaining
         else:

@@ -526,10 +526,13 @@ class EngineMachine(RuleBasedStateMachine):
             live = [o for o in level.orders if o.remaining]
             assert level.count == len(live)
             assert level.total == sum(o.remaining for o in live)
-            assert len(level.orders) == level.count + level.dead
+            assert len(level.orders) - level.head == level.count + level.dead
+            assert not any(o.remaining for o in level.orders[: level.head]), "a live order before the head"
             assert level.dead <= max(_COMPACT_MIN_DEAD, len(USERS) * MAX_OPEN)
             empty += level.count == 0
         assert side.stale == empty
+        if side.top is not None and side.top.count:
+            assert side.top.key == min(k for k, lv in side.levels.items() if lv.count), "stale best level"
         assert side.stale <= max(_STALE_SLACK, len(side.levels) - side.stale)
 
     @invariant()
