@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Final
 from exchange.engine.commands import Side, SymbolStatus, TimeInForce
 
 if TYPE_CHECKING:
-    from exchange.engine.accounts import Account
+    from exchange.engine.accounts import Account, Holding
 
 __all__ = ["Book", "BookSide", "Level", "Order", "side_sign"]
 
@@ -44,15 +44,19 @@ class Order:
 
     A plain class rather than a struct so that the mypyc build compiles it to
     a native object with direct field access. ``acct`` is the owner's wallet,
-    set when the order rests (``Account.add_order``).
+    set when the order rests (``Account.add_order``); ``holding`` the owner's
+    holding of the symbol, set by whoever creates the order; ``level`` the
+    level it was queued in (``Level.append``).
     """
 
     __slots__ = (
-        "acct", "order_id", "user", "symbol", "side", "price", "qty", "remaining", "tif",
-        "post_only", "client_order_id", "ts",
+        "acct", "holding", "level", "order_id", "user", "symbol", "side", "price", "qty", "remaining",
+        "tif", "post_only", "client_order_id", "ts",
     )
 
     acct: Account
+    holding: Holding
+    level: Level
 
     def __init__(
         self,
@@ -103,6 +107,7 @@ class Level:
 
     def append(self, order: Order) -> None:
         """Queue ``order`` at the back."""
+        order.level = self
         self.orders.append(order)
         self.total += order.remaining
         self.count += 1

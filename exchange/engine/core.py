@@ -180,6 +180,7 @@ class Engine:
                 "insufficient_funds" if side == "buy" else "insufficient_position",
                 "this account holds no cash or shares yet",
             )
+        holding = acct.holdings.get(symbol)
         coid = c.client_order_id
         if coid is not None and coid in acct.client_ids:
             raise EngineError(
@@ -195,7 +196,7 @@ class Engine:
                     "insufficient_funds", f"needs {price * qty} cents, {acct.cash - acct.cash_held} available"
                 )
         else:
-            available = acct.positions.get(symbol, 0) - acct.held.get(symbol, 0)
+            available = 0 if holding is None else holding.qty - holding.held
             if available < qty:
                 raise EngineError("insufficient_position", f"needs {qty} {symbol}, {available} available")
         if post_only:
@@ -204,15 +205,18 @@ class Engine:
             budget = acct.cash - acct.cash_held if market and side == "buy" else -1
             self._check_fok(book, opp, limit_key, acct, qty, budget)
         # Accepted: take the hold, then match.
+        if holding is None:
+            holding = acct.holding(symbol)
         if side == "buy":
             acct.cash_held += price * qty
         else:
-            held = acct.held
-            held[symbol] = held.get(symbol, 0) + qty
+            holding.held += qty
+            holding.has_held = True
 
         order_id = self.next_order_id
         self.next_order_id = order_id + 1
         order = Order(order_id, user, symbol, side, price, qty, qty, tif, post_only, coid, ts)
+        order.holding = holding
         ack = Ack(user, order_id, coid, symbol, side, "open", qty)
         out: list[Event] = [ack]
         self._execute(book, acct, order, out, market, limit_key)
@@ -260,14 +264,16 @@ class Engine:
                 value = price * qty
                 if buy:
                     buyer, seller, release = acct, maker_acct, order.price * qty
+                    bought, sold = order.holding, maker.holding
                 else:
                     buyer, seller, release = maker_acct, acct, value
+                    bought, sold = maker.holding, order.holding
                 buyer.cash -= value
                 buyer.cash_held -= release
-                positions = buyer.positions
-                positions[symbol] = positions.get(symbol, 0) + qty
-                seller.positions[symbol] -= qty
-                seller.held[symbol] -= qty
+                bought.qty += qty
+                bought.has_qty = True
+                sold.qty -= qty
+                sold.held -= qty
                 seller.cash += value
                 maker_left -= qty
                 maker.remaining = maker_left
@@ -330,7 +336,7 @@ class Engine:
         if order.side == "buy":
             acct.cash_held -= order.price * remaining
         else:
-            acct.held[order.symbol] -= remaining
+            order.holding.held -= remaining
         order.remaining = 0
         level.total -= remaining
         side.total -= remaining
@@ -354,7 +360,7 @@ class Engine:
         book = self.books[order.symbol]
         side = book.bids if order.side == "buy" else book.asks
         out: list[Event] = [Canceled(acct.user, order.order_id, order.client_order_id, order.remaining)]
-        self._remove(book, side, side.levels[side.sign * order.price], order, "canceled", out)
+        self._remove(book, side, order.level, order, "canceled", out)
         return out
 
     def _cancel_all(self, c: CancelAll, ts: int) -> list[Event]:
@@ -369,7 +375,7 @@ class Engine:
         for order in orders:
             book = self.books[order.symbol]
             side = book.side(order.side)
-            self._remove(book, side, side.levels[side.sign * order.price], order, "canceled", out)
+            self._remove(book, side, order.level, order, "canceled", out)
         return out
 
     def _replace(self, c: Replace, ts: int) -> list[Event]:
@@ -381,7 +387,7 @@ class Engine:
         qty = order.remaining if c.qty is None else c.qty
         self._check_qty(book, qty)
         side = book.side(order.side)
-        level = side.levels[side.sign * order.price]
+        level = order.level
         if price == order.price and qty <= order.remaining:
             return self._reduce(book, side, level, acct, order, qty)
         if order.side == "buy":
@@ -389,7 +395,7 @@ class Engine:
             if available < price * qty:
                 raise EngineError("insufficient_funds", f"needs {price * qty} cents, {available} available")
         else:
-            available = acct.available_shares(book.symbol) + order.remaining
+            available = order.holding.qty - order.holding.held + order.remaining
             if available < qty:
                 raise EngineError(
                     "insufficient_position", f"needs {qty} {book.symbol}, {available} available"
@@ -403,10 +409,12 @@ class Engine:
         filled = order.qty - order.remaining
         self._remove(book, side, level, order, "replaced", out)
         # A fresh object: the old one stays dead in its level's queue.
+        old = order
         order = Order(
-            order.order_id, order.user, order.symbol, order.side, price, filled + qty, qty,
-            order.tif, order.post_only, order.client_order_id, ts,
+            old.order_id, old.user, old.symbol, old.side, price, filled + qty, qty,
+            old.tif, old.post_only, old.client_order_id, ts,
         )
+        order.holding = old.holding
         self._hold(acct, order)
         self._execute(book, acct, order, out, False, limit_key)
         self._finish_ack(ack, order, False)
@@ -448,8 +456,10 @@ class Engine:
             acct = self.accounts[c.user] = Account(c.user)
         acct.cash += c.cash
         if c.qty and c.symbol is not None:
-            acct.positions[c.symbol] = acct.positions.get(c.symbol, 0) + c.qty
-            acct.held.setdefault(c.symbol, 0)
+            holding = acct.holding(c.symbol)
+            holding.qty += c.qty
+            holding.has_qty = True
+            holding.has_held = True
         return [Applied("deposit", c.symbol)]
 
     def _add_symbol(self, c: AddSymbol, ts: int) -> list[Event]:
@@ -524,14 +534,15 @@ class Engine:
         if order.side == "buy":
             acct.cash_held += order.price * order.remaining
         else:
-            acct.held[order.symbol] = acct.held.get(order.symbol, 0) + order.remaining
+            order.holding.held += order.remaining
+            order.holding.has_held = True
 
     @staticmethod
     def _release(acct: Account, order: Order, qty: int) -> None:
         if order.side == "buy":
             acct.cash_held -= order.price * qty
         else:
-            acct.held[order.symbol] -= qty
+            order.holding.held -= qty
 
     @staticmethod
     def _finish_ack(ack: Ack, order: Order, market: bool) -> None:

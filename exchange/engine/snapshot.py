@@ -120,10 +120,11 @@ def restore(data: dict[str, Any]) -> Engine:
             acct = Account(a["user"])
             acct.cash = a["cash"]
             acct.cash_held = a["cash_held"]
-            acct.positions = dict(a["positions"])
-            acct.held = dict(a["held"])
+            acct.load(dict(a["positions"]), dict(a["held"]))
             for oid in a["orders"]:
-                acct.add_order(orders.pop(oid))
+                order = orders.pop(oid)
+                order.holding = acct.holding(order.symbol)
+                acct.add_order(order)
             engine.accounts[acct.user] = acct
     except (KeyError, TypeError, ValueError) as exc:
         raise SnapshotError(f"malformed snapshot: {exc!r}") from exc
