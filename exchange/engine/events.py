@@ -17,9 +17,16 @@ at that side and price after the change, so L2 follows without a book.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from exchange.engine.commands import Side, SymbolStatus
+
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # a build-time (mypyc) dependency only: without it the hints do nothing
+
+    def mypyc_attr(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+        return lambda cls: cls
 
 __all__ = [
     "Ack",
@@ -43,13 +50,15 @@ DoneReason = Literal["filled", "canceled", "expired", "self_trade", "replaced"]
 Liquidity = Literal["maker", "taker"]
 
 
+@mypyc_attr(acyclic=True)
 class _Event:
     """Common behaviour: value equality and a readable ``repr`` over ``_fields``.
 
     Plain classes rather than msgspec structs: the mypyc build compiles them to
     native objects whose constructors store unboxed ints (several times faster
-    than building a struct from compiled code). Only ``Ack`` is ever changed
-    after construction, and only by the engine.
+    than building a struct from compiled code), outside the cyclic GC (they
+    only hold ints and strings) and reusing the last freed instance's memory.
+    Only ``Ack`` is ever changed after construction, and only by the engine.
     """
 
     __slots__ = ()
@@ -78,6 +87,7 @@ class _Event:
         return f"{type(self).__name__}({args})"
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 class Ack(_Event):
     """An order or replace was accepted; ``status`` is as of the end of the command."""
 
@@ -105,6 +115,7 @@ class Ack(_Event):
         self.remaining = remaining
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 class Reject(_Event):
     """The command was refused and changed nothing."""
 
@@ -118,6 +129,7 @@ class Reject(_Event):
         self.client_order_id = client_order_id
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 class Canceled(_Event):
     """Reply to ``Cancel``: the order left the book with ``remaining`` unfilled."""
 
@@ -131,6 +143,7 @@ class Canceled(_Event):
         self.remaining = remaining
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 class CanceledAll(_Event):
     """Reply to ``CancelAll``: how many orders were canceled."""
 
@@ -142,6 +155,7 @@ class CanceledAll(_Event):
         self.count = count
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 class Applied(_Event):
     """Reply to an administrative command (deposit, symbol listing, halt, resume)."""
 
@@ -154,6 +168,7 @@ class Applied(_Event):
         self.status: SymbolStatus | None = status
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 class Match(_Event):
     """A trade between a resting (maker) order and an incoming (taker) order.
 
@@ -206,6 +221,7 @@ class Match(_Event):
         self.level_qty = level_qty
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 class Open(_Event):
     """A resting order joined the book at the back of its level."""
 
@@ -231,6 +247,7 @@ class Open(_Event):
         self.level_qty = level_qty
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 class Change(_Event):
     """A resting order's quantity dropped to ``qty`` without losing priority."""
 
@@ -256,6 +273,7 @@ class Change(_Event):
         self.level_qty = level_qty
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 class Done(_Event):
     """An order left the book, or never rested (``seq`` 0, ``price`` may be None).
 
