@@ -20,12 +20,19 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from exchange.engine.commands import Side, SymbolStatus, TimeInForce
 
 if TYPE_CHECKING:
     from exchange.engine.accounts import Account, Holding
+
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # a build-time (mypyc) dependency only: without it the hints do nothing
+
+    def mypyc_attr(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+        return lambda cls: cls
 
 __all__ = ["Book", "BookSide", "Level", "Order", "side_sign"]
 
@@ -39,6 +46,7 @@ def side_sign(side: str) -> int:
     return -1 if side == "buy" else 1
 
 
+@mypyc_attr(free_list_len=1)
 class Order:
     """A live order. ``qty`` is its total size (filled + remaining).
 
