@@ -136,14 +136,18 @@ def _insert_many(conn: sqlite3.Connection, head: str, width: int, rows: Sequence
 
 
 class _SQLiteDialect(Dialect[sqlite3.Connection]):
-    """``?`` placeholders, explicit ``BEGIN`` on autocommit connections, multi-row inserts."""
+    """``?`` placeholders, explicit ``BEGIN IMMEDIATE`` on autocommit connections, multi-row inserts."""
 
     unique_violation = sqlite3.IntegrityError
     chunk = 8_192
 
     @contextlib.contextmanager
     def transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
-        conn.execute("BEGIN")
+        # IMMEDIATE: take the write lock up front (waiting up to busy_timeout). A deferred
+        # transaction that reads first (archiving checks the catalog, then moves the row) and
+        # only then writes fails at once with "database is locked" if another connection
+        # (the journal writer) committed in between: WAL cannot upgrade a stale snapshot.
+        conn.execute("BEGIN IMMEDIATE")
         try:
             yield
             conn.execute("COMMIT")
