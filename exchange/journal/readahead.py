@@ -32,23 +32,26 @@ import subprocess
 import sys
 import urllib.parse
 import zlib
+from array import array
 from collections.abc import Sequence
 from typing import IO, Any, Final, NamedTuple
 
 CHUNK = 8_192
 """Records per frame."""
 
-HEAD: Final = struct.Struct("<BqI")
-"""A frame's header: kind, first seq of the chunk, size of the pickled body."""
+HEAD: Final = struct.Struct("<BqII")
+"""A frame's header: kind, first seq of the chunk, records in it, size of the body."""
 
 DATA: Final = 1
-"""Checked records: the body is ``(ts list, payload list)``, seqs from ``first``."""
+"""Checked records ``first``, ``first + 1``, …: the body is their ``ts`` (native int64s)
+followed by their payloads as one msgpack array (an array32 header, then the payloads as stored)."""
 END: Final = 2
 """The segment's stored records (after the start) are exhausted, all checked."""
 STOP: Final = 3
 """The helper stopped at seq ``first`` (the replay reads on by itself from there)."""
 
 _RECORD_HEADER: Final = struct.Struct("<qq")  # exchange.store.base.RECORD_HEADER (no package import here)
+_ARRAY32: Final = struct.Struct(">BI")  # msgpack array32 header
 
 
 class Chunk(NamedTuple):
@@ -56,18 +59,36 @@ class Chunk(NamedTuple):
 
     first: int
     ts: list[int]
-    payload: list[bytes]
+    commands: memoryview
+    """Their payloads as one msgpack array: decoding it is decoding each payload (the helper
+    checked that each is exactly one msgpack value), in one call."""
 
 
 # ------------------------------------------------------------------- helper side
 
 
-def _send(out: IO[bytes], kind: int, first: int, body: bytes = b"") -> None:
-    out.write(HEAD.pack(kind, first, len(body)))
-    out.write(body)
+def _send(out: IO[bytes], kind: int, first: int, count: int = 0, *body: bytes) -> None:
+    out.write(HEAD.pack(kind, first, count, sum(map(len, body))))
+    for part in body:
+        out.write(part)
 
 
-def _read_segment(out: IO[bytes], path: str, expected: int, stop: int, chunk: int) -> tuple[int, bool]:
+def _payload_array(payloads: Sequence[bytes], values: Any) -> bytes | None:
+    """The payloads as one msgpack array, if each is exactly one msgpack value (else None).
+
+    Only then does decoding the array decode each payload as it would alone: a
+    payload that is a truncated value, or a value followed by more bytes, would
+    borrow from or lend to its neighbours.
+    """
+    array = _ARRAY32.pack(0xDD, len(payloads)) + b"".join(payloads)
+    try:
+        raw = values(array)
+    except Exception:
+        return None
+    return array if list(map(len, raw)) == list(map(len, payloads)) else None
+
+
+def _read_segment(out: IO[bytes], path: str, expected: int, stop: int, chunk: int, values: Any) -> tuple[int, bool]:
     """Stream the segment's checked records from ``expected`` on; return (next expected, clean)."""
     crc32 = zlib.crc32
     pack = _RECORD_HEADER.pack
@@ -85,8 +106,10 @@ def _read_segment(out: IO[bytes], path: str, expected: int, stop: int, chunk: in
                 good = next(i for i, (a, b) in enumerate(zip(computed, crcs, strict=False)) if a != b)
             good = min(good, stop - expected + 1)
             if good:
-                body = (list(tss[:good]), list(payloads[:good]))
-                _send(out, DATA, expected, pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
+                commands = _payload_array(payloads[:good], values)
+                if commands is None:
+                    return expected, False
+                _send(out, DATA, expected, good, array("q", tss[:good]).tobytes(), commands)
                 expected += good
             if expected > stop:
                 return expected, True
@@ -99,6 +122,10 @@ def _read_segment(out: IO[bytes], path: str, expected: int, stop: int, chunk: in
 
 def _serve(job: dict[str, Any], out: IO[bytes]) -> None:
     """Mirror :func:`exchange.journal.recovery.replay`'s walk over the segments."""
+    sys.path[:] = job["path"]  # find msgspec where the replaying process does
+    import msgspec
+
+    values = msgspec.msgpack.Decoder(list[msgspec.Raw]).decode
     expected: int = job["start"]
     stop: int = job["stop"]
     paths: list[tuple[str, int]] = job["segments"]
@@ -108,7 +135,7 @@ def _serve(job: dict[str, Any], out: IO[bytes]) -> None:
         if expected > stop:
             return
         try:
-            expected, clean = _read_segment(out, path, expected, stop, job["chunk"])
+            expected, clean = _read_segment(out, path, expected, stop, job["chunk"], values)
         except Exception:  # any trouble is the replay's to find and name
             clean = False
         if not clean:
@@ -145,7 +172,7 @@ def _widen_pipe(fd: int) -> None:
 class ReadAhead:
     """The replay's end of a helper process reading ``segments`` (file, last_seq) from ``start``.
 
-    Use :meth:`chunks` once per segment, in the replay's order, while
+    Ask :meth:`next` for the chunks of each segment in the replay's order while
     :attr:`alive`; :meth:`close` always.
     """
 
@@ -161,23 +188,24 @@ class ReadAhead:
         self._out = self._proc.stdout
         _widen_pipe(self._out.fileno())
         self._stop = stop
-        job = {"start": start, "stop": stop, "chunk": CHUNK, "segments": [(str(p), last) for p, last in segments]}
+        self.alive = True
+        files = [(str(path), last) for path, last in segments]
+        job = {"path": sys.path, "start": start, "stop": stop, "chunk": CHUNK, "segments": files}
         try:
             self._proc.stdin.write(pickle.dumps(job))
             self._proc.stdin.close()
         except OSError:
             self.close()
-        self.alive = True
 
-    def _frame(self) -> tuple[int, int, bytes]:
+    def _frame(self) -> tuple[int, int, int, bytes]:
         head = self._out.read(HEAD.size)
         if len(head) < HEAD.size:
-            return STOP, -1, b""
-        kind, first, size = HEAD.unpack(head)
+            return STOP, -1, 0, b""
+        kind, first, count, size = HEAD.unpack(head)
         body = self._out.read(size) if size else b""
         if len(body) < size:
-            return STOP, -1, b""
-        return kind, first, body
+            return STOP, -1, 0, b""
+        return kind, first, count, body
 
     def next(self, expected: int) -> Chunk | None:
         """The next checked chunk of the current segment, starting at ``expected``.
@@ -188,19 +216,12 @@ class ReadAhead:
         if not self.alive:
             return None
         try:
-            kind, first, body = self._frame()
+            kind, first, count, body = self._frame()
         except (OSError, ValueError):
-            kind, first, body = STOP, -1, b""
-        if kind == DATA and first == expected:
-            try:
-                ts, payload = pickle.loads(body)
-            except Exception:
-                self.close()
-                return None
-            if len(ts) == len(payload) and 0 < len(ts) <= self._stop - first + 1:
-                return Chunk(first, ts, payload)
-            self.close()
-            return None
+            kind, first, count, body = STOP, -1, 0, b""
+        if kind == DATA and first == expected and 0 < count <= self._stop - first + 1 and len(body) > 8 * count:
+            view = memoryview(body)
+            return Chunk(first, view[: 8 * count].cast("q").tolist(), view[8 * count :])
         if kind != END or first != expected:
             self.close()
         return None
@@ -218,8 +239,13 @@ class ReadAhead:
 
 
 def helper_available() -> bool:
-    """Whether a helper process can be started (a Python executable is known)."""
-    return bool(sys.executable) and os.path.exists(sys.executable)
+    """Whether a helper process is possible and useful: a Python executable is known and
+    this process may run on at least two CPUs (on one, the helper would only add work)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return cpus >= 2 and bool(sys.executable) and os.path.exists(sys.executable)
 
 
 if __name__ == "__main__":

@@ -74,8 +74,8 @@ READAHEAD_MIN = 50_000
 """Replays of SQLite segments at least this long read ahead in a helper process
 (:mod:`exchange.journal.readahead`); shorter ones are done before it would start."""
 
-_COMMANDS = msgspec.msgpack.Decoder(Command)
-"""The decoder behind :func:`decode_command`, called from C by ``map`` for whole chunks."""
+_CHUNK = msgspec.msgpack.Decoder(list[Command])
+"""Decodes a read-ahead chunk's payloads, each as :func:`decode_command` would, in one call."""
 
 log = logging.getLogger("exch.journal")
 
@@ -162,7 +162,7 @@ def _read_ahead(
     total: int,
 ) -> ReadAhead | None:
     """A helper process reading the SQLite files of ``sources``, if worth it and possible."""
-    if total < READAHEAD_MIN or not helper_available():
+    if total < max(READAHEAD_MIN, 1) or not helper_available():
         return None
     files: list[tuple[str, int]] = []
     for seg, held in sources:
@@ -234,13 +234,16 @@ def replay(
     progress: bool = False,
     report: Reporter | None = None,
     archive: Sequence[Path] = (),
+    read_ahead: bool = True,
 ) -> tuple[int, list[str]]:
     """Apply the journal's records after ``engine.seq`` (up to ``until``) to ``engine``.
 
     With ``repair`` the journal is cut back at a torn tail and the catalog
     end moved up over intact uncommitted records (whose trades are stored);
     without it nothing is written. Records before the live journal are read
-    from the ``archive`` directories. Returns ``(records replayed, notes)``.
+    from the ``archive`` directories. Long replays of SQLite segments read ahead in a helper
+    process unless ``read_ahead`` is off (same checks, same outcome; see
+    :mod:`exchange.journal.readahead`). Returns ``(records replayed, notes)``.
 
     Raises:
         JournalCorrupt: a committed record is damaged or missing.
@@ -275,12 +278,12 @@ def replay(
     bar, advance = _progress(progress, total)
     apply = engine.apply
     decode = decode_command
-    decode_all = _COMMANDS.decode
+    decode_chunk = _CHUNK.decode
     crc32 = zlib.crc32
     pack = RECORD_HEADER.pack
     expected = start + 1
     late_trades: list[Trade] = []
-    ahead = _read_ahead(store, sources, start=expected, stop=stop, total=total)
+    ahead = _read_ahead(store, sources, start=expected, stop=stop, total=total) if read_ahead else None
     collecting = gc.isenabled()
     gc.disable()  # replay allocates many short-lived, acyclic objects: collect once at the end
     try:
@@ -298,7 +301,9 @@ def replay(
                     for item in chunks:
                         if isinstance(item, Chunk):
                             try:
-                                commands = list(map(decode_all, item.payload))
+                                commands = decode_chunk(item.commands)
+                                if len(commands) != len(item.ts):
+                                    raise msgspec.DecodeError("chunk length")
                             except msgspec.DecodeError:
                                 # read the chunk again here: the checks below name the record
                                 assert ahead is not None  # chunks come from it
@@ -307,13 +312,20 @@ def replay(
                             else:
                                 # the helper checked each record's seq and CRC
                                 seq = item.first
-                                for command, ts in zip(commands, item.ts, strict=True):
-                                    events = apply(command, ts)
-                                    if engine.seq != seq:
-                                        raise _mismatch(where, seq, engine, events)
-                                    if seq > committed and len(events) > 1:
-                                        late_trades.extend(trades_from(events, seq, ts))
-                                    seq += 1
+                                if seq + len(commands) - 1 <= committed:
+                                    for command, ts in zip(commands, item.ts, strict=True):
+                                        events = apply(command, ts)
+                                        if engine.seq != seq:
+                                            raise _mismatch(where, seq, engine, events)
+                                        seq += 1
+                                else:
+                                    for command, ts in zip(commands, item.ts, strict=True):
+                                        events = apply(command, ts)
+                                        if engine.seq != seq:
+                                            raise _mismatch(where, seq, engine, events)
+                                        if seq > committed and len(events) > 1:
+                                            late_trades.extend(trades_from(events, seq, ts))
+                                        seq += 1
                                 expected = seq
                                 advance(expected - 1 - start)
                                 if expected > stop:
@@ -392,6 +404,7 @@ def recover(
     limits: Limits | None = None,
     progress: bool = False,
     report: Reporter | None = None,
+    read_ahead: bool = True,
 ) -> Recovery:
     """Rebuild the engine: newest valid checkpoint (unless ``use_checkpoint`` is off) + replay.
 
@@ -419,7 +432,7 @@ def recover(
             break
     if engine is None:
         engine = Engine(limits=engine_limits(store, limits))
-    replayed, more = replay(store, engine, repair=repair, progress=progress, report=say)
+    replayed, more = replay(store, engine, repair=repair, progress=progress, report=say, read_ahead=read_ahead)
     notes.extend(more)
     segments = store.segments()
     return Recovery(

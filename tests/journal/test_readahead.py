@@ -12,9 +12,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from exchange.engine import snapshot
+from exchange.engine import Deposit, encode_command, snapshot
 from exchange.journal import JournalCorrupt, readahead, recover, recovery
 from exchange.journal.readahead import ReadAhead
 from exchange.journal.verify import verify
@@ -78,9 +79,19 @@ def test_a_gap_in_a_committed_segment_stops_the_start(tmp_path: Path) -> None:
     )
 
 
-def test_an_undecodable_record_with_a_good_checksum_stops_the_start(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\x92\xa5order",  # a truncated value (would borrow from the next payload)
+        encode_command(Deposit(1, cash=5)) + b"\x01",  # a whole command and a stray byte
+        msgspec.msgpack.encode(["nope", 1]),  # well-formed msgpack, not a command
+        b"\xc1",  # never used in msgpack
+    ],
+    ids=["truncated", "trailing", "not-a-command", "invalid"],
+)
+def test_an_undecodable_record_with_a_good_checksum_stops_the_start(tmp_path: Path, payload: bytes) -> None:
     store = _journal(tmp_path)
-    path = _rewrite(store, 64, b"\x92\xa5order")
+    path = _rewrite(store, 64, payload)
     with pytest.raises(JournalCorrupt) as info:
         recover(store)
     message = str(info.value)
