@@ -20,7 +20,7 @@ fills (a buy filled below its limit gets the difference back at once).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Final, cast
+from typing import Final
 
 from exchange.engine.accounts import Account
 from exchange.engine.book import Book, BookSide, Level, Order
@@ -46,7 +46,6 @@ from exchange.engine.events import (
     Event,
     Match,
     Open,
-    OrderStatus,
     Reject,
 )
 
@@ -122,12 +121,13 @@ class Engine:
         """
         kind = type(command)
         try:
+            # Exact-type dispatch; no typing.cast, which is a real call in pure Python.
             if kind is _NEW_ORDER:
-                events = self._new_order(cast(NewOrder, command), ts)
+                events = self._new_order(command, ts)  # type: ignore[arg-type]
             elif kind is _CANCEL:
-                events = self._cancel(cast(Cancel, command), ts)
+                events = self._cancel(command, ts)  # type: ignore[arg-type]
             elif kind is _REPLACE:
-                events = self._replace(cast(Replace, command), ts)
+                events = self._replace(command, ts)  # type: ignore[arg-type]
             else:
                 events = self._admin[kind](command, ts)
         except EngineError as exc:
@@ -219,14 +219,16 @@ class Engine:
         order.holding = holding
         ack = Ack(user, order_id, coid, symbol, side, "open", qty)
         out: list[Event] = [ack]
-        self._execute(book, acct, order, out, market, limit_key)
-        self._finish_ack(ack, order, market)
+        self._execute(book, acct, order, ack, out, market, limit_key)
         return out
 
     def _execute(
-        self, book: Book, acct: Account, order: Order, out: list[Event], market: bool, limit_key: int
+        self, book: Book, acct: Account, order: Order, ack: Ack, out: list[Event], market: bool, limit_key: int
     ) -> None:
-        """Match an incoming order (its hold already taken), then rest it or expire the rest."""
+        """Match an incoming order (its hold already taken), then rest it or expire the rest.
+
+        Sets the reply ``ack``'s status and remaining as of the end of the command.
+        """
         side = order.side
         if side == "buy":
             own, opp = book.bids, book.asks
@@ -239,7 +241,9 @@ class Engine:
         user = order.user
         remaining = order.remaining
         while remaining:
-            level = opp.best()
+            level = opp.top
+            if level is None or not level.count:
+                level = opp.best()
             if level is None or level.key > limit_key:
                 break
             price = level.price
@@ -309,23 +313,38 @@ class Engine:
             break  # a market buy ran out of cash
         order.remaining = remaining
         if not remaining:
+            ack.status = "filled"
+            ack.remaining = 0
             out.append(
                 Done(symbol, 0, order.order_id, user, order.client_order_id,
                      side, None if market else order.price, "filled", 0, 0)
             )
         elif market or order.tif != "gtc":
+            ack.status = "canceled"
+            ack.remaining = 0
             self._release(acct, order, remaining)
             out.append(
                 Done(symbol, 0, order.order_id, user, order.client_order_id,
                      side, None if market else order.price, "expired", remaining, 0)
             )
         else:
-            level = own.level_for(order.price)
-            level.append(order)
+            ack.status = "partially_filled" if remaining < order.qty else "open"
+            ack.remaining = remaining
+            # Rest it: Level.append and Account.add_order, written out.
+            level = own.levels.get(own.sign * order.price)
+            if level is None or not level.count:
+                level = own.level_for(order.price)
+            order.level = level
+            level.orders.append(order)
+            level.count += 1
+            total = level.total = level.total + remaining
             own.total += remaining
-            acct.add_order(order)
+            order.acct = acct
+            acct.orders[order.order_id] = order
+            if order.client_order_id is not None:
+                acct.client_ids[order.client_order_id] = order
             seq = book.seq = book.seq + 1
-            out.append(Open(symbol, seq, order.order_id, side, order.price, remaining, level.total))
+            out.append(Open(symbol, seq, order.order_id, side, order.price, remaining, total))
 
     def _remove(
         self, book: Book, side: BookSide, level: Level, order: Order, reason: str, out: list[Event]
@@ -416,8 +435,7 @@ class Engine:
         )
         order.holding = old.holding
         self._hold(acct, order)
-        self._execute(book, acct, order, out, False, limit_key)
-        self._finish_ack(ack, order, False)
+        self._execute(book, acct, order, ack, out, False, limit_key)
         return out
 
     def _reduce(
@@ -543,22 +561,6 @@ class Engine:
             acct.cash_held -= order.price * qty
         else:
             order.holding.held -= qty
-
-    @staticmethod
-    def _finish_ack(ack: Ack, order: Order, market: bool) -> None:
-        remaining = order.remaining
-        ack.remaining = remaining
-        status: OrderStatus
-        if remaining == 0:
-            status = "filled"
-        elif market or order.tif != "gtc":
-            status = "canceled"
-            ack.remaining = 0
-        elif remaining < order.qty:
-            status = "partially_filled"
-        else:
-            status = "open"
-        ack.status = status
 
     @staticmethod
     def _check_post_only(opp: BookSide, limit_key: int, price: int) -> None:
