@@ -7,8 +7,9 @@ that take liquidity 1-79, so the book stays about stationary (a few thousand
 resting orders) instead of growing through the run. The stream is generated
 once by driving a
 scratch engine (so cancels and replaces name orders that really are open),
-then replayed on a fresh engine twice: once for throughput, once timing every
-command for the latency percentiles.
+then replayed on a fresh engine twice: once for throughput (the loop itself
+runs in C so the figure is the engine's, not the harness's), once timing every
+command for the latency percentiles (the timer's own ~70 ns included).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import platform
 import random
 import sys
 import time
+from collections import deque
 from typing import Any
 
 from exchange.engine import (
@@ -146,17 +148,21 @@ def run(n: int = 1_000_000, *, seed: int = 1, users: int = 1_000) -> dict[str, A
     try:
         engine = _fresh(setup)
         apply = engine.apply
+        stamps = range(base, base + len(stream))
+        # The loop runs in C (map, drained by a zero-length deque): what is timed
+        # is engine.apply on every command, not an interpreted for loop around it
+        # (about 0.1 µs a command here, a tenth of the target's budget).
         start = time.perf_counter_ns()
-        for ts, cmd in enumerate(stream, base):
-            apply(cmd, ts)
+        deque(map(apply, stream, stamps), maxlen=0)
         elapsed = time.perf_counter_ns() - start
         engine = _fresh(setup)
         apply = engine.apply
         clock = time.perf_counter_ns
         costs = [0] * len(stream)
         for i, cmd in enumerate(stream):
+            ts = base + i
             t0 = clock()
-            apply(cmd, base + i)
+            apply(cmd, ts)
             costs[i] = clock() - t0
     finally:
         gc.enable()
