@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Final
 
+import msgspec
+
 from exchange.engine.accounts import Account
 from exchange.engine.book import Book, BookSide, Level, Order
 from exchange.engine.commands import (
@@ -32,8 +34,11 @@ from exchange.engine.commands import (
     Deposit,
     Halt,
     NewOrder,
+    OrderType,
     Replace,
     Resume,
+    Side,
+    TimeInForce,
 )
 from exchange.engine.errors import EngineError
 from exchange.engine.events import (
@@ -58,6 +63,14 @@ _SYMBOL_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 _NEW_ORDER: Final = NewOrder
 _CANCEL: Final = Cancel
 _REPLACE: Final = Replace
+# A new order's fields in one call: compiled code reads a struct field through
+# the generic attribute protocol (~16 ns each), astuple gets all nine in ~50 ns.
+_astuple: Final = msgspec.structs.astuple
+_NewOrderFields = tuple[int, str, Side, OrderType, int | None, int, TimeInForce, bool, str | None]
+if NewOrder.__struct_fields__ != (
+    "user", "symbol", "side", "type", "price", "qty", "tif", "post_only", "client_order_id"
+):  # pragma: no cover - guards the unpacking in Engine._new_order
+    raise ImportError("NewOrder's fields changed: update Engine._new_order")
 
 
 class Limits:
@@ -146,20 +159,16 @@ class Engine:
 
     def _new_order(self, c: NewOrder, ts: int) -> list[Event]:
         # The common path is written out inline: this is the engine's hot loop.
-        symbol = c.symbol
+        fields: _NewOrderFields = _astuple(c)
+        user, symbol, side, kind, price, qty, tif, post_only, coid = fields
         book = self.books.get(symbol)
         if book is None or book.status != "trading":
             book = self._tradable_book(symbol)
         limits = self.limits
-        qty = c.qty
         if qty <= 0 or qty % book.lot or qty > limits.max_qty:
             self._check_qty(book, qty)
-        side = c.side
         opp = book.asks if side == "buy" else book.bids
-        tif = c.tif
-        market = c.type == "market"
-        price = c.price
-        post_only = c.post_only
+        market = kind == "market"
         if market:
             if price is not None:
                 raise EngineError("invalid_price", "a market order takes no price")
@@ -173,7 +182,6 @@ class Engine:
             limit_key = opp.sign * price
             if post_only and tif != "gtc":
                 raise EngineError("bad_request", "post_only orders must be gtc")
-        user = c.user
         acct = self.accounts.get(user)
         if acct is None:
             raise EngineError(
@@ -181,7 +189,6 @@ class Engine:
                 "this account holds no cash or shares yet",
             )
         holding = acct.holdings.get(symbol)
-        coid = c.client_order_id
         if coid is not None and coid in acct.client_ids:
             raise EngineError(
                 "duplicate_client_order_id", f"client_order_id {coid!r} is already in use by an open order"
