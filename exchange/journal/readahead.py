@@ -34,6 +34,7 @@ import urllib.parse
 import zlib
 from array import array
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import IO, Any, Final, NamedTuple
 
 CHUNK = 8_192
@@ -52,6 +53,7 @@ STOP: Final = 3
 
 _RECORD_HEADER: Final = struct.Struct("<qq")  # exchange.store.base.RECORD_HEADER (no package import here)
 _ARRAY32: Final = struct.Struct(">BI")  # msgpack array32 header
+_COLUMNS: Final = tuple(map(itemgetter, range(4)))  # seq, ts, crc, payload of a row
 
 
 class Chunk(NamedTuple):
@@ -97,19 +99,22 @@ def _read_segment(out: IO[bytes], path: str, expected: int, stop: int, chunk: in
         conn.execute("PRAGMA busy_timeout = 10000")
         cur = conn.execute("SELECT seq, ts, crc, payload FROM records WHERE seq > ? ORDER BY seq", (expected - 1,))
         while rows := cur.fetchmany(chunk):
-            seqs, tss, crcs, payloads = zip(*rows, strict=True)
-            good = len(rows)
-            if seqs != tuple(range(expected, expected + good)):
+            n = len(rows)
+            seqs, tss, crcs, payloads = (list(map(column, rows)) for column in _COLUMNS)
+            good = n
+            if seqs != list(range(expected, expected + n)):
                 good = next(i for i, s in enumerate(seqs) if s != expected + i)
-            computed = list(map(crc32, payloads[:good], map(crc32, map(pack, seqs[:good], tss[:good]))))
-            if computed != list(crcs[:good]):
-                good = next(i for i, (a, b) in enumerate(zip(computed, crcs, strict=False)) if a != b)
+            computed = list(map(crc32, payloads, map(crc32, map(pack, seqs, tss))))
+            if computed != crcs:
+                good = min(good, next(i for i, (a, b) in enumerate(zip(computed, crcs, strict=True)) if a != b))
             good = min(good, stop - expected + 1)
+            if good < n:
+                tss, payloads = tss[:good], payloads[:good]
             if good:
-                commands = _payload_array(payloads[:good], values)
+                commands = _payload_array(payloads, values)
                 if commands is None:
                     return expected, False
-                _send(out, DATA, expected, good, array("q", tss[:good]).tobytes(), commands)
+                _send(out, DATA, expected, good, array("q", tss).tobytes(), commands)
                 expected += good
             if expected > stop:
                 return expected, True
