@@ -238,8 +238,10 @@ class ReadAhead:
         if proc.poll() is None:
             with contextlib.suppress(OSError):
                 proc.kill()
-        with contextlib.suppress(OSError):
-            self._out.close()
+        for pipe in (proc.stdin, self._out):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
         proc.wait()
 
 
