@@ -32,6 +32,12 @@ from console.widgets.symbols import SymbolTable
 __all__ = ["ConsoleApp"]
 
 
+TAPE_TITLES = {
+    False: "Tape: trades and events, newest first",
+    True: "Tape: events only (e: trades too), newest first",
+}
+
+
 def _panel(id: str, title: str, kind: type[Widget] = Container) -> Widget:
     """A bordered panel of the main screen, ``title`` on its border."""
     panel = kind(id=id, classes="panel")
@@ -56,9 +62,10 @@ class ConsoleApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add_user", "Add user", id="console.add_user"),
         Binding("g", "gift", "Gift", id="console.gift"),
-        Binding("d", "disable_user", "Disable user", id="console.disable_user"),
+        Binding("d", "disable_user", "Disable", id="console.disable_user"),
         Binding("h", "halt", "Halt", id="console.halt"),
         Binding("r", "resume", "Resume", id="console.resume"),
+        Binding("e", "toggle_events", "Events", id="console.events"),
         Binding("tab", "focus_next", "Next panel", id="console.focus_next", show=False),
         Binding("q", "quit", "Quit", id="console.quit"),
     ]
@@ -80,6 +87,8 @@ class ConsoleApp(App[None]):
         self._rendered = -1
         self._sessions_rendered = -1
         self._link = LinkState.CONNECTING if connect else LinkState.UP
+        self.events_only = False
+        """The tape shows events only (no trades): toggled by ``e``."""
 
     # ------------------------------------------------------------------ layout
 
@@ -99,7 +108,7 @@ class ConsoleApp(App[None]):
             with Horizontal(id="bottom"):
                 with _panel("sessions-panel", "Sessions"):
                     yield SessionsTable(id="sessions")
-                with _panel("tape-panel", "Tape: trades and events, newest first"):
+                with _panel("tape-panel", TAPE_TITLES[False]):
                     yield Tape(self._tape_line, empty="no trades or events yet", id="tape")
         yield Footer()
 
@@ -198,12 +207,25 @@ class ConsoleApp(App[None]):
             if model.sessions_version != self._sessions_rendered:
                 self._sessions_rendered = model.sessions_version
                 main.query_one(SessionsTable).show(model.sessions, model.tz)
-            main.query_one(Tape).show(model.tape, version=model.tape_version, added=model.take_tape_added())
+            added_all, added_events = model.take_tape_added()
+            if self.events_only:
+                main.query_one(Tape).show(model.events, version=("events", model.events_version), added=added_events)
+            else:
+                main.query_one(Tape).show(model.tape, version=("all", model.tape_version), added=added_all)
             if model.shutdown is not None:
                 when = clock(model.shutdown.ts, model.tz)
                 link.set_notice(f"shutdown at {when}: {model.shutdown.reason}")
 
     # ------------------------------------------------------------------ actions
+
+    def action_toggle_events(self) -> None:
+        """Show only events on the tape (failed logins, admin actions, halts), or everything again."""
+        self.events_only = not self.events_only
+        panel = self.screen_stack[0].query_one("#tape-panel")
+        panel.border_title = TAPE_TITLES[self.events_only]
+        self._rendered = -1  # repaint now, from the top
+        self.render_model()
+        panel.query_one(Tape).scroll_home(animate=False)
 
     def symbol_names(self) -> list[str]:
         """The listed symbols, sorted."""

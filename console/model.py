@@ -33,6 +33,8 @@ __all__ = ["HISTORY", "ConsoleModel", "SymbolRow", "TapeEvent"]
 HISTORY = 120
 """Stats samples kept for the charts (two a second: one minute)."""
 TAPE_SIZE = 1000
+TRADE_KINDS = frozenset({"buy", "sell"})
+"""Tape kinds that are trades (the rest are events)."""
 EVENTS_REMEMBERED = 1000
 """Operator events remembered so a repeated history is not put on the tape twice."""
 
@@ -105,6 +107,10 @@ class ConsoleModel:
         self.sessions_version = 0
         self.tape_version = 0
         self._tape_added = 0
+        self.events: deque[TapeEvent] = deque(maxlen=tape_size)
+        """The tape without the trades (operator events, halts, logins, links): newest first."""
+        self.events_version = 0
+        self._events_added = 0
         self._by_user: dict[str, int] | None = None
         self._events_seen: dict[tuple[int, int], None] = {}  # operator events on the tape, oldest first
 
@@ -235,11 +241,16 @@ class ConsoleModel:
         self.tape.appendleft(event)
         self.tape_version += 1
         self._tape_added += 1
+        if event.kind not in TRADE_KINDS:
+            self.events.appendleft(event)
+            self.events_version += 1
+            self._events_added += 1
         self.version += 1
 
-    def take_tape_added(self) -> int:
-        """Tape lines added since the last call (the tape keeps a scrolled view still)."""
-        added, self._tape_added = self._tape_added, 0
+    def take_tape_added(self) -> tuple[int, int]:
+        """Lines added since the last call to the tape and to :attr:`events` (a scrolled view keeps still)."""
+        added = (self._tape_added, self._events_added)
+        self._tape_added = self._events_added = 0
         return added
 
     def now_ns(self) -> int:

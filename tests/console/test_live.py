@@ -205,3 +205,19 @@ async def test_a_failed_login_elsewhere_shows_on_the_tape_with_its_address(excha
         tape = app.query_one(Tape)
         shown = [tape.entry(i).text for i in range(len(tape.entries))]
         assert any("login failed: admin from 127.0.0.1:" in text for text in shown)
+
+        # trades bury events on a busy tape: `e` shows the events alone
+        seller = await exchange.trader(shares={"ACME": 10})
+        buyer = await exchange.trader(cash=10_000_000)
+        await seller.order("ACME", "sell", 1, price=10_000)
+        await buyer.order("ACME", "buy", 1, price=10_000)
+        await wait_for(lambda: any(e.kind in ("buy", "sell") for e in app.model.tape))
+        await pilot.press("e")
+        await pilot.pause(0.3)
+        shown = [tape.entry(i) for i in range(len(tape.entries))]
+        assert shown and all(e.kind not in ("buy", "sell") for e in shown)
+        assert any("login failed: admin" in e.text for e in shown)
+        assert "events only" in str(app.query_one("#tape-panel").border_title)
+        await pilot.press("e")
+        await pilot.pause(0.3)
+        assert any(tape.entry(i).kind in ("buy", "sell") for i in range(len(tape.entries)))

@@ -61,7 +61,10 @@ def test_trades_are_deduplicated_across_snapshot_and_feed() -> None:
     m.apply(t)
     m.apply(t)
     assert [(e.kind, e.text) for e in m.tape] == [("buy", "ACME  buy       3 @   101.25")]
-    assert m.take_tape_added() == 1 and m.take_tape_added() == 0
+    assert m.take_tape_added() == (1, 0) and m.take_tape_added() == (0, 0)
+    m.note("security", "login failed: bob from 203.0.113.9:1")
+    assert [e.text for e in m.events] == ["login failed: bob from 203.0.113.9:1"]  # the trade is not an event
+    assert m.take_tape_added() == (1, 1) and len(m.tape) == 2
 
 
 def test_formats() -> None:
