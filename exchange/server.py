@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import fcntl
 import gc
 import json
 import logging
@@ -38,6 +37,7 @@ from websockets.asyncio.server import serve
 
 from exchange.auth import LoginThrottle, TokenSigner, load_or_create_secret
 from exchange.engine.commands import AddSymbol
+from exchange.files import exclusive_lock
 from exchange.gateway.core import Gateway
 from exchange.gateway.forwarded import DEFAULT_HEADER, TrustedProxies
 from exchange.gateway.http import WS_PATH, http_handler
@@ -137,15 +137,8 @@ def home_lock(home: Path) -> Iterator[None]:
         AlreadyRunning: another process holds it.
     """
     home.mkdir(parents=True, exist_ok=True)
-    fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise AlreadyRunning(f"another exch process is using {home}") from None
+    with exclusive_lock(home / LOCK_FILE, lambda: AlreadyRunning(f"another exch process is using {home}")):
         yield
-    finally:
-        os.close(fd)
 
 
 def ensure_admin(store: Store, home: Path, say: Callable[[str], None]) -> None:

@@ -33,7 +33,6 @@ catalog commit.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
@@ -45,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from exchange.files import exclusive_lock, fsync_path
 from exchange.journal.checkpoint import CheckpointError, load_engine
 from exchange.paths import journal_dir
 from exchange.store.base import (
@@ -115,14 +115,6 @@ class ArchiveFile:
 
 
 # ------------------------------------------------------------------ files
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove(path: Path) -> None:
@@ -259,21 +251,15 @@ def _write(path: Path, segment: Segment, source: str, chunks: Iterator[Sequence[
         conn.execute("COMMIT")
     finally:
         conn.close()
-    _fsync(path)
+    fsync_path(path)
 
 
 @contextlib.contextmanager
 def _locked(directory: Path) -> Iterator[None]:
     """One archiving run per directory at a time."""
-    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ArchiveError(f"another exch journal archive is writing to {directory}") from None
+    with exclusive_lock(directory / LOCK_FILE,
+                        lambda: ArchiveError(f"another exch journal archive is writing to {directory}"), 0o644):
         yield
-    finally:
-        os.close(fd)
 
 
 # -------------------------------------------------------------- archiving
@@ -385,7 +371,7 @@ def _archive_one(store: Store, segment: Segment, dest: Path, say: Reporter) -> M
             _write(partial, segment, source, store.read_records(segment))
             check_file(partial, segment)
             os.replace(partial, final)
-            _fsync(dest)
+            fsync_path(dest)
         except BaseException:
             with contextlib.suppress(OSError):
                 _remove(partial)

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from exchange.files import fsync_path
 from exchange.paths import db_path, journal_dir
 from exchange.store.base import (
     DEFAULT_BCRYPT_ROUNDS,
@@ -97,14 +98,6 @@ def _connect(path: Path, *, fsync: bool = False, create: bool = True) -> sqlite3
     return conn
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _unlink_segment(path: Path) -> bool:
     """Delete a segment file and its WAL/shm (durably); whether anything was there."""
     found = False
@@ -113,7 +106,7 @@ def _unlink_segment(path: Path) -> bool:
             p.unlink()
             found = True
     if found:
-        _fsync_dir(path.parent)
+        fsync_path(path.parent)
     return found
 
 
@@ -291,7 +284,7 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
             finally:
                 conn.close()
             os.replace(tmp, path)
-            _fsync_dir(path.parent)
+            fsync_path(path.parent)
         except (OSError, sqlite3.Error) as exc:
             _unlink_segment(tmp)
             raise StoreError(f"cannot write {file}: {exc}") from exc
