@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import websockets.version
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -104,6 +105,16 @@ async def _login(ws: ClientConnection, name: str, password: str) -> None:
             return
 
 
+class _Reply(msgspec.Struct):
+    """The two fields the load client reads of each message (the rest is skipped, not built)."""
+
+    type: str = ""
+    id: Any = None
+
+
+_reply = msgspec.json.Decoder(_Reply).decode
+
+
 def _order(i: int, rid: int) -> bytes:
     side = "buy" if i % 2 == 0 else "sell"
     return json.dumps({"op": "order", "id": rid, "symbol": "ACME", "side": side, "type": "limit",
@@ -137,9 +148,9 @@ async def _closed_loop(ws: ClientConnection, conn_no: int, window: int, deadline
         if echo:
             got_reply = True
         else:
-            msg = json.loads(frame)
-            got_reply = "id" in msg and msg.get("type") in ("ack", "error")
-            if got_reply and msg["type"] == "error":
+            msg = _reply(frame)
+            got_reply = msg.id is not None and msg.type in ("ack", "error")
+            if got_reply and msg.type == "error":
                 c.errors += 1
         if got_reply:
             inflight -= 1
@@ -181,13 +192,13 @@ async def _fixed_rate(url: str, home: Path, creds: list[tuple[str, str]], *, rat
     async def reader(i: int, ws: ClientConnection) -> None:
         nonlocal errors
         async for frame in ws:
-            msg = json.loads(frame)
-            rid = msg.get("id")
-            if rid is not None and msg.get("type") in ("ack", "error"):
+            msg = _reply(frame)
+            rid = msg.id
+            if rid is not None and msg.type in ("ack", "error"):
                 t0 = sent_at.pop((i, rid), None)
                 if t0 is not None:
                     latencies.append(time.perf_counter_ns() - t0)
-                if msg["type"] == "error":
+                if msg.type == "error":
                     errors += 1
 
     readers = [asyncio.create_task(reader(i, ws)) for i, ws in enumerate(conns)]
@@ -246,11 +257,11 @@ async def _batches(url: str, home: Path, creds: list[tuple[str, str]], *, second
             sent += size
             want = rid
             while True:
-                msg = json.loads(await ws.recv())
-                if msg.get("type") in ("ack", "error") and "id" in msg:
+                msg = _reply(await ws.recv())
+                if msg.type in ("ack", "error") and msg.id is not None:
                     acked += 1
-                    errors += msg["type"] == "error"
-                    if msg["id"] == want:
+                    errors += msg.type == "error"
+                    if msg.id == want:
                         break
 
     await asyncio.gather(*(run_conn(i, ws) for i, ws in enumerate(conns)))
