@@ -74,6 +74,13 @@ def check_trusted_proxies(values: list[str]) -> None:
             fail(f"--trusted-proxy: {exc}")
 
 
+def check_listener(certfile: Path | None, keyfile: Path | None, trusted: list[str], header: str | None) -> str:
+    """The listener options ``exch serve`` and ``exch marketdata`` share, checked; the proxy header to read."""
+    check_cert_pair(certfile, keyfile)
+    check_trusted_proxies(trusted)
+    return check_proxy_header(header, trusted)
+
+
 def check_proxy_header(header: str | None, trusted: list[str]) -> str:
     """The ``--proxy-header`` to read (lower case, the default when not given); one readable error line if bad.
 

@@ -16,9 +16,7 @@ from exchange.cli.common import (
     ProxyHeaderOption,
     TlsNameOption,
     TrustedProxyOption,
-    check_cert_pair,
-    check_proxy_header,
-    check_trusted_proxies,
+    check_listener,
     cli_errors,
     resolve_home,
     run,
@@ -45,9 +43,7 @@ def marketdata(
 ) -> None:
     """Serve ticker/level2/level3/trades from the bus (any number of these, on any hosts)."""
     with cli_errors():
-        check_cert_pair(certfile, keyfile)
-        check_trusted_proxies(trusted_proxy)
-        header = check_proxy_header(proxy_header, trusted_proxy)
+        header = check_listener(certfile, keyfile, trusted_proxy, proxy_header)
         from exchange.gateway.limits import GatewayLimits
         from exchange.marketdata.bus import open_follower
         from exchange.marketdata.server import MarketDataConfig, run_marketdata

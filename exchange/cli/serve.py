@@ -27,9 +27,7 @@ from exchange.cli.common import (
     ProxyHeaderOption,
     TlsNameOption,
     TrustedProxyOption,
-    check_cert_pair,
-    check_proxy_header,
-    check_trusted_proxies,
+    check_listener,
     cli_errors,
     fail,
     resolve_home,
@@ -70,9 +68,7 @@ def serve(
     """Run the exchange: TLS WebSocket gateway, engine, journal (foreground unless --detach)."""
     with cli_errors():
         root = resolve_home(home)
-        check_cert_pair(certfile, keyfile)
-        check_trusted_proxies(trusted_proxy)
-        header = check_proxy_header(proxy_header, trusted_proxy)
+        header = check_listener(certfile, keyfile, trusted_proxy, proxy_header)
         if archive_to is not None:
             archive_to = archive_to.expanduser().resolve()
             journal = journal_dir(root).resolve()
