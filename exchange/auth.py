@@ -14,8 +14,9 @@ How the gateway logs someone in (PROTOCOL.md ``login``)::
 
 and a token login: ``signer.verify(token, now)`` gives ``(username, generation)``;
 the gateway accepts it only if the user exists, is enabled and its current
-``generation`` equals the token's. Bumping a user's generation (on ``user_disable``,
-``user passwd``) revokes every token issued before.
+``generation`` equals the token's. The store moves a user's generation whenever
+the user is disabled, enabled or gets a new password (``users.generation``), which
+revokes every token issued before.
 """
 
 from __future__ import annotations
@@ -197,8 +198,9 @@ class TokenSigner:
     70 characters for a short username. Verification recomputes the MAC and
     compares in constant time before reading any field.
 
-    Revocation: a token carries the user's ``generation``, a counter the gateway
-    stores per user and bumps when the user is disabled or changes password. A
+    Revocation: a token carries the user's ``generation``, a counter the store
+    keeps per user and moves when the user is disabled, enabled or gets a new
+    password. A
     verified token is accepted only if that generation still equals the user's
     current one, so bumping it revokes every token issued before. Changing the
     secret revokes every token of every user.

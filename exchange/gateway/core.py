@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -169,6 +168,8 @@ class Gateway(Endpoint):
         self.throttle = throttle
         self.releaser = Releaser(self.engine.seq)
         self.by_user: dict[int, list[ClientSession]] = {}
+        self._revocations: dict[str, int] = {}
+        """Per username: ``user_disable``s answered since start (logins in flight compare it)."""
         self.stats_subs: set[ClientSession] = set()
         self.bus = bus
         self.started_ns = clock_ns()
@@ -222,15 +223,16 @@ class Gateway(Endpoint):
     def authorize(self, session: ClientSession, req: Request) -> bool:
         """Traders for orders, admins for administration; order rate limit."""
         op = type(req).__struct_config__.tag
+        role = session.role if session.state is SessionState.AUTHENTICATED else None  # closed: no role
         if op in TRADER_OPS:
-            if session.role != "trader":
+            if role != "trader":
                 self._deny(session, req.id, "trader")
                 return False
             if op in _ORDER_OPS and not session.orders.take(self.monotonic()):
                 self._rate_limited(session, req.id)
                 return False
             session.order_count += op in _ORDER_OPS
-        elif op in ADMIN_OPS and session.role != "admin":
+        elif op in ADMIN_OPS and role != "admin":
             self._deny(session, req.id, "admin")
             return False
         return True
@@ -382,31 +384,27 @@ class Gateway(Endpoint):
         return await loop.run_in_executor(self.store_executor, fn, *args)
 
     async def _login(self, s: ClientSession, r: Login) -> None:
+        """Log ``s`` in by password or token.
+
+        The user's state is checked again after every await (store reads,
+        bcrypt): see :meth:`_current`. A login is either in :attr:`by_user` before
+        a ``user_disable`` closes the user's sessions (and is closed with them)
+        or is refused, never let in after the disable was answered.
+        """
         if s.state is not SessionState.CONNECTED:
             self._reply(s, r.id, error_frame(r.id, "bad_request", "this connection is already logged in"))
             return
-        now = self.monotonic()
-        user: User | None = None
-        pw_hash = ""
         if r.token is not None:
-            verified = self.signer.verify(r.token, time.time())
-            if verified is not None:
-                name, generation = verified
-                found = await self._in_store(self._credentials, name)
-                if found is not None and not found[0].disabled and _generation(found[1]) == generation:
-                    user, pw_hash = found
+            user = await self._token_user(r.token)
         elif r.username is not None and r.password is not None:
             name = r.username
-            if not await self._login_allowed(name, s.ip, now):
+            if not await self._login_allowed(name, s.ip, self.monotonic()):
                 self.counters.logins_failed += 1
                 self.note("security", f"login throttled: {name} from {s.address}")
                 self._reply(s, r.id, error_frame(r.id, "auth_failed", AUTH_FAILED))
                 return
-            found = await self._in_store(self._credentials, name)
-            ok = await verify_or_dummy(r.password, found[1].encode() if found else None,
-                                       rounds=self.bcrypt_rounds, executor=self.bcrypt_executor)
-            if ok and found is not None and not found[0].disabled:
-                user, pw_hash = found
+            user = await self._password_user(name, r.password)
+            if user is not None:
                 self.throttle.success(name, s.ip, self.monotonic())
             else:
                 self.throttle.failure(name, s.ip, self.monotonic())
@@ -423,10 +421,44 @@ class Gateway(Endpoint):
             return
         s.login(user.name, user.id, user.role)
         self.by_user.setdefault(user.id, []).append(s)
-        token, expires = self.signer.issue(user.name, _generation(pw_hash), time.time())
+        token, expires = self.signer.issue(user.name, user.generation, time.time())
         self._reply(s, r.id, encode_message(LoginReply(
             id=r.id, user=user.name, role=user.role, token=token, token_expires_ts=expires
         )))
+
+    async def _token_user(self, token: str) -> User | None:
+        """The user a token logs in, if it is genuine, unexpired and of the user's current generation."""
+        verified = self.signer.verify(token, time.time())
+        if verified is None:
+            return None
+        name, generation = verified
+        revocations = self._revocations.get(name, 0)
+        user = await self._in_store(self.store.get_user, name)
+        return self._current(user, name, revocations, generation)
+
+    async def _password_user(self, name: str, password: str) -> User | None:
+        """The user ``name`` if ``password`` is theirs and they may log in now."""
+        revocations = self._revocations.get(name, 0)
+        found = await self._in_store(self.store.credentials, name)
+        ok = await verify_or_dummy(password, found[1].encode() if found else None,
+                                   rounds=self.bcrypt_rounds, executor=self.bcrypt_executor)
+        if not ok or found is None:
+            return None
+        # bcrypt took a while: read the user again (a change by another process, e.g. `exch user passwd`)
+        user = await self._in_store(self.store.get_user, name)
+        return self._current(user, name, revocations, found[0].generation)
+
+    def _current(self, user: User | None, name: str, revocations: int, generation: int) -> User | None:
+        """``user`` (as just read) if it may log in: enabled, still at ``generation``, and not
+        disabled through this gateway since the login began (``revocations`` was read then).
+
+        The last check covers what the store read alone cannot: a ``user_disable``
+        whose store write the read missed but whose reply goes out before this
+        login's (:meth:`_user_disable` bumps the count as it closes the sessions).
+        """
+        if user is None or user.disabled or user.generation != generation:
+            return None
+        return user if self._revocations.get(name, 0) == revocations else None
 
     async def _login_allowed(self, name: str, ip: str, now: float) -> bool:
         """Ask the throttle; while only other logins in flight block this one, wait for them."""
@@ -437,12 +469,6 @@ class Gateway(Endpoint):
             await asyncio.sleep(0.01)
             now = self.monotonic()
         return True
-
-    def _credentials(self, name: str) -> tuple[User, str] | None:
-        user = self.store.get_user(name)
-        if user is None:
-            return None
-        return user, self.store.password_hash(name) or ""
 
     # ---------------------------------------------------------------- admin
 
@@ -478,30 +504,33 @@ class Gateway(Endpoint):
         self._reply(s, r.id, encode_message(UserListReply(id=r.id, users=infos)))
 
     async def _user_disable(self, s: ClientSession, r: UserDisableRequest) -> None:
-        if not await self._set_disabled(s, r.id, r.username, True):
+        user = await self._set_disabled(s, r.id, r.username, True)
+        if user is None:
             return
-        user = await self._in_store(self.store.get_user, r.username)
+        # From here to the reply nothing awaits: every login of this user that is in
+        # flight now is refused when it completes (see _current), every one that
+        # completed is closed here, and every later one reads the disabled user.
+        self._revocations[user.name] = self._revocations.get(user.name, 0) + 1
         closed = 0
-        if user is not None:
-            for peer in list(self.by_user.get(user.id, ())):
-                self._send(peer, error_frame(None, "forbidden", "this user has been disabled"))
-                peer.close(1008, "user disabled")
-                closed += 1
+        for peer in list(self.by_user.get(user.id, ())):
+            self._send(peer, error_frame(None, "forbidden", "this user has been disabled"))
+            peer.close(1008, "user disabled")
+            closed += 1
         self.note("security", f"{s.username} disabled user {r.username} ({closed} sessions closed)")
         self._reply(s, r.id, encode_message(UserDisableReply(id=r.id, username=r.username, sessions_closed=closed)))
 
     async def _user_enable(self, s: ClientSession, r: UserEnableRequest) -> None:
-        if await self._set_disabled(s, r.id, r.username, False):
+        if await self._set_disabled(s, r.id, r.username, False) is not None:
             self.note("user", f"{s.username} enabled user {r.username}")
             self._reply(s, r.id, encode_message(UserEnableReply(id=r.id, username=r.username)))
 
-    async def _set_disabled(self, s: ClientSession, rid: RequestId, name: str, disabled: bool) -> bool:
+    async def _set_disabled(self, s: ClientSession, rid: RequestId, name: str, disabled: bool) -> User | None:
+        """Disable or enable ``name`` in the store (revoking its tokens); the user, or None after an error reply."""
         try:
-            await self._in_store(self.store.set_disabled, name, disabled)
+            return await self._in_store(self.store.set_disabled, name, disabled)
         except StoreError:
             self._reply(s, rid, error_frame(rid, "bad_request", f"no user {name!r}", field="username"))
-            return False
-        return True
+            return None
 
     async def _deposit(self, s: ClientSession, r: DepositRequest) -> None:
         user = await self._in_store(self.store.get_user, r.username)
@@ -605,7 +634,3 @@ def _gifts_text(cash: int, positions: dict[str, int]) -> str:
     parts += [f"{qty} {symbol}" for symbol, qty in positions.items() if qty]
     return f" with {' and '.join(parts)}" if parts else ""
 
-
-def _generation(password_hash: str) -> int:
-    """A number that changes when the password does: tokens carry it (revocation)."""
-    return zlib.crc32(password_hash.encode())

@@ -1,7 +1,7 @@
 """The storage interface: one small protocol, two implementations.
 
 ``Store`` is everything the exchange keeps outside the engine's memory: users
-(bcrypt hashes, role, disabled flag, created time), listed symbols, the
+(bcrypt hashes, role, disabled flag, created time, token generation), listed symbols, the
 journal (a catalog of segments and their records), checkpoints of the engine's
 state, trades, and a few ``meta`` values. :class:`~exchange.store.sqlite.SQLiteStore`
 (the default, files under ``$EXCH_HOME``) and
@@ -98,6 +98,11 @@ class User:
     role: Role
     disabled: bool
     created: int  # ns since the epoch
+    generation: int = 0
+    """Goes up whenever the user is disabled, enabled or gets a new password.
+
+    Reconnect tokens carry the generation they were issued at and work only
+    while it is still the user's: moving it revokes every earlier token."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,11 +242,14 @@ class Store(Protocol):
     def password_hash(self, name: str) -> str | None:
         """The stored bcrypt hash of ``name``, if the user exists."""
 
-    def set_password(self, name: str, password: str) -> None:
-        """Replace a user's password."""
+    def credentials(self, name: str) -> tuple[User, str] | None:
+        """The user called ``name`` and its stored bcrypt hash, read together, if any."""
 
-    def set_disabled(self, name: str, disabled: bool) -> None:
-        """Disable or enable a user."""
+    def set_password(self, name: str, password: str) -> None:
+        """Replace a user's password; moves the user's ``generation`` (revokes its tokens)."""
+
+    def set_disabled(self, name: str, disabled: bool) -> User:
+        """Disable or enable a user; moves its ``generation`` (revokes its tokens); returns it."""
 
     # -- symbols
     def add_symbol(self, symbol: str, *, tick: int = 1, lot: int = 1) -> SymbolInfo:

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS users (
     pw_hash TEXT NOT NULL,
     role TEXT NOT NULL CHECK (role IN ('trader', 'admin')),
     disabled BOOLEAN NOT NULL DEFAULT FALSE,
-    created BIGINT NOT NULL
+    created BIGINT NOT NULL,
+    generation BIGINT NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS symbols (
     symbol TEXT PRIMARY KEY, tick BIGINT NOT NULL, lot BIGINT NOT NULL, created BIGINT NOT NULL
@@ -99,6 +100,14 @@ class _PostgresDialect(Dialect[psycopg.Connection[Any]]):
     def transaction(self, conn: psycopg.Connection[Any]) -> AbstractContextManager[object]:
         return conn.transaction()
 
+    def columns(self, conn: psycopg.Connection[Any], table: str) -> set[str]:
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s",
+            (table,),
+        )
+        return {str(row[0]) for row in rows}
+
     def insert_trades(self, conn: psycopg.Connection[Any], trades: Sequence[Trade]) -> None:
         with conn.cursor() as cur:
             cur.executemany(_INSERT_TRADE, trade_rows(trades))
@@ -132,6 +141,7 @@ class PostgresStore(SQLStore[psycopg.Connection[Any]]):
         with self._conn.transaction():
             self._conn.execute("SELECT pg_advisory_xact_lock(7261)")  # concurrent CREATE IF NOT EXISTS
             self._conn.execute(_SCHEMA)
+            self._upgrade()
 
     # ---------------------------------------------------------------- journal
 

@@ -8,6 +8,11 @@ wants, its unique-violation exception, how a transaction is run, how trades
 are inserted and how a new row's id comes back. The backends keep only what
 truly differs: connecting, where a segment's records live (files or a table)
 and how a batch is written.
+
+Schema changes: the tables are created with ``CREATE … IF NOT EXISTS`` in
+their current layout, and :meth:`SQLStore._upgrade` adds what a database made
+by an older version lacks (idempotently, in the transaction that creates the
+tables), so an existing home or database opens as it is.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ TRADE_COLUMNS: Final = (
     "trade_id, seq, ts, symbol, price, qty, side, maker_user, maker_order_id, taker_user, taker_order_id"
 )
 
-_USER_COLUMNS: Final = "id, name, role, disabled, created"
+_USER_COLUMNS: Final = "id, name, role, disabled, created, generation"
 _ARCHIVE_COLUMNS: Final = "name, first_seq, last_seq, created, archived, file, size, sha256, source"
 
 
@@ -101,6 +106,10 @@ class Dialect(ABC, Generic[C]):
         """Run the ``with`` block in one transaction on ``conn``: committed, or rolled back on error."""
 
     @abstractmethod
+    def columns(self, conn: C, table: str) -> set[str]:
+        """The names of ``table``'s columns."""
+
+    @abstractmethod
     def insert_trades(self, conn: C, trades: Sequence[Trade]) -> None:
         """Insert ``trades`` (in the caller's transaction), leaving alone ones already stored."""
 
@@ -121,7 +130,7 @@ def trade_rows(trades: Sequence[Trade]) -> list[tuple[Any, ...]]:
 
 
 def _user(row: Any) -> User:
-    return User(row[0], row[1], row[2], bool(row[3]), row[4])
+    return User(row[0], row[1], row[2], bool(row[3]), row[4], int(row[5]))
 
 
 class SQLStore(Generic[C]):
@@ -139,6 +148,23 @@ class SQLStore(Generic[C]):
     def _execute(self, query: str, params: Sequence[Any] = ()) -> Cursor:
         return self._conn.execute(self._dialect.sql(query), params)
 
+    def _outdated(self) -> bool:
+        """Whether the database lacks something :meth:`_upgrade` adds."""
+        return "generation" not in self._dialect.columns(self._conn, "users")
+
+    def _upgrade(self) -> None:
+        """Add what a database created by an older version lacks (in the caller's transaction).
+
+        ``users.generation`` (token revocation) starts at 0 for every existing
+        user. Tokens of the older version carried a number derived from the
+        password hash instead, so they stop working: clients log in once with
+        their passwords. That is deliberate: the older version never revoked
+        tokens on a disable, so a token it issued may belong to a user who was
+        disabled and enabled since.
+        """
+        if self._outdated():
+            self._execute("ALTER TABLE users ADD COLUMN generation BIGINT NOT NULL DEFAULT 0")
+
     # ------------------------------------------------------------------ users
 
     def add_user(self, name: str, password: str, *, role: Role = "trader") -> User:
@@ -152,7 +178,7 @@ class SQLStore(Generic[C]):
             user_id = self._dialect.insert_id(self._conn, self._dialect.sql(query), (name, pw_hash, role, created))
         except self._dialect.unique_violation as exc:
             raise UserExists(f"user {name!r} already exists") from exc
-        return User(user_id, name, role, False, created)
+        return User(user_id, name, role, False, created, 0)
 
     def get_user(self, name: str) -> User | None:
         """The user called ``name``, if any."""
@@ -171,7 +197,7 @@ class SQLStore(Generic[C]):
     def authenticate(self, name: str, password: str) -> User | None:
         """The user if ``password`` is right and the user is enabled, else None."""
         row = self._execute(f"SELECT {_USER_COLUMNS}, pw_hash FROM users WHERE name = ?", (name,)).fetchone()
-        if row is None or row[3] or not check_password(password, row[5]):
+        if row is None or row[3] or not check_password(password, row[6]):
             return None
         return _user(row)
 
@@ -180,16 +206,30 @@ class SQLStore(Generic[C]):
         row = self._execute("SELECT pw_hash FROM users WHERE name = ?", (name,)).fetchone()
         return None if row is None else str(row[0])
 
+    def credentials(self, name: str) -> tuple[User, str] | None:
+        """The user called ``name`` and its stored bcrypt hash, read together, if any."""
+        row = self._execute(f"SELECT {_USER_COLUMNS}, pw_hash FROM users WHERE name = ?", (name,)).fetchone()
+        return None if row is None else (_user(row), str(row[6]))
+
     def set_password(self, name: str, password: str) -> None:
-        """Replace a user's password."""
+        """Replace a user's password; moves its ``generation``, which revokes its tokens."""
         pw_hash = hash_password(password, self.bcrypt_rounds)
-        if self._execute("UPDATE users SET pw_hash = ? WHERE name = ?", (pw_hash, name)).rowcount != 1:
+        query = "UPDATE users SET pw_hash = ?, generation = generation + 1 WHERE name = ?"
+        if self._execute(query, (pw_hash, name)).rowcount != 1:
             raise NotFound(f"no user {name!r}")
 
-    def set_disabled(self, name: str, disabled: bool) -> None:
-        """Disable or enable a user."""
-        if self._execute("UPDATE users SET disabled = ? WHERE name = ?", (disabled, name)).rowcount != 1:
-            raise NotFound(f"no user {name!r}")
+    def set_disabled(self, name: str, disabled: bool) -> User:
+        """Disable or enable a user; moves its ``generation`` (revokes its tokens); returns it.
+
+        Enabling moves it too, so a token issued before a disable never works again.
+        """
+        with self._dialect.transaction(self._conn):
+            query = "UPDATE users SET disabled = ?, generation = generation + 1 WHERE name = ?"
+            if self._execute(query, (disabled, name)).rowcount != 1:
+                raise NotFound(f"no user {name!r}")
+            user = self.get_user(name)
+        assert user is not None
+        return user
 
     # ---------------------------------------------------------------- symbols
 

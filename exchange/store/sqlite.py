@@ -57,7 +57,8 @@ CREATE TABLE IF NOT EXISTS users (
     pw_hash TEXT NOT NULL,
     role TEXT NOT NULL CHECK (role IN ('trader', 'admin')),
     disabled INTEGER NOT NULL DEFAULT 0,
-    created INTEGER NOT NULL
+    created INTEGER NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS symbols (
     symbol TEXT PRIMARY KEY, tick INTEGER NOT NULL, lot INTEGER NOT NULL, created INTEGER NOT NULL
@@ -237,6 +238,9 @@ class _SQLiteDialect(Dialect[sqlite3.Connection]):
             conn.execute("ROLLBACK")
             raise
 
+    def columns(self, conn: sqlite3.Connection, table: str) -> set[str]:
+        return {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+
     def insert_trades(self, conn: sqlite3.Connection, trades: Sequence[Trade]) -> None:
         _insert_many(conn, f"INSERT OR IGNORE INTO trades ({TRADE_COLUMNS}) VALUES ", 11, trade_rows(trades))
 
@@ -268,6 +272,9 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
             journal_dir(home).mkdir(parents=True, exist_ok=True)
             self._conn = _connect(db_path(home))
             self._conn.executescript(_MAIN_SCHEMA)
+            if self._outdated():  # only then take the write lock
+                with self._dialect.transaction(self._conn):
+                    self._upgrade()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the store in {home}: {exc}") from exc
 
