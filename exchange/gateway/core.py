@@ -559,6 +559,8 @@ class Gateway(Endpoint):
         now = self.monotonic()
         infos = []
         for p in sorted(self.sessions, key=lambda p: p.id):
+            if p.state is SessionState.CLOSING:  # e.g. closed by user_disable, handshake not done yet
+                continue
             orders_per_s, messages_per_s = p.rates(now)
             infos.append(SessionInfo(
                 session_id=p.id, user=p.username, role=p.role, address=p.address, connected_ts=p.connected_ts,
