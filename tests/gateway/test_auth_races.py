@@ -27,6 +27,15 @@ LOGINS = 5
 """Password logins of one user in flight at once (the per-user throttle's limit)."""
 
 
+def _set_password(home: Path, name: str, password: str, rounds: int) -> None:
+    """What ``exch user passwd`` does while a server runs: change the store directly."""
+    store = SQLiteStore(home, bcrypt_rounds=rounds)
+    try:
+        store.set_password(name, password)
+    finally:
+        store.close()
+
+
 async def _auth_failed(session: Session, **login: str) -> None:
     with pytest.raises(ExchError) as info:
         await (session.login_token(login["token"]) if "token" in login
@@ -41,6 +50,7 @@ async def _race_disable(exchange: Exchange, logins: list[asyncio.Task[object]], 
     ``logged_in``: sessions of ``name`` logged in before (the disable closes them).
     """
     admin = await exchange.admin()
+    await asyncio.sleep(0.01)  # let the login tasks send their frames first
     disabled = await admin.user_disable(name)
     # Every connection tries to trade once the disable is answered; on one whose login
     # is still in flight the server reads the order after the login is done.
@@ -64,6 +74,9 @@ async def _race_disable(exchange: Exchange, logins: list[asyncio.Task[object]], 
 async def test_password_logins_in_flight_when_the_user_is_disabled_never_trade(exchange: Exchange) -> None:
     for _ in range(3):  # 3 x 5 refused logins stay under the per-address throttle (20)
         name, password = await exchange.add_user(cash=CASH)
+        # A hash of cost 10 (production's is 12) takes long enough to check that the
+        # disable is answered while the logins are in bcrypt.
+        await asyncio.to_thread(_set_password, exchange.home, name, password, 10)
         conns = [await exchange.connect() for _ in range(LOGINS)]
         logins: list[asyncio.Task[object]] = [asyncio.create_task(c.login(name, password)) for c in conns]
         await _race_disable(exchange, logins, conns, name)
@@ -120,15 +133,6 @@ async def test_exch_user_passwd_revokes_tokens_even_back_to_the_same_password(ex
     assert result.returncode == 0, result.stderr
     await _auth_failed(await exchange.connect(), token=token)
     assert (await (await exchange.connect()).login(name, password)).user == name
-
-
-def _set_password(home: Path, name: str, password: str, rounds: int) -> None:
-    """What ``exch user passwd`` does while a server runs: change the store directly."""
-    store = SQLiteStore(home, bcrypt_rounds=rounds)
-    try:
-        store.set_password(name, password)
-    finally:
-        store.close()
 
 
 async def test_a_password_change_during_a_password_login_refuses_it(exchange: Exchange) -> None:
