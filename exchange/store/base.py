@@ -239,9 +239,6 @@ class Store(Protocol):
     def authenticate(self, name: str, password: str) -> User | None:
         """The user if ``password`` is right and the user is enabled, else None."""
 
-    def password_hash(self, name: str) -> str | None:
-        """The stored bcrypt hash of ``name``, if the user exists."""
-
     def credentials(self, name: str) -> tuple[User, str] | None:
         """The user called ``name`` and its stored bcrypt hash, read together, if any."""
 

@@ -201,13 +201,8 @@ class SQLStore(Generic[C]):
             return None
         return _user(row)
 
-    def password_hash(self, name: str) -> str | None:
-        """The stored bcrypt hash of ``name`` (for checks off the store's thread), if any."""
-        row = self._execute("SELECT pw_hash FROM users WHERE name = ?", (name,)).fetchone()
-        return None if row is None else str(row[0])
-
     def credentials(self, name: str) -> tuple[User, str] | None:
-        """The user called ``name`` and its stored bcrypt hash, read together, if any."""
+        """The user called ``name`` and its stored bcrypt hash (for checks off the store's thread), if any."""
         row = self._execute(f"SELECT {_USER_COLUMNS}, pw_hash FROM users WHERE name = ?", (name,)).fetchone()
         return None if row is None else (_user(row), str(row[6]))
 

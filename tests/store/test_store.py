@@ -88,9 +88,9 @@ def test_bcrypt_cost_is_configurable_and_defaults_to_12(store: Store, tmp_path: 
 
 
 def _hash_of(store: Store, name: str) -> str:
-    hashed = store.password_hash(name)
-    assert hashed is not None
-    return hashed
+    found = store.credentials(name)
+    assert found is not None
+    return found[1]
 
 
 def test_password_hash_is_bcrypt_of_the_password(store: Store) -> None:
@@ -98,7 +98,7 @@ def test_password_hash_is_bcrypt_of_the_password(store: Store) -> None:
 
     store.add_user("alice", "pw")
     assert bcrypt.checkpw(b"pw", _hash_of(store, "alice").encode())
-    assert store.password_hash("nobody") is None
+    assert store.credentials("nobody") is None
 
 
 # ----------------------------------------------------------- symbols, meta
