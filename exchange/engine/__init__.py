@@ -13,7 +13,7 @@ from exchange.engine.commands import (
     decode_command,
     encode_command,
 )
-from exchange.engine.core import Engine, Limits
+from exchange.engine.core import Engine
 from exchange.engine.events import (
     Ack,
     Applied,
@@ -26,6 +26,7 @@ from exchange.engine.events import (
     Open,
     Reject,
 )
+from exchange.engine.limits import Limits
 from exchange.engine.snapshot import SnapshotError, restore, snapshot
 
 __all__ = [

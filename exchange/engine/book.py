@@ -226,7 +226,10 @@ class BookSide:
 
 
 class Book:
-    """One symbol: its two sides, book sequence, trading status and session stats."""
+    """One symbol: its two sides, book sequence, trading status and session stats.
+
+    ``shares`` is all the shares of the symbol in every account together.
+    """
 
     __slots__ = (
         "asks",
@@ -235,6 +238,7 @@ class Book:
         "last_qty",
         "lot",
         "seq",
+        "shares",
         "status",
         "symbol",
         "tick",
@@ -252,6 +256,7 @@ class Book:
         self.last: int | None = None
         self.last_qty = 0
         self.volume = 0
+        self.shares = 0
 
     def side(self, side: str) -> BookSide:
         """The side an order of ``side`` rests on."""

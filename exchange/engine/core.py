@@ -53,8 +53,9 @@ from exchange.engine.events import (
     Open,
     Reject,
 )
+from exchange.engine.limits import MAX_CASH, MAX_SHARES, MAX_VOLUME, Limits, dollars
 
-__all__ = ["Engine", "Limits"]
+__all__ = ["Engine"]
 
 _NO_LIMIT: Final = 1 << 62
 _SYMBOL_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
@@ -73,45 +74,22 @@ if NewOrder.__struct_fields__ != (
     raise ImportError("NewOrder's fields changed: update Engine._new_order")
 
 
-class Limits:
-    """Engine-wide bounds. Keyword-only, with the defaults a small exchange wants."""
-
-    __slots__ = ("max_deposit", "max_open_orders", "max_price", "max_qty")
-
-    def __init__(
-        self,
-        *,
-        max_open_orders: int = 1_000,
-        max_price: int = 1_000_000_000,
-        max_qty: int = 1_000_000_000,
-        max_deposit: int = 10**15,
-    ) -> None:
-        self.max_open_orders = max_open_orders
-        self.max_price = max_price
-        self.max_qty = max_qty
-        self.max_deposit = max_deposit
-
-    def as_dict(self) -> dict[str, int]:
-        """Plain data, for snapshots."""
-        return {
-            "max_open_orders": self.max_open_orders,
-            "max_price": self.max_price,
-            "max_qty": self.max_qty,
-            "max_deposit": self.max_deposit,
-        }
-
-
 class Engine:
     """Order books for several symbols, with user wallets and pre-trade risk.
 
     Args:
         limits: per-user open-order cap and price/quantity/deposit bounds.
+
+    ``cash`` is all the cash in every account together (``Book.shares`` is the
+    same for one symbol's shares): deposits add to it, trades move it, so it is
+    what :data:`~exchange.engine.limits.MAX_CASH` bounds.
     """
 
     def __init__(self, *, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self.books: dict[str, Book] = {}
         self.accounts: dict[int, Account] = {}
+        self.cash = 0
         self.seq = 0
         self.next_order_id = 1
         self.next_trade_id = 1
@@ -293,7 +271,8 @@ class Engine:
                 opp.total -= qty
                 book.last = price
                 book.last_qty = qty
-                book.volume += qty
+                volume = book.volume + qty
+                book.volume = volume if volume < MAX_VOLUME else MAX_VOLUME
                 trade_id = self.next_trade_id
                 self.next_trade_id = trade_id + 1
                 seq = book.seq = book.seq + 1
@@ -416,6 +395,13 @@ class Engine:
         level = order.level
         if price == order.price and qty <= order.remaining:
             return self._reduce(book, side, level, acct, order, qty)
+        filled = order.qty - order.remaining
+        if filled + qty > self.limits.max_qty:
+            raise EngineError(
+                "invalid_qty",
+                f"this order has filled {filled}: its size (filled + open) is at most "
+                f"{self.limits.max_qty}, so qty is at most {self.limits.max_qty - filled}, got {qty}",
+            )
         if order.side == "buy":
             available = acct.cash - acct.cash_held + order.price * order.remaining
             if available < price * qty:
@@ -432,7 +418,6 @@ class Engine:
             self._check_post_only(opp, limit_key, price)
         ack = Ack(acct.user, order.order_id, order.client_order_id, book.symbol, order.side, "open", qty)
         out: list[Event] = [ack]
-        filled = order.qty - order.remaining
         self._remove(book, side, level, order, "replaced", out)
         # A fresh object: the old one stays dead in its level's queue.
         old = order
@@ -471,17 +456,34 @@ class Engine:
         if c.cash < 0 or c.qty < 0:
             raise EngineError("bad_request", "a deposit cannot be negative")
         if c.cash > self.limits.max_deposit or c.qty > self.limits.max_deposit:
-            raise EngineError("bad_request", f"a deposit is at most {self.limits.max_deposit}")
+            raise EngineError(
+                "bad_request", f"a deposit is at most {self.limits.max_deposit:,} (cents of cash or shares)"
+            )
         if (c.qty and c.symbol is None) or (c.symbol is not None and c.symbol not in self.books):
             raise EngineError("unknown_symbol", f"no symbol {c.symbol!r}")
         if not c.cash and not c.qty:
             raise EngineError("bad_request", "a deposit needs cash or a symbol and qty")
+        if c.cash > MAX_CASH - self.cash:
+            raise EngineError(
+                "limit_exceeded",
+                f"the exchange holds {dollars(self.cash)} in cash; a deposit of {dollars(c.cash)} "
+                f"would take it over its maximum of {dollars(MAX_CASH)}",
+            )
+        book = self.books[c.symbol] if c.qty and c.symbol is not None else None
+        if book is not None and c.qty > MAX_SHARES - book.shares:
+            raise EngineError(
+                "limit_exceeded",
+                f"the accounts hold {book.shares:,} {book.symbol}; a deposit of {c.qty:,} "
+                f"would take them over the maximum of {MAX_SHARES:,} shares of a symbol",
+            )
         acct = self.accounts.get(c.user)
         if acct is None:
             acct = self.accounts[c.user] = Account(c.user)
         acct.cash += c.cash
-        if c.qty and c.symbol is not None:
-            holding = acct.holding(c.symbol)
+        self.cash += c.cash
+        if book is not None:
+            book.shares += c.qty
+            holding = acct.holding(book.symbol)
             holding.qty += c.qty
             holding.has_qty = True
             holding.has_held = True
@@ -492,8 +494,13 @@ class Engine:
             raise EngineError("bad_request", "a symbol is 1-12 of A-Z, 0-9, '.' and '-'")
         if c.symbol in self.books:
             raise EngineError("bad_request", f"symbol {c.symbol} is already listed")
-        if c.tick < 1 or c.lot < 1:
-            raise EngineError("bad_request", "tick and lot must be positive")
+        limits = self.limits
+        if not (1 <= c.tick <= limits.max_price and 1 <= c.lot <= limits.max_qty):
+            raise EngineError(
+                "bad_request",
+                f"tick must be 1 to {limits.max_price} and lot 1 to {limits.max_qty}, "
+                f"got tick {c.tick} and lot {c.lot}",
+            )
         self.books[c.symbol] = Book(c.symbol, c.tick, c.lot)
         return [Applied("add_symbol", c.symbol, "trading")]
 

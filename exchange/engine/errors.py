@@ -18,6 +18,7 @@ One place lists them all, as httpx's ``_exceptions.py`` does for its tree::
     would_cross                  a post-only order would take liquidity
     unfillable                   a fill-or-kill order cannot fill completely
     too_many_orders              the per-user cap on open orders is reached
+    limit_exceeded               a deposit would take the exchange's cash or shares over its maximum
     rate_limited                 too many messages or orders per second (gateway)
     server_busy                  the server cannot take more work now (gateway)
 
@@ -48,6 +49,7 @@ ErrorCode = Literal[
     "would_cross",
     "unfillable",
     "too_many_orders",
+    "limit_exceeded",
     "rate_limited",
     "server_busy",
 ]

@@ -17,7 +17,10 @@ Format, version 1::
     ORDER = [order_id, user, price, qty, remaining, tif, post_only, client_order_id, ts]
 
 Symbols are sorted by name and accounts by user id, so equal states give equal
-snapshots.
+snapshots. The totals the caps bound (``Engine.cash``, ``Book.shares``) are not
+stored: ``restore`` sums them from the accounts. A snapshot of an engine the
+caps bound always encodes as msgpack (``exchange.engine.limits`` proves it);
+``restore`` also takes older states over the caps (they only refuse deposits).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from typing import Any, Final
 
 from exchange.engine.accounts import Account
 from exchange.engine.book import Book, BookSide, Order
-from exchange.engine.core import Engine, Limits
+from exchange.engine.core import Engine
+from exchange.engine.limits import Limits
 
 __all__ = ["FORMAT", "VERSION", "SnapshotError", "restore", "snapshot"]
 
@@ -121,6 +125,9 @@ def restore(data: dict[str, Any]) -> Engine:
             acct.cash = a["cash"]
             acct.cash_held = a["cash_held"]
             acct.load(dict(a["positions"]), dict(a["held"]))
+            engine.cash += acct.cash
+            for symbol, qty in a["positions"].items():
+                engine.books[symbol].shares += qty
             for oid in a["orders"]:
                 order = orders.pop(oid)
                 order.holding = acct.holding(order.symbol)

@@ -2,7 +2,9 @@
 
 The stored value is ``msgpack(snapshot(engine))``: plain data, format
 ``exch-engine`` version 1, never pickled objects. The store keeps it with the
-seq it reflects, its size and its CRC-32.
+seq it reflects, its size and its CRC-32. msgpack takes integers in
+``[-2**63, 2**64 - 1]``: every state the engine accepts encodes, because
+``exchange.engine.limits`` keeps every number it holds under ``2**63``.
 """
 
 from __future__ import annotations

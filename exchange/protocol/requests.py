@@ -14,6 +14,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from exchange.engine.commands import OrderType, Side, TimeInForce
+from exchange.engine.limits import MAX_DEPOSIT, MAX_LOT, MAX_PRICE, MAX_QTY, MAX_TICK
 
 __all__ = [
     "ADMIN_OPS",
@@ -54,7 +55,9 @@ ClientOrderId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Username = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=12)]
-Amount = Annotated[int, msgspec.Meta(ge=0)]
+Amount = Annotated[int, msgspec.Meta(ge=0, le=MAX_DEPOSIT)]
+Price = Annotated[int, msgspec.Meta(le=MAX_PRICE)]
+Qty = Annotated[int, msgspec.Meta(le=MAX_QTY)]
 MAX_BATCH: Final = 100
 
 
@@ -75,9 +78,9 @@ class OrderRequest(_Request, tag="order"):
 
     symbol: Symbol
     side: Side
-    qty: int
+    qty: Qty
     type: OrderType = "limit"
-    price: int | None = None
+    price: Price | None = None
     tif: TimeInForce = "gtc"
     post_only: bool = False
     client_order_id: ClientOrderId | None = None
@@ -95,8 +98,8 @@ class ReplaceRequest(_Request, tag="replace"):
 
     order_id: int | None = None
     client_order_id: ClientOrderId | None = None
-    price: int | None = None
-    qty: int | None = None
+    price: Price | None = None
+    qty: Qty | None = None
 
 
 class CancelAllRequest(_Request, tag="cancel_all"):
@@ -199,8 +202,8 @@ class SymbolAddRequest(_Request, tag="symbol_add"):
     """List a new symbol (admin)."""
 
     symbol: Symbol
-    tick: Annotated[int, msgspec.Meta(ge=1)] = 1
-    lot: Annotated[int, msgspec.Meta(ge=1)] = 1
+    tick: Annotated[int, msgspec.Meta(ge=1, le=MAX_TICK)] = 1
+    lot: Annotated[int, msgspec.Meta(ge=1, le=MAX_LOT)] = 1
 
 
 Request = (

@@ -5,11 +5,17 @@ with every order type, TIF, post-only, cancels, replaces, deposits, halts and a
 share of invalid commands. After each command the machine checks conservation,
 non-negative balances, exact holds, an uncrossed book, level bookkeeping, that
 every open order is in exactly one place, that the public L3 stream rebuilds the
-book, and that a restored snapshot answers exactly as the original.
+book, that a restored snapshot answers exactly as the original, and that the
+state always checkpoints (msgpack) and loads back.
+
+``BoundsMachine`` runs the same rules next to a whale holding nearly all the
+cash and shares the exchange may hold, with deposits, orders, replaces and
+listings at and just beyond the maxima of ``exchange.engine.limits``.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 
 from hypothesis import HealthCheck, settings
@@ -42,9 +48,12 @@ from exchange.engine import (
     snapshot,
 )
 from exchange.engine.book import _COMPACT_MIN_DEAD, _STALE_SLACK, Book, BookSide, Order
+from exchange.engine.limits import MAX_CASH, MAX_DEPOSIT, MAX_LOT, MAX_PRICE, MAX_QTY, MAX_SHARES, MAX_TICK
 from exchange.engine.queries import level2, level3, ticker
+from exchange.journal.checkpoint import encode_checkpoint, load_engine
 
 USERS = (1, 2, 3, 4)
+WHALE = 5
 NOBODY = 9
 SYMBOLS = {"AAA": (1, 1), "BBB": (1, 2)}  # symbol: (tick, lot)
 MAX_OPEN = 4
@@ -99,6 +108,12 @@ class ModelBook:
             return [[oid, price, qty] for price in ordered for oid, qty in levels[price]]
 
         return {"bids": rows("buy", True), "asks": rows("sell", False)}
+
+
+def _other(user: int, pick: int) -> int:
+    """A user other than ``user`` (one of ``USERS``)."""
+    others = [u for u in USERS if u != user]
+    return others[pick % len(others)]
 
 
 def _live(side: BookSide) -> list[Order]:
@@ -254,12 +269,21 @@ class EngineMachine(RuleBasedStateMachine):
     def _pick_order(self, pick: int) -> int:
         return self.order_ids[pick % len(self.order_ids)] if self.order_ids else 1
 
-    def _deposit(self, user: int, cash: int = 0, symbol: str | None = None, qty: int = 0) -> None:
+    def _deposit(self, user: int, cash: int = 0, symbol: str | None = None, qty: int = 0) -> bool:
+        """Deposit; True when accepted. Refused exactly when it would pass a maximum."""
+        over = (
+            cash > MAX_DEPOSIT or qty > MAX_DEPOSIT or self.cash_in + cash > MAX_CASH
+            or (symbol in self.engine.books and self.shares_in[symbol] + qty > MAX_SHARES)
+        )
         events = self.apply(Deposit(user, cash=cash, symbol=symbol, qty=qty))
-        if not isinstance(events[0], Reject):
-            self.cash_in += cash
-            if symbol is not None:
-                self.shares_in[symbol] += qty
+        if isinstance(events[0], Reject):
+            assert events[0].code != "limit_exceeded" or over, events[0]
+            return False
+        assert not over, "a deposit over a maximum was accepted"
+        self.cash_in += cash
+        if symbol is not None:
+            self.shares_in[symbol] += qty
+        return True
 
     # --------------------------------------------------------------- rules
 
@@ -320,12 +344,14 @@ class EngineMachine(RuleBasedStateMachine):
         book = self.engine.books[symbol]
         opp = book.opposite(side)
         qty = opp.total
-        if not qty:
+        if not qty or qty > MAX_QTY:
             return
         if side == "buy":
-            self._deposit(user, cash=sum(o.price * o.remaining for o in _live(opp)))
+            funded = self._deposit(user, cash=sum(o.price * o.remaining for o in _live(opp)))
         else:
-            self._deposit(user, symbol=symbol, qty=qty)
+            funded = self._deposit(user, symbol=symbol, qty=qty)
+        if not funded:
+            return  # more than one deposit may give, or than the exchange may hold
         events = self.apply(NewOrder(user, symbol, side, "market", None, qty, "ioc"))  # type: ignore[arg-type]
         if book.status == "trading":
             assert isinstance(events[0], Ack)
@@ -358,7 +384,7 @@ class EngineMachine(RuleBasedStateMachine):
             return
         user = order.user
         if how in ("other_user", "other_user_client_id"):
-            user = USERS[(USERS.index(user) + 1 + pick % 3) % len(USERS)]
+            user = _other(user, pick)
         elif how == "nobody":
             user = NOBODY
         if how.endswith("client_id"):
@@ -398,7 +424,7 @@ class EngineMachine(RuleBasedStateMachine):
             coid = order.client_order_id or "c1"
             command = Replace(user, price=price, qty=qty * lot or None, client_order_id=coid)
         else:
-            other = USERS[(USERS.index(user) + 1) % len(USERS)]
+            other = _other(user, 0)
             command = Replace(other, oid, price=price)
         self.apply(command)
 
@@ -528,12 +554,23 @@ class EngineMachine(RuleBasedStateMachine):
             assert level.total == sum(o.remaining for o in live)
             assert len(level.orders) - level.head == level.count + level.dead
             assert not any(o.remaining for o in level.orders[: level.head]), "a live order before the head"
-            assert level.dead <= max(_COMPACT_MIN_DEAD, len(USERS) * MAX_OPEN)
+            assert level.dead <= max(_COMPACT_MIN_DEAD, (len(USERS) + 1) * MAX_OPEN)
             empty += level.count == 0
         assert side.stale == empty
         if side.top is not None and side.top.count:
             assert side.top.key == min(k for k, lv in side.levels.items() if lv.count), "stale best level"
         assert side.stale <= max(_STALE_SLACK, len(side.levels) - side.stale)
+
+    @invariant()
+    def the_state_always_checkpoints(self) -> None:
+        """msgpack of the snapshot (the journal's checkpoint) encodes and loads back the same."""
+        engine = self.engine
+        state = snapshot(engine)
+        data = encode_checkpoint(state)
+        assert snapshot(load_engine(data, seq=engine.seq, crc=zlib.crc32(data))) == state
+        assert engine.cash == self.cash_in <= MAX_CASH
+        for symbol, book in engine.books.items():
+            assert book.shares == self.shares_in[symbol] <= MAX_SHARES
 
     @invariant()
     def l3_stream_rebuilds_the_book(self) -> None:
@@ -555,3 +592,85 @@ EngineMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestEngine = EngineMachine.TestCase
+
+CASH_ROOM = MAX_DEPOSIT + MAX_DEPOSIT // 2
+"""What the whale leaves of the cash maximum: one largest deposit fits, a second does not."""
+SHARES_ROOM = MAX_DEPOSIT + 7
+edge_prices = st.sampled_from((MAX_PRICE, MAX_PRICE + 1, MAX_PRICE - 1, 100, 2**64))
+edge_qtys = st.sampled_from((MAX_QTY, MAX_QTY + 1, MAX_QTY // 2, MAX_QTY - 2, 2, 2**64))
+holders = st.sampled_from((WHALE, WHALE, *USERS))
+
+
+class BoundsMachine(EngineMachine):
+    """The same market next to a whale at the edge of every maximum."""
+
+    @initialize()
+    def setup(self) -> None:
+        EngineMachine.setup(self)
+        state = snapshot(self.engine)
+        whale_cash = MAX_CASH - self.cash_in - CASH_ROOM
+        whale_shares = {s: MAX_SHARES - self.shares_in[s] - SHARES_ROOM for s in sorted(SYMBOLS)}
+        state["accounts"].append(
+            {"user": WHALE, "cash": whale_cash, "cash_held": 0, "positions": whale_shares, "held": {}, "orders": []}
+        )
+        self.engine = restore(state)
+        self.cash_in += whale_cash
+        for symbol, qty in whale_shares.items():
+            self.shares_in[symbol] += qty
+
+    @rule(
+        user=holders,
+        what=st.sampled_from(("cash", "shares")),
+        amount=st.sampled_from(("room", "room+1", "max", "max+1", "one")),
+        symbol=symbols,
+    )
+    def deposit_at_the_edge(self, user: int, what: str, amount: str, symbol: str) -> None:
+        room = MAX_CASH - self.cash_in if what == "cash" else MAX_SHARES - self.shares_in[symbol]
+        value = {"room": room, "room+1": room + 1, "max": MAX_DEPOSIT, "max+1": MAX_DEPOSIT + 1, "one": 1}[amount]
+        if what == "cash":
+            self._deposit(user, cash=value)
+        else:
+            self._deposit(user, symbol=symbol, qty=value)
+
+    @rule(user=holders, symbol=symbols, side=sides, price=edge_prices, qty=edge_qtys, tif=tifs)
+    def order_at_the_edge(self, user: int, symbol: str, side: str, price: int, qty: int, tif: str) -> None:
+        events = self.apply(NewOrder(user, symbol, side, "limit", price, qty, tif))  # type: ignore[arg-type]
+        if price > MAX_PRICE or qty > MAX_QTY:
+            assert isinstance(events[0], Reject) and events[0].code in ("invalid_price", "invalid_qty", "halted")
+
+    @rule(user=holders, symbol=symbols, side=sides, qty=edge_qtys)
+    def market_order_at_the_edge(self, user: int, symbol: str, side: str, qty: int) -> None:
+        self.apply(NewOrder(user, symbol, side, "market", None, qty, "ioc"))  # type: ignore[arg-type]
+
+    @precondition(EngineMachine._has_open_orders)
+    @rule(pick=picks, price=st.one_of(st.none(), edge_prices), qty=st.one_of(st.none(), edge_qtys))
+    def replace_at_the_edge(self, pick: int, price: int | None, qty: int | None) -> None:
+        order = self._open_order(pick)
+        assert order is not None
+        filled = order.qty - order.remaining
+        events = self.apply(Replace(order.user, order.order_id, price=price, qty=qty))
+        size = filled + (order.remaining if qty is None else qty)
+        grows = (qty is not None and qty > order.remaining) or (price is not None and price != order.price)
+        if (price or 0) > MAX_PRICE or (qty or 0) > MAX_QTY or (grows and size > MAX_QTY):
+            assert isinstance(events[0], Reject), events[0]
+
+    @rule(
+        tick=st.sampled_from((1, MAX_TICK, MAX_TICK + 1, 2**64)),
+        lot=st.sampled_from((1, MAX_LOT, MAX_LOT + 1, 2**70)),
+        n=st.integers(0, 3),
+    )
+    def list_at_the_edge(self, tick: int, lot: int, n: int) -> None:
+        events = self.apply(AddSymbol(f"EDGE{n}", tick, lot))
+        if tick > MAX_TICK or lot > MAX_LOT:
+            assert isinstance(events[0], Reject) and events[0].code == "bad_request"
+        elif not isinstance(events[0], Reject):
+            self.models[f"EDGE{n}"] = ModelBook()
+
+
+BoundsMachine.TestCase.settings = settings(
+    max_examples=150,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestBounds = BoundsMachine.TestCase
