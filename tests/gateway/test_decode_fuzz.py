@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import msgspec
@@ -42,10 +43,8 @@ def decoded(frame: bytes | str) -> object:
         return exc
     if isinstance(req, BatchRequest):
         for raw in req.requests:
-            try:
+            with contextlib.suppress(RequestError):
                 decode_batch_item(raw)
-            except RequestError:
-                pass
     return req
 
 
