@@ -50,14 +50,22 @@ async def addresses(admin: Session) -> set[str]:
     return {s.address for s in (await admin.sessions()).sessions}
 
 
-async def until_gone(admin: Session, address: str) -> None:
-    """Wait until the server no longer lists ``address`` (it dropped that connection)."""
+async def flood_until_dropped(admin: Session, ws: ClientConnection, address: str) -> int:
+    """Subscribe again and again (never reading) until the server drops ``address``; the subscribes sent.
+
+    The kernel's socket buffers take the first MiBs; what piles up after that is the server's.
+    """
+    sent = 0
     try:
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(90):
             while address in await addresses(admin):
+                for _ in range(20):
+                    await ws.send(SUBSCRIBE)
+                sent += 20
                 await asyncio.sleep(0.02)
     except TimeoutError:
-        pytest.fail(f"the server kept {address}")
+        pytest.fail(f"the server kept {address} after {sent} unread subscriptions")
+    return sent
 
 
 async def close_code(ws: ClientConnection) -> int | None:
@@ -75,9 +83,7 @@ async def test_a_stalled_reader_gets_a_1013_close_frame_behind_its_data(make_exc
     await deep_book(ex)
     admin = await ex.admin()
     slow, local = await stalled(ex)
-    for _ in range(40):  # ~3 MiB of snapshots it does not read
-        await slow.send(SUBSCRIBE)
-    await until_gone(admin, local)
+    await flood_until_dropped(admin, slow, local)
     assert await close_code(slow) == 1013  # the close frame was queued behind what it had not read yet
     await (await ex.connect()).ping()
 
@@ -92,12 +98,10 @@ async def test_the_output_budget_drops_the_worst_stalled_reader_first(make_excha
     await reader.subscribe("level3", "ACME")
     small = [await stalled(ex) for _ in range(2)]
     for ws, _ in small:
-        for _ in range(3):  # ~200 KiB each, unread
+        for _ in range(3):  # unread, but little
             await ws.send(SUBSCRIBE)
     worst, worst_address = await stalled(ex)
-    for _ in range(60):  # ~4 MiB unread: alone past the budget, far under its own max_buffer
-        await worst.send(SUBSCRIBE)
-    await until_gone(admin, worst_address)
+    await flood_until_dropped(admin, worst, worst_address)  # alone past the budget, far under its max_buffer
     assert await close_code(worst) == 1013
     # the others keep their connections, the reader its stream, and the server serves
     assert {address for _, address in small} <= await addresses(admin)
