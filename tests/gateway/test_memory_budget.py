@@ -20,7 +20,7 @@ from client import Session
 from exchange.gateway.limits import GatewayLimits
 from exchange.protocol import L3Message, OrderRequest
 
-from .conftest import Exchange, MakeExchange, Pushes, ca_context
+from .conftest import Exchange, MakeExchange, Pushes, StartProc, ca_context
 
 MiB = 1024 * 1024
 SUBSCRIBE = json.dumps({"op": "subscribe", "channels": ["level3", "level2"], "symbols": ["ACME"]})
@@ -146,3 +146,14 @@ async def test_the_per_address_cap_counts_the_client_a_trusted_proxy_names(make_
         await ws.send(json.dumps({"op": "ping", "id": 1}))
         assert json.loads(await ws.recv())["type"] == "pong"
         await ws.close()
+
+
+async def test_exch_serve_takes_the_per_address_cap_and_the_output_budget(proc_server: StartProc) -> None:
+    server = proc_server(None, "--max-per-address", "1", "--max-output-mib", "64")
+    ssl = ca_context(server.home)
+    async with ws_connect(server.url, ssl=ssl, proxy=None) as ws:
+        await ws.send(json.dumps({"op": "ping", "id": 1}))
+        assert json.loads(await ws.recv())["type"] == "pong"
+        with pytest.raises(InvalidStatus) as info:
+            await ws_connect(server.url, ssl=ssl, proxy=None)
+        assert info.value.response.status_code == 429
