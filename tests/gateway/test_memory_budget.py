@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 
 import pytest
@@ -17,6 +18,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from client import Session
+from exchange.bench.slow_readers import slow_readers
 from exchange.gateway.limits import GatewayLimits
 from exchange.protocol import L3Message, OrderRequest
 
@@ -157,3 +159,13 @@ async def test_exch_serve_takes_the_per_address_cap_and_the_output_budget(proc_s
         with pytest.raises(InvalidStatus) as info:
             await ws_connect(server.url, ssl=ssl, proxy=None)
         assert info.value.response.status_code == 429
+
+
+async def test_the_slow_readers_phase_reports_memory_and_how_each_ended(make_exchange: MakeExchange) -> None:
+    ex = make_exchange(limits=GatewayLimits(messages_per_s=0, orders_per_s=0, max_buffer_public=128 * 1024))
+    await deep_book(ex)
+    result = await slow_readers(ex.url, ex.home / "tls" / "ca.pem", 3, pid=os.getpid(), channels=("level3", "level2"),
+                                symbols=("ACME",), subscribes=300, resubscribe_s=0.2, hold_s=3)
+    assert (result["opened"], sum(result["outcomes"].values())) == (3, 3), result
+    assert set(result["outcomes"]) <= {"closed 1013", "cut"}, result  # none left open past 128 KiB unread
+    assert result["rss_peak_mib"] >= result["rss_before_mib"] > 0
