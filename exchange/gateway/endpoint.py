@@ -14,9 +14,9 @@ connections' unread output is held under one process-wide budget: past it,
 the connections holding the most are closed with 1013 first.
 
 A client's address (login throttling, the per-address connection cap, the
-session list, log lines) is the TCP peer's, or — when the peer is one of ``trusted_proxies`` — the client the
-proxy names in the one handshake header the operator chose
-(``--proxy-header``, :mod:`exchange.gateway.forwarded`).
+session list, log lines) is the TCP peer's, or — when the peer is one of
+``trusted_proxies`` — the client the proxy names in the one handshake header
+the operator chose (``--proxy-header``, :mod:`exchange.gateway.forwarded`).
 """
 
 from __future__ import annotations
