@@ -55,7 +55,8 @@ except ImportError:
 def _start_exch(home: Path, extra: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "exchange", "serve", "--home", str(home), "--port", "0",
-         "--bcrypt-rounds", "4", "--messages-per-s", "0", "--orders-per-s", "0", *(extra or [])],
+         "--bcrypt-rounds", "4", "--messages-per-s", "0", "--orders-per-s", "0",
+         "--max-per-address", "0", *(extra or [])],  # every load connection comes from 127.0.0.1
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     info_path = home / "server.json"

@@ -275,7 +275,8 @@ def _raise_fd_limit() -> None:
 
 def _start_marketdata(home: Path, bus: str) -> tuple[subprocess.Popen[bytes], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "exchange", "marketdata", "--bus", bus, "--home", str(home), "--port", "0"],
+        [sys.executable, "-m", "exchange", "marketdata", "--bus", bus, "--home", str(home), "--port", "0",
+         "--max-per-address", "0"],  # every load connection comes from 127.0.0.1
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     info = home / f"marketdata-{proc.pid}.json"

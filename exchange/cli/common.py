@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
+from exchange.gateway.limits import GatewayLimits, MiB
 from exchange.paths import home_dir
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ __all__ = [
     "admin_session",
     "cli_errors",
     "fail",
+    "listener_limits",
     "resolve_home",
     "run",
     "server_running",
@@ -48,6 +50,15 @@ TlsNameOption = typer.Option(
     [], "--tls-name", help="Extra name or IP the generated certificate is valid for, e.g. exch.example.com "
     "(repeatable).")
 MessagesPerSOption = typer.Option(1000, help="Requests per second per connection (0: no limit).")
+_DEFAULTS = GatewayLimits()
+MaxConnectionsOption = typer.Option(_DEFAULTS.max_connections, min=1, help="Connections accepted at once (more: "
+                                    "HTTP 503).")
+MaxPerAddressOption = typer.Option(
+    _DEFAULTS.max_per_address, min=0, help="Connections accepted at once from one client address, the one a "
+    "--trusted-proxy names (more: HTTP 429; 0: no cap).")
+MaxOutputOption = typer.Option(
+    _DEFAULTS.max_output // MiB, "--max-output-mib", min=0, help="MiB of unread output all clients together may "
+    "hold; past it the clients holding the most are closed with 1013 (0: no budget).")
 TrustedProxyOption = typer.Option(
     [], "--trusted-proxy", metavar="CIDR", help="Network of a reverse proxy in front (e.g. 10.0.0.0/8) whose "
     "--proxy-header names the client (repeatable; default: none, headers ignored).")
@@ -55,6 +66,13 @@ ProxyHeaderOption = typer.Option(
     None, "--proxy-header", metavar="NAME", show_default=False, help="The one header a --trusted-proxy names the "
     "client in: x-forwarded-for (default), forwarded, fly-client-ip or x-real-ip; every other header is ignored, "
     "so pick one your proxy sets itself.")
+
+
+def listener_limits(*, messages_per_s: float, orders_per_s: float, max_connections: int, max_per_address: int,
+                    max_output_mib: int) -> GatewayLimits:
+    """The limits of a listener from the options ``exch serve`` and ``exch marketdata`` share."""
+    return GatewayLimits(messages_per_s=messages_per_s, orders_per_s=orders_per_s, max_connections=max_connections,
+                         max_per_address=max_per_address, max_output=max_output_mib * MiB)
 
 
 def check_cert_pair(certfile: Path | None, keyfile: Path | None) -> None:

@@ -12,12 +12,16 @@ from exchange.cli.common import (
     HostOption,
     InsecureOption,
     KeyfileOption,
+    MaxConnectionsOption,
+    MaxOutputOption,
+    MaxPerAddressOption,
     MessagesPerSOption,
     ProxyHeaderOption,
     TlsNameOption,
     TrustedProxyOption,
     check_listener,
     cli_errors,
+    listener_limits,
     resolve_home,
     run,
 )
@@ -39,12 +43,13 @@ def marketdata(
     trusted_proxy: list[str] = TrustedProxyOption,
     proxy_header: str | None = ProxyHeaderOption,
     messages_per_s: float = MessagesPerSOption,
-    max_connections: int = typer.Option(20_000, min=1, help="Connections accepted at once."),
+    max_connections: int = MaxConnectionsOption,
+    max_per_address: int = MaxPerAddressOption,
+    max_output_mib: int = MaxOutputOption,
 ) -> None:
     """Serve ticker/level2/level3/trades from the bus (any number of these, on any hosts)."""
     with cli_errors():
         header = check_listener(certfile, keyfile, trusted_proxy, proxy_header)
-        from exchange.gateway.limits import GatewayLimits
         from exchange.marketdata.bus import open_follower
         from exchange.marketdata.server import MarketDataConfig, run_marketdata
 
@@ -52,6 +57,7 @@ def marketdata(
         config = MarketDataConfig(
             bus=bus, home=resolve_home(home), host=host, port=port, certfile=certfile,
             keyfile=keyfile, insecure=insecure, tls_names=tls_name, trusted_proxies=trusted_proxy, proxy_header=header,
-            limits=GatewayLimits(messages_per_s=messages_per_s, orders_per_s=0, max_connections=max_connections),
+            limits=listener_limits(messages_per_s=messages_per_s, orders_per_s=0, max_connections=max_connections,
+                                   max_per_address=max_per_address, max_output_mib=max_output_mib),
         )
         raise typer.Exit(run(run_marketdata(config, follower=follower)))

@@ -23,6 +23,9 @@ from exchange.cli.common import (
     HostOption,
     InsecureOption,
     KeyfileOption,
+    MaxConnectionsOption,
+    MaxOutputOption,
+    MaxPerAddressOption,
     MessagesPerSOption,
     ProxyHeaderOption,
     TlsNameOption,
@@ -30,6 +33,7 @@ from exchange.cli.common import (
     check_listener,
     cli_errors,
     fail,
+    listener_limits,
     resolve_home,
     run,
     server_running,
@@ -58,6 +62,9 @@ def serve(
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background (pid and log in the home)."),
     messages_per_s: float = MessagesPerSOption,
     orders_per_s: float = typer.Option(500, help="Order requests per second per connection (0: no limit)."),
+    max_connections: int = MaxConnectionsOption,
+    max_per_address: int = MaxPerAddressOption,
+    max_output_mib: int = MaxOutputOption,
     bcrypt_rounds: int = typer.Option(12, min=4, max=16, help="bcrypt cost of new password hashes."),
     bus: str | None = typer.Option(None, help="Publish market data to redis://HOST:PORT/DB?prefix=NAME (DB and prefix "
                                    "optional) for exch marketdata processes."),
@@ -79,7 +86,6 @@ def serve(
         if detach:
             _detach(root, port)
             return
-        from exchange.gateway.limits import GatewayLimits
         from exchange.server import ServerConfig, run_server
 
         config = ServerConfig(
@@ -88,7 +94,9 @@ def serve(
             db=db, certfile=certfile, keyfile=keyfile, insecure=insecure, tls_names=tls_name, fsync=fsync,
             bcrypt_rounds=bcrypt_rounds, bus=bus, trusted_proxies=trusted_proxy, proxy_header=header,
             archive_to=archive_to,
-            limits=GatewayLimits(messages_per_s=messages_per_s, orders_per_s=orders_per_s),
+            limits=listener_limits(messages_per_s=messages_per_s, orders_per_s=orders_per_s,
+                                   max_connections=max_connections, max_per_address=max_per_address,
+                                   max_output_mib=max_output_mib),
         )
         code = run(run_server(config))
         raise typer.Exit(code)

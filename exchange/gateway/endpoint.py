@@ -8,15 +8,21 @@ exactly this; the trading :class:`~exchange.gateway.core.Gateway` extends it
 with logins, orders and administration, and holds its replies until the
 journal has committed what they reflect (:meth:`Endpoint._later`).
 
-A client's address (login throttling, the session list, log lines) is the
-TCP peer's, or — when the peer is one of ``trusted_proxies`` — the client the
-proxy names in the one handshake header the operator chose
-(``--proxy-header``, :mod:`exchange.gateway.forwarded`).
+Every frame a client sends counts against its message rate, whatever it holds;
+a connection refused too often (a flood) is closed with 1008. All
+connections' unread output is held under one process-wide budget: past it,
+the connections holding the most are closed with 1013 first.
+
+A client's address (login throttling, the per-address connection cap, the
+session list, log lines) is the TCP peer's, or — when the peer is one of
+``trusted_proxies`` — the client the proxy names in the one handshake header
+the operator chose (``--proxy-header``, :mod:`exchange.gateway.forwarded`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -24,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.exceptions import ConnectionClosed
 
 from exchange.gateway.forwarded import TrustedProxies, client_address
-from exchange.gateway.limits import GatewayLimits
+from exchange.gateway.limits import REFUSED_WINDOW_S, GatewayLimits, OutputBudget
 from exchange.gateway.private import error_frame
 from exchange.gateway.session import ClientSession, SessionState
 from exchange.gateway.stats import Counters
@@ -49,12 +55,15 @@ from exchange.protocol.requests import (
     UnsubscribeRequest,
     decode_batch_item,
     decode_request,
+    request_id,
 )
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
 
 __all__ = ["Endpoint", "Handler", "peer_address"]
+
+log = logging.getLogger("exch.endpoint")
 
 Handler = Callable[[ClientSession, Any], Awaitable[None] | None]
 
@@ -91,6 +100,8 @@ class Endpoint:
         self.started = monotonic()
         self.accepting = False
         self._dirty: list[ClientSession] = []
+        self.output = OutputBudget(self.limits.max_output, self._over_budget)
+        self.per_address: dict[str, int] = {}
         self.handlers: dict[type, Handler] = {
             SymbolsRequest: self._symbols,
             SubscribeRequest: self._subscribe,
@@ -106,43 +117,75 @@ class Endpoint:
         session = ClientSession(conn, address, self.monotonic(), self.clock_ns(), self.limits)
         session.ip = ip
         session.on_dirty = self._dirty_session
+        session.on_close = self._closed
+        session.output = self.output
         if not self.accepting:
             await conn.close(1001, "server is shutting down")
             return
+        if self.address_full(ip):  # connections racing past the HTTP gate
+            await conn.close(1008, "too many connections from this address")
+            return
         self.sessions.add(session)
+        self.per_address[ip] = self.per_address.get(ip, 0) + 1
         self.counters.connections += 1
         try:
             async for frame in conn:
-                if isinstance(frame, bytes):
-                    self._reply(session, None, error_frame(None, "bad_request", "send JSON in text frames"))
-                    continue
                 await self.on_frame(session, frame)
                 if session.state is SessionState.CLOSING:
                     break
         except ConnectionClosed:
             pass
         finally:
+            self._closed(session)
+
+    def client_ip(self, conn: ServerConnection) -> str:
+        """The client's address of ``conn`` (the one a trusted proxy names, else the peer's)."""
+        return peer_address(conn, self.trusted_proxies)[0]
+
+    def address_full(self, ip: str) -> bool:
+        """Whether ``ip`` has as many connections as ``max_per_address`` allows."""
+        cap = self.limits.max_per_address
+        return cap > 0 and self.per_address.get(ip, 0) >= cap
+
+    def _closed(self, session: ClientSession) -> None:
+        """``session`` is closing or closed: forget it, once."""
+        if session in self.sessions:
             self.forget(session)
+            self.output.change(-session.buffered)
+            session.buffered = 0
+            left = self.per_address.get(session.ip, 1) - 1
+            if left > 0:
+                self.per_address[session.ip] = left
+            else:
+                self.per_address.pop(session.ip, None)
 
     def forget(self, session: ClientSession) -> None:
-        """Drop everything held for a connection that closed."""
+        """Drop everything held for a connection that is closing (once)."""
         self.sessions.discard(session)
         if session.state is not SessionState.CLOSING:
             session.move(SessionState.CLOSING)
         self.hub.forget(session)
 
-    async def on_frame(self, session: ClientSession, frame: str) -> None:
-        """Handle one text frame (a request or a batch)."""
+    async def on_frame(self, session: ClientSession, frame: str | bytes) -> None:
+        """Handle one frame (a request or a batch); every frame counts against the message rate."""
         self.counters.messages_in += 1
         session.message_count += 1
+        now = self.monotonic()
+        if not session.messages.take(now):
+            self._refuse(session, request_id(frame) if isinstance(frame, str) else None, now)
+            return
+        if isinstance(frame, bytes):
+            self._reply(session, None, error_frame(None, "bad_request", "send JSON in text frames"))
+            return
         try:
             req = decode_request(frame)
         except RequestError as exc:
             self._reply(session, exc.id, error_frame(exc.id, exc.code, exc.message, field=exc.field))
             return
         if isinstance(req, BatchRequest):
-            if not session.messages.take(self.monotonic(), len(req.requests)):
-                self._rate_limited(session, req.id)
+            extra = len(req.requests) - 1  # the frame took one token; a batch counts each request
+            if extra and not session.messages.take(now, extra):
+                self._refuse(session, req.id, now)
                 return
             for raw in req.requests:
                 try:
@@ -151,9 +194,6 @@ class Endpoint:
                     self._reply(session, exc.id, error_frame(exc.id, exc.code, exc.message, field=exc.field))
                     continue
                 await self._dispatch(session, item)
-            return
-        if not session.messages.take(self.monotonic()):
-            self._rate_limited(session, req.id)
             return
         await self._dispatch(session, req)
 
@@ -175,6 +215,19 @@ class Endpoint:
         return True
 
     def _rate_limited(self, session: ClientSession, rid: RequestId) -> None:
+        self._refuse(session, rid, self.monotonic())
+
+    def _refuse(self, session: ClientSession, rid: RequestId, now: float) -> None:
+        """Reply ``rate_limited``; close with 1008 a connection refused ``max_refused`` times in the window."""
+        if now - session.refused_since > REFUSED_WINDOW_S:
+            session.refused_since, session.refused = now, 0
+        session.refused += 1
+        cap = self.limits.max_refused
+        if cap and session.refused > cap:
+            log.info("closing %s: %d frames refused as rate_limited within %g s", session.address,
+                     session.refused - 1, REFUSED_WINDOW_S)
+            session.close(1008, "rate limit exceeded")
+            return
         self._reply(session, rid, error_frame(rid, "rate_limited", "too many requests; slow down"))
 
     # ---------------------------------------------------------------- output
@@ -201,6 +254,34 @@ class Endpoint:
         dirty, self._dirty = self._dirty, []
         for session in dirty:
             session.flush()
+
+    def _over_budget(self) -> None:
+        """The sampled output passed ``max_output``: shed once this loop turn's writes are done."""
+        asyncio.get_running_loop().call_soon(self.shed)
+
+    def shed(self) -> list[ClientSession]:
+        """Recount every connection's unread output; past ``max_output``, close the largest holders first.
+
+        Connections are closed with 1013 until the total is under 90 % of the
+        budget. Returns the closed sessions.
+        """
+        sizes = [(session.sample(), session) for session in list(self.sessions) if session.open]
+        total = sum(size for size, session in sizes if session.open)
+        closed: list[ClientSession] = []
+        limit = self.output.limit
+        if limit and total > limit:
+            floor = limit * 9 // 10
+            for size, session in sorted(sizes, key=lambda pair: pair[0], reverse=True):
+                if total <= floor:
+                    break
+                if session.open:
+                    log.info("closing %s: holds %d bytes unread, over the process's output budget of %d",
+                             session.address, size, limit)
+                    session.close(1013, "slow consumer: server output budget exceeded")
+                    total -= size
+                    closed.append(session)
+        self.output.rearm(sum(session.buffered for session in self.sessions if session.open))
+        return closed
 
     # ---------------------------------------------------------------- public
 

@@ -4,7 +4,8 @@ Both servers — the exchange and ``exch marketdata`` — answer plain HTTP on t
 port they serve WebSockets on: ``/healthz`` (200 with a small JSON body while
 serving, 503 while starting or shutting down), ``/metrics`` on the exchange
 (Prometheus text), 404 elsewhere. ``/ws`` opens the WebSocket handshake unless
-the endpoint is not accepting or is full (503).
+the endpoint is not accepting or is full (503), or the client's address has
+as many connections as ``max_per_address`` allows (429).
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ def endpoint_http(endpoint: Endpoint, routes: Mapping[str, Route]) -> Callable[[
                                      "text/plain")
             if len(endpoint.sessions) >= endpoint.limits.max_connections:
                 return http_response(HTTPStatus.SERVICE_UNAVAILABLE, b"too many connections\n", "text/plain")
+            if endpoint.address_full(endpoint.client_ip(conn)):
+                return http_response(HTTPStatus.TOO_MANY_REQUESTS, b"too many connections from your address\n",
+                                     "text/plain")
             return None
         route = routes.get(path)
         if route is not None:

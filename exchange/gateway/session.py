@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Final
 
 from websockets.protocol import State
 
-from exchange.gateway.limits import GatewayLimits, TokenBucket
+from exchange.gateway.limits import GatewayLimits, OutputBudget, TokenBucket
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
@@ -59,9 +59,15 @@ class ClientSession:
         self.orders = TokenBucket(limits.orders_per_s, 2 * limits.orders_per_s, now)
         self.order_count = 0
         self.message_count = 0
+        self.refused = 0  # frames refused as rate_limited since refused_since
+        self.refused_since = now
         self._mark = (now, 0, 0)
         self.outbox: list[bytes] = []
+        self.max_buffer = min(limits.max_buffer, limits.max_buffer_public)  # until login
+        self.buffered = 0  # the outbound buffer's size when last sampled, counted in ``output``
+        self.output = OutputBudget(0)
         self.on_dirty: Callable[[ClientSession], None] = _flush_now
+        self.on_close: Callable[[ClientSession], None] = _nothing
 
     def rates(self, now: float) -> tuple[float, float]:
         """Orders/s and messages/s since the previous call (or since connecting)."""
@@ -80,9 +86,15 @@ class ClientSession:
     def login(self, username: str, user_id: int, role: str) -> None:
         """Become ``username``. A session logs in once; a second login is refused earlier."""
         self.move(SessionState.AUTHENTICATED)
+        self.max_buffer = self.limits.max_buffer
         self.username = username
         self.user_id = user_id
         self.role = role
+
+    @property
+    def closing(self) -> bool:
+        """Whether the session is closing (or closed)."""
+        return self.state is SessionState.CLOSING
 
     @property
     def open(self) -> bool:
@@ -105,13 +117,16 @@ class ClientSession:
     def congested(self) -> bool:
         """Whether unread output is piling up (a quarter of the buffer limit)."""
         transport = self.conn.transport
-        return transport is not None and transport.get_write_buffer_size() > self.limits.max_buffer // 4
+        return transport is not None and transport.get_write_buffer_size() > self.max_buffer // 4
 
     def flush(self) -> None:
         """Write every queued frame in one TLS record batch; drop the client if it does not read.
 
-        Frames are coalesced into a single transport write: one encryption pass
-        and one system call for everything this connection gets in a loop turn.
+        Frames are coalesced into a single transport write (64 KiB pieces for
+        more, see ``_CHUNK``): one encryption pass and one system call for
+        everything this connection gets in a loop turn. Then the outbound
+        buffer is sampled (no system call): past ``max_buffer`` the client is
+        a slow consumer and is closed with 1013.
         """
         outbox = self.outbox
         if not outbox:
@@ -122,30 +137,78 @@ class ClientSession:
         transport = self.conn.transport
         if transport is None:
             return
-        if transport.get_write_buffer_size() > self.limits.max_buffer:
-            self.close(1013, "slow consumer: outbound buffer full")
-            return
         protocol = self.conn.protocol
         for frame in outbox:
             protocol.send_text(frame)
-        transport.write(b"".join(protocol.data_to_send()))
+        data = b"".join(protocol.data_to_send())
+        if len(data) <= _CHUNK:
+            transport.write(data)
+        else:
+            for start in range(0, len(data), _CHUNK):
+                transport.write(data[start:start + _CHUNK])
+        self.sample()
+
+    def sample(self) -> int:
+        """Read the outbound buffer's size, count it in ``output``, close a slow consumer; the size."""
+        transport = self.conn.transport
+        size = transport.get_write_buffer_size() if transport is not None else 0
+        if size > self.max_buffer:
+            self.close(1013, "slow consumer: outbound buffer full")
+            return size
+        delta, self.buffered = size - self.buffered, size
+        self.output.change(delta)
+        return size
 
     def close(self, code: int, reason: str) -> None:
-        """Start closing with ``code``; the handshake finishes in the background.
+        """Close with ``code``: the close frame is queued behind what the client has not read yet.
 
-        ``Connection.close`` waits at most ``close_timeout`` for the peer, then
-        aborts the TCP connection, so a client that never reads cannot hold it.
+        Nothing waits for the client: output queued in this loop turn is written
+        first (dropped for a slow consumer, code 1013), then the close frame, and
+        ``on_close`` runs at once. A client that reads everything within the
+        connection's ``close_timeout`` gets the close frame and the closing
+        handshake; otherwise the TCP connection is aborted then (its buffers freed).
         """
-        if self.state is SessionState.CLOSING:
+        if self.closing:
             return
-        self.flush()  # what was queued for this client goes out before the close frame
+        if code == 1013:
+            self.outbox = []  # a client that does not read would not read this either
+        else:
+            self.flush()  # what was queued for this client goes out before the close frame
+            if self.closing:  # the flush found it a slow consumer
+                return
         self.move(SessionState.CLOSING)
-        task = asyncio.ensure_future(self.conn.close(code, reason))
-        _closing.add(task)
-        task.add_done_callback(_closing.discard)
+        self.output.change(-self.buffered)
+        self.buffered = 0
+        conn = self.conn
+        if conn.protocol.state is State.OPEN and conn.transport is not None:
+            conn.protocol.send_close(code, reason)
+            conn.transport.write(b"".join(conn.protocol.data_to_send()))
+            loop = asyncio.get_running_loop()
+            loop.call_later(conn.close_timeout or _CLOSE_TIMEOUT_S, _abort_unclosed, conn)
+        self.on_close(self)
 
 
-_closing: set[asyncio.Future[None]] = set()
+_CLOSE_TIMEOUT_S: Final = 5.0
+_CHUNK: Final = 64 * 1024
+"""Largest single write to a TLS transport.
+
+The TLS transport counts in ``get_write_buffer_size`` only what it holds
+itself, not what it passed on to the TCP transport below, and it passes
+everything on until that one pauses it (past its 64 KiB high-water mark, in
+the call that crosses it). Written in one piece, a 3 MiB burst to a client
+that does not read would be invisible; in 64 KiB pieces, all but about
+128 KiB of it stays in the TLS transport, counted.
+"""
+
+
+def _abort_unclosed(conn: ServerConnection) -> None:
+    """The client did not finish the closing handshake in time: drop the TCP connection and its buffers."""
+    if conn.protocol.state is not State.CLOSED and conn.transport is not None:
+        conn.transport.abort()
+
+
+def _nothing(session: ClientSession) -> None:
+    """The default ``on_close``."""
 
 
 def _flush_now(session: ClientSession) -> None:

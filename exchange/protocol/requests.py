@@ -47,6 +47,7 @@ __all__ = [
     "UserListRequest",
     "decode_batch_item",
     "decode_request",
+    "request_id",
 ]
 
 RequestId = str | int | float | bool | None
@@ -238,12 +239,20 @@ _decoder: Final = msgspec.json.Decoder(Request)
 _lenient: Final = msgspec.json.Decoder()
 
 
-def _request_id(frame: bytes | str) -> RequestId:
-    """Best effort: the ``id`` of a frame that failed strict decoding."""
+_NOT_JSON: Final = object()
+
+
+def _lenient_decode(frame: bytes | str) -> Any:
+    """Any JSON value of ``frame``, or ``_NOT_JSON`` for anything that is not (never raises)."""
     try:
-        obj: Any = _lenient.decode(frame)
-    except msgspec.DecodeError:
-        return None
+        return _lenient.decode(frame)
+    except (msgspec.DecodeError, RecursionError, UnicodeError):
+        return _NOT_JSON
+
+
+def request_id(frame: bytes | str) -> RequestId:
+    """Best effort: the ``id`` of a frame that failed strict decoding or was refused undecoded."""
+    obj = _lenient_decode(frame)
     if isinstance(obj, dict):
         value = obj.get("id")
         if value is None or isinstance(value, str | int | float | bool):
@@ -252,19 +261,19 @@ def _request_id(frame: bytes | str) -> RequestId:
 
 
 def _op_of(frame: bytes | str) -> Any:
-    try:
-        obj: Any = _lenient.decode(frame)
-    except msgspec.DecodeError:
-        return None
+    obj = _lenient_decode(frame)
     return obj.get("op") if isinstance(obj, dict) else None
 
 
 def decode_request(frame: bytes | str) -> Request:
-    """Decode one frame into a typed request.
+    """Decode one frame into a typed request; never raises anything but :class:`RequestError`.
 
     Raises:
-        RequestError: malformed JSON, not an object, unknown ``op``, or a field
-            that is missing, ill-typed or out of range (``field`` names it).
+        RequestError: malformed JSON (including nesting deeper than the
+            interpreter's recursion limit, and a ``str`` holding lone
+            surrogates, which no UTF-8 frame can), not an object, unknown
+            ``op``, or a field that is missing, ill-typed or out of range
+            (``field`` names it).
     """
     try:
         req: Request = _decoder.decode(frame)
@@ -272,6 +281,10 @@ def decode_request(frame: bytes | str) -> Request:
         raise _classify(str(exc), frame) from None
     except msgspec.DecodeError:
         raise RequestError("bad_request", "frame is not valid JSON") from None
+    except RecursionError:
+        raise RequestError("bad_request", "frame nests too deeply") from None
+    except UnicodeError:
+        raise RequestError("bad_request", "frame is not valid UTF-8") from None
     return req
 
 
@@ -283,7 +296,7 @@ def decode_batch_item(raw: msgspec.Raw) -> Request:
     except RequestError:
         if _op_of(frame) == "batch":
             raise RequestError(
-                "bad_request", "a batch cannot contain a batch", id=_request_id(frame), field="op"
+                "bad_request", "a batch cannot contain a batch", id=request_id(frame), field="op"
             ) from None
         raise
     if isinstance(req, BatchRequest):
@@ -292,7 +305,7 @@ def decode_batch_item(raw: msgspec.Raw) -> Request:
 
 
 def _classify(text: str, frame: bytes | str) -> RequestError:
-    rid = _request_id(frame)
+    rid = request_id(frame)
     if text.startswith("Expected `object`"):
         return RequestError("bad_request", "a request is a JSON object", id=rid)
     missing = _MISSING.search(text)
