@@ -1,26 +1,97 @@
-"""Optional mypyc build of the engine's hot modules.
+"""Build of exch: the engine's hot modules compiled with mypyc, or pure Python when that cannot be done.
 
-``EXCH_MYPYC=1 pip install --no-build-isolation .`` (with mypy installed)
-compiles ``events``, ``book``, ``accounts`` and ``core`` from the same typed source; any
-other install is pure Python. Both paths pass the same tests.
+``pip install .`` compiles the modules listed in ``exchange/engine/buildinfo.py``
+with mypyc (mypy and the engine's imports are build requirements in
+pyproject.toml) and the C compiler. Where compiling is impossible (no working C
+compiler, no Python headers, mypyc failing) the install goes on in pure Python,
+which passes the same tests, and says so in one line: on the build's output, on
+the terminal (pip hides a build's output unless ``-v``) and in ``exch version``.
+``EXCH_MYPYC=0`` turns compiling off. The outcome is written next to the
+engine's modules (``buildinfo.NOTE_FILE``).
 """
 
+from __future__ import annotations
+
+import json
 import os
+import runpy
+import sys
+from pathlib import Path
+from typing import Any
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
+from setuptools.errors import BaseError, CCompilerError
 
-ext_modules = []
-if os.environ.get("EXCH_MYPYC") == "1":
-    from mypyc.build import mypycify
+ROOT = Path(__file__).resolve().parent
+INFO = runpy.run_path(str(ROOT / "exchange" / "engine" / "buildinfo.py"))
+PACKAGE_DIR = Path(*INFO["PACKAGE"].split("."))
 
-    ext_modules = mypycify(
-        [
-            "exchange/engine/events.py",
-            "exchange/engine/book.py",
-            "exchange/engine/accounts.py",
-            "exchange/engine/core.py",
-        ],
-        opt_level="3",
-    )
 
-setup(ext_modules=ext_modules)
+def say(line: str) -> None:
+    """Print ``line`` to the build's output and, when there is one, to the terminal running pip."""
+    print(line, file=sys.stderr, flush=True)
+    try:
+        with open("/dev/tty", "w") as tty:
+            tty.write(line + "\n")
+    except OSError:
+        pass
+
+
+def fell_back(reason: str) -> str:
+    """The note of a build that had to fall back to pure Python, announced in one line."""
+    say(f"exch: compiling the engine failed ({reason}); installing the pure-Python engine (about 3x slower)")
+    return f"failed: {reason}"
+
+
+def mypyc_extensions() -> tuple[list[Any], str]:
+    """The mypyc extensions of the engine and the build's note so far (no extensions: the note says why)."""
+    if os.environ.get("EXCH_MYPYC", "") == "0":
+        return [], "turned off (EXCH_MYPYC=0)"
+    try:
+        from mypyc.build import mypycify
+    except ImportError as exc:
+        return [], fell_back(f"mypyc is not installed: {exc}")
+    paths = [str(PACKAGE_DIR / f"{name}.py") for name in INFO["COMPILED_MODULES"]]
+    try:
+        return mypycify(paths, opt_level="3", group_name="exchange_engine"), "compiled"
+    except SystemExit:  # mypyc printed the type errors
+        return [], fell_back("mypyc could not translate the engine; see the errors above")
+    except Exception as exc:
+        return [], fell_back(f"mypyc: {type(exc).__name__}: {exc}")
+
+
+EXTENSIONS, NOTE = mypyc_extensions()
+
+
+def write_note(base: str, note: str) -> None:
+    """Record ``note`` in the engine package under ``base`` (the build's lib, or the checkout in place)."""
+    path = Path(base) / PACKAGE_DIR / INFO["NOTE_FILE"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"mypyc": note}) + "\n")
+
+
+class BuildPy(build_py):
+    """Copies the packages and records the note known before compiling (off, or failed already)."""
+
+    def run(self) -> None:
+        super().run()
+        write_note(str(ROOT) if self.editable_mode else self.build_lib, NOTE)
+
+
+class BuildExt(build_ext):
+    """Compiles the extensions; when the C compiler fails, removes what it built and keeps pure Python."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+            note = "compiled"
+        except (CCompilerError, BaseError) as exc:
+            for output in self.get_outputs():
+                Path(output).unlink(missing_ok=True)
+            note = fell_back(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        write_note(str(ROOT) if self.inplace else self.build_lib, note)
+
+
+setup(ext_modules=EXTENSIONS, cmdclass={"build_py": BuildPy, "build_ext": BuildExt})
