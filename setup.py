@@ -48,7 +48,7 @@ def fell_back(reason: str) -> str:
 def mypyc_extensions() -> tuple[list[Any], str]:
     """The mypyc extensions of the engine and the build's note so far (no extensions: the note says why)."""
     if os.environ.get("EXCH_MYPYC", "") == "0":
-        return [], "turned off (EXCH_MYPYC=0)"
+        return [], "turned off by EXCH_MYPYC=0"
     try:
         from mypyc.build import mypycify
     except ImportError as exc:

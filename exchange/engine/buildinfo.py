@@ -41,7 +41,7 @@ COMPILED_MODULES: Final = ("events", "book", "accounts", "core")
 """The modules of ``exchange.engine`` that mypyc compiles (the hot path)."""
 
 NOTE_FILE: Final = "build.json"
-"""What the build wrote: ``{"mypyc": "compiled" | "turned off (EXCH_MYPYC=0)" | "failed: REASON"}``."""
+"""What the build wrote: ``{"mypyc": "compiled" | "turned off by EXCH_MYPYC=0" | "failed: REASON"}``."""
 
 PURE_ENV: Final = "EXCH_PURE"
 """``EXCH_PURE=1``: import the engine's ``.py`` source even where the compiled modules are installed."""
