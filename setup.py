@@ -12,6 +12,7 @@ engine's modules (``buildinfo.NOTE_FILE``).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import runpy
@@ -19,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 from setuptools.errors import BaseError, CCompilerError
@@ -45,9 +46,14 @@ def fell_back(reason: str) -> str:
     return f"failed: {reason}"
 
 
+COMPILE = os.environ.get("EXCH_MYPYC", "") != "0"
+"""Whether to compile at all (``EXCH_MYPYC=0``: no)."""
+
+
+@functools.cache
 def mypyc_extensions() -> tuple[list[Any], str]:
     """The mypyc extensions of the engine and the build's note so far (no extensions: the note says why)."""
-    if os.environ.get("EXCH_MYPYC", "") == "0":
+    if not COMPILE:
         return [], "turned off by EXCH_MYPYC=0"
     try:
         from mypyc.build import mypycify
@@ -62,9 +68,6 @@ def mypyc_extensions() -> tuple[list[Any], str]:
         return [], fell_back(f"mypyc: {type(exc).__name__}: {exc}")
 
 
-EXTENSIONS, NOTE = mypyc_extensions()
-
-
 def write_note(base: str, note: str) -> None:
     """Record ``note`` in the engine package under ``base`` (the build's lib, or the checkout in place)."""
     path = Path(base) / PACKAGE_DIR / INFO["NOTE_FILE"]
@@ -73,25 +76,38 @@ def write_note(base: str, note: str) -> None:
 
 
 class BuildPy(build_py):
-    """Copies the packages and records the note known before compiling (off, or failed already)."""
+    """Copies the packages; with compiling turned off, records that (else ``BuildExt`` records the outcome)."""
 
     def run(self) -> None:
         super().run()
-        write_note(str(ROOT) if self.editable_mode else self.build_lib, NOTE)
+        if not COMPILE:
+            write_note(str(ROOT) if self.editable_mode else self.build_lib, mypyc_extensions()[1])
 
 
 class BuildExt(build_ext):
-    """Compiles the extensions; when the C compiler fails, removes what it built and keeps pure Python."""
+    """Translates the engine with mypyc only when building (not for pip's metadata steps), then compiles it.
+
+    When the C compiler fails, removes what it built and keeps pure Python.
+    """
+
+    def finalize_options(self) -> None:
+        extensions, self.note = mypyc_extensions()
+        self.distribution.ext_modules = list(extensions)
+        super().finalize_options()
 
     def run(self) -> None:
-        try:
-            super().run()
-            note = "compiled"
-        except (CCompilerError, BaseError) as exc:
-            for output in self.get_outputs():
-                Path(output).unlink(missing_ok=True)
-            note = fell_back(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        note = self.note
+        if self.extensions:
+            try:
+                super().run()
+            except (CCompilerError, BaseError) as exc:
+                for output in self.get_outputs():
+                    Path(output).unlink(missing_ok=True)
+                note = fell_back(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         write_note(str(ROOT) if self.inplace else self.build_lib, note)
 
 
-setup(ext_modules=EXTENSIONS, cmdclass={"build_py": BuildPy, "build_ext": BuildExt})
+# Until build_ext translates the engine, a stand-in: it makes the wheel platform-specific and runs build_ext.
+PLACEHOLDER = [Extension(f"{INFO['PACKAGE']}.{INFO['COMPILED_MODULES'][-1]}", sources=[])] if COMPILE else []
+
+setup(ext_modules=PLACEHOLDER, cmdclass={"build_py": BuildPy, "build_ext": BuildExt})
