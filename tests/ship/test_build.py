@@ -44,6 +44,7 @@ def test_build_without_a_working_compiler_is_pure_python_and_says_why(tmp_path: 
     build = subprocess.run(
         [sys.executable, "setup.py", "build", "--build-lib", str(lib), "--build-temp", str(tmp_path / "tmp")],
         cwd=src, env={**env, "CC": cc}, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+        start_new_session=True,  # no terminal: the line the build also writes to /dev/tty stays off the tester's
     )
     assert build.returncode == 0, build.stderr[-3000:]
     said = [line for line in build.stderr.splitlines() if line.startswith("exch: ")]
@@ -68,7 +69,7 @@ def test_exch_mypyc_0_turns_compiling_off(tmp_path: Path) -> None:
     build = subprocess.run(
         [sys.executable, "setup.py", "build", "--build-lib", str(lib), "--build-temp", str(tmp_path / "tmp")],
         cwd=src, env={**env, "EXCH_MYPYC": "0"}, capture_output=True, text=True, timeout=300,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL, start_new_session=True,
     )
     assert build.returncode == 0, build.stderr[-3000:]
     assert not list(lib.rglob("*.so")) and not (src / "build" / "exchange").exists(), "nothing was compiled"
