@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import runpy
 import sys
 from pathlib import Path
@@ -103,8 +104,20 @@ class BuildExt(build_ext):
             except (CCompilerError, BaseError) as exc:
                 for output in self.get_outputs():
                     Path(output).unlink(missing_ok=True)
-                note = fell_back(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+                note = fell_back(self.reason(exc))
         write_note(str(ROOT) if self.inplace else self.build_lib, note)
+
+
+    def reason(self, exc: Exception) -> str:
+        """Why compiling failed, in a few words (the compiler's own errors are in the build's output)."""
+        command = getattr(self.compiler, "compiler_so", None)
+        cc = f"C compiler '{command[0]}'" if command else "the C compiler"
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        if status := re.search(r"exit (?:status|code) (-?\d+)", text):
+            return f"{cc} exited with status {status[1]}; pip install -v shows its errors"
+        if "No such file or directory" in text:
+            return f"{cc} not found"
+        return text if len(text) <= 200 else text[:197] + "..."
 
 
 # Until build_ext translates the engine, a stand-in: it makes the wheel platform-specific and runs build_ext.

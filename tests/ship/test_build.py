@@ -32,8 +32,11 @@ def _checkout_copy(dest: Path) -> Path:
     return dest
 
 
-@pytest.mark.parametrize("cc", ["/bin/false", "/nonexistent/gcc"], ids=["compiler-fails", "no-compiler"])
-def test_build_without_a_working_compiler_is_pure_python_and_says_why(tmp_path: Path, cc: str) -> None:
+@pytest.mark.parametrize(("cc", "why"), [
+    ("/bin/false", "C compiler '/bin/false' exited with status 1; pip install -v shows its errors"),
+    ("/nonexistent/gcc", "C compiler '/nonexistent/gcc' not found"),
+], ids=["compiler-fails", "no-compiler"])
+def test_build_without_a_working_compiler_is_pure_python_and_says_why(tmp_path: Path, cc: str, why: str) -> None:
     if importlib.util.find_spec("mypyc") is None:
         if os.environ.get("CI"):
             pytest.fail("mypy (mypyc) is not installed: it is in the test extra, pip install '.[test]'")
@@ -49,8 +52,7 @@ def test_build_without_a_working_compiler_is_pure_python_and_says_why(tmp_path: 
     assert build.returncode == 0, build.stderr[-3000:]
     said = [line for line in build.stderr.splitlines() if line.startswith("exch: ")]
     assert len(said) == 1, build.stderr[-3000:]
-    assert said[0].startswith(f"exch: compiling the engine failed (command '{cc}' failed"), said
-    assert said[0].endswith("installing the pure-Python engine (about 3x slower)"), said
+    assert said == [f"exch: compiling the engine failed ({why}); installing the pure-Python engine (about 3x slower)"]
     assert not list(lib.rglob("*.so")), "a failed compile leaves no extension behind"
     assert (lib / "exchange" / "engine" / "core.py").is_file()
 
@@ -59,7 +61,7 @@ def test_build_without_a_working_compiler_is_pure_python_and_says_why(tmp_path: 
         env={**env, "PYTHONPATH": str(lib), "PYTHONSAFEPATH": "1"}, stdin=subprocess.DEVNULL,
     )
     assert run.returncode == 0, run.stderr
-    assert f"engine: pure Python (compiling failed: command '{cc}' failed" in run.stdout, run.stdout
+    assert f"engine: pure Python (compiling failed: {why}), Python" in run.stdout, run.stdout
 
 
 def test_exch_mypyc_0_turns_compiling_off(tmp_path: Path) -> None:
