@@ -85,3 +85,11 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
 def store(store_factory: StoreFactory) -> Store:
     """A store on each backend (the test runs once per backend)."""
     return store_factory()
+
+
+def pytest_report_header() -> str:
+    """Which exch the run tests: the installed build or the checkout (tests/installed.py), and its engine."""
+    import exchange
+    from exchange.engine import engine_build
+
+    return f"exch under test: {Path(exchange.__file__).parent} (engine: {engine_build().description})"

@@ -33,6 +33,7 @@ from exchange.engine import (
     NewOrder,
     Open,
     Replace,
+    engine_build,
 )
 from exchange.engine.commands import Side
 
@@ -167,7 +168,6 @@ def run(n: int = 1_000_000, *, seed: int = 1, users: int = 1_000) -> dict[str, A
     finally:
         gc.enable()
     costs.sort()
-    import exchange.engine.core as core
 
     return {
         "bench": "engine",
@@ -180,7 +180,7 @@ def run(n: int = 1_000_000, *, seed: int = 1, users: int = 1_000) -> dict[str, A
         "p999_ns": _percentile(costs, 0.999),
         "trades": engine.next_trade_id - 1,
         "resting_orders_end": sum(len(a.orders) for a in engine.accounts.values()),
-        "compiled": not core.__file__.endswith(".py"),
+        "compiled": engine_build().compiled,
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
     }

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from exchange.bench.engine import generate
-from exchange.engine import Command, Engine, Limits, decode_command, encode_command, snapshot
+from exchange.engine import Command, Engine, Limits, decode_command, encode_command, engine_build, snapshot
 from exchange.journal.checkpoint import encode_checkpoint
 from exchange.journal.config import JournalConfig
 from exchange.journal.recovery import LIMITS_KEY, recover
@@ -175,7 +175,6 @@ def run(
     pg = _postgres(postgres_url, items[:postgres_records], config)
     result["append_postgres_records"] = min(postgres_records, len(items))
     result["append_postgres_per_s"] = round(pg) if isinstance(pg, float) else pg
-    import exchange.engine.core as core
 
     result["ratios"] = {
         "replay_vs_target": round(result["replay_per_s"] / TARGETS["replay_per_s"], 2),
@@ -185,7 +184,7 @@ def run(
         "replay_vs_in_process": round(result["replay_per_s"] / result["replay_in_process_per_s"], 2),
     }
     result["targets"] = TARGETS
-    result["engine_compiled"] = not str(core.__file__).endswith(".py")
+    result["engine_compiled"] = engine_build().compiled
     result["python"] = platform.python_version()
     return result
 

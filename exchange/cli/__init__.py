@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from exchange.cli import bench, bots, console, demo, health, marketdata, serve, trade, users
+from exchange.cli import bench, bots, console, demo, health, marketdata, serve, trade, users, version
 from exchange.cli import journal as journal_cli
 from exchange.cli import trades as trades_cli
 
@@ -31,6 +31,18 @@ app.add_typer(journal_cli.app, name="journal")
 app.command("replay")(journal_cli.replay)
 app.command("trades")(trades_cli.trades)
 app.add_typer(bench.app, name="bench")
+app.command("version")(version.version)
+
+
+@app.callback()
+def root(
+    show_version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=version.print_version,
+        help="Print the version and the engine build (compiled or pure Python), then exit.",
+    ),
+) -> None:
+    """exch: a stock exchange you can download, run and put on the internet."""
+
 
 def main() -> None:
     """Entry point of the ``exch`` console script."""

@@ -1,5 +1,10 @@
-"""The pure matching engine: commands in, events out (see ``core``)."""
+"""The pure matching engine: commands in, events out (see ``core``).
 
+Where mypyc compiled the hot modules, those are imported; ``EXCH_PURE=1`` makes
+them load from their ``.py`` source instead (``buildinfo``, imported first).
+"""
+
+from exchange.engine.buildinfo import Build, engine_build
 from exchange.engine.commands import (
     AddSymbol,
     Cancel,
@@ -33,6 +38,7 @@ __all__ = [
     "Ack",
     "AddSymbol",
     "Applied",
+    "Build",
     "Cancel",
     "CancelAll",
     "Canceled",
@@ -54,6 +60,7 @@ __all__ = [
     "SnapshotError",
     "decode_command",
     "encode_command",
+    "engine_build",
     "restore",
     "snapshot",
 ]

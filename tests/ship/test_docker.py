@@ -112,6 +112,16 @@ def test_dockerfile_installs_like_the_readme() -> None:
     assert docker == readme == ["."], (docker, readme)
 
 
+def test_image_build_compiles_the_engine() -> None:
+    """The build stage has a C compiler before `pip install .`, and refuses an image without the compiled engine."""
+    build = STAGES[-2]
+    runs = build.all("RUN")
+    install = next(i for i, args in enumerate(runs) if re.search(r"\bpip3? install\b", args))
+    assert any(re.search(r"apt-get install\b.*\bgcc\b", args, flags=re.S) for args in runs[:install]), runs
+    assert not any("EXCH_MYPYC" in args for args in runs) and "EXCH_MYPYC" not in build.env(), "compiling is on"
+    assert any(re.search(r"exch version.*grep -q \"engine: compiled\"", args) for args in runs[install + 1:]), runs
+
+
 def test_dockerignore_keeps_what_the_install_needs() -> None:
     patterns = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines()
                 if p.strip() and not p.startswith("#")]
