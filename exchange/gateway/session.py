@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import itertools
+import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
 __all__ = ["ClientSession", "IllegalTransition", "SessionState"]
 
 _ids: Final = itertools.count(1)
+_TEXT_SHORT: Final = tuple(bytes((0x81, n)) for n in range(126))
+"""Headers of unmasked, final text frames of 0..125 bytes (a server never masks)."""
+_TEXT_MEDIUM: Final = struct.Struct("!BBH").pack
+_TEXT_LONG: Final = struct.Struct("!BBQ").pack
 
 
 class SessionState(enum.Enum):
@@ -126,9 +131,25 @@ class ClientSession:
             self.close(1013, "slow consumer: outbound buffer full")
             return
         protocol = self.conn.protocol
+        if protocol.extensions or protocol.expect_continuation_frame or protocol.debug:
+            for frame in outbox:
+                protocol.send_text(frame)
+            transport.write(b"".join(protocol.data_to_send()))
+            return
+        # No extension rewrites frames: write the headers ourselves (what send_text
+        # would serialize, without a Frame object per message), after anything
+        # the protocol queued itself (pongs), so the order on the wire is kept.
+        parts = protocol.data_to_send()
+        short = _TEXT_SHORT
         for frame in outbox:
-            protocol.send_text(frame)
-        transport.write(b"".join(protocol.data_to_send()))
+            n = len(frame)
+            if n < 126:
+                parts += (short[n], frame)
+            elif n < 65536:
+                parts += (_TEXT_MEDIUM(0x81, 126, n), frame)
+            else:
+                parts += (_TEXT_LONG(0x81, 127, n), frame)
+        transport.write(b"".join(parts))
 
     def close(self, code: int, reason: str) -> None:
         """Start closing with ``code``; the handshake finishes in the background.
