@@ -7,7 +7,8 @@ Phases, each bounded in time and reported on its own:
 
 - ``echo`` and ``closed_loop``: ``window`` requests in flight on each of
   ``connections`` connections (closed loop), round trips counted;
-- ``fixed_rate``: orders at a fixed rate, order -> ack latency;
+- ``echo_fixed_rate`` and ``fixed_rate``: orders at a fixed rate, request ->
+  reply latency (the echo server's is the floor of this client and machine);
 - ``batch``: ``batch`` frames of 100 orders, ``depth`` frames in flight per
   connection (pipelined, as a trading client sends them).
 
@@ -209,19 +210,21 @@ async def _throughput(url: str, home: Path, creds: list[tuple[str, str]] | None,
             "errors": c.errors, "lost": c.sent - c.replies}
 
 
-async def _fixed_rate(url: str, home: Path, creds: list[tuple[str, str]], *, rate: int, seconds: float,
+async def _fixed_rate(url: str, home: Path, creds: list[tuple[str, str]] | None, *, rate: int, seconds: float,
                       connections: int) -> dict[str, Any]:
+    """Send ``rate`` orders/s round robin; time each until its reply (``creds`` None: the echo server)."""
     conns = await _connect(url, home, creds, connections)
     sent_at: dict[tuple[int, int], int] = {}
     latencies: list[int] = []
     errors = 0
+    echo = creds is None
 
     async def reader(i: int, ws: ClientConnection) -> None:
         nonlocal errors
         while True:
             msg = _reply(await ws.recv(decode=False))
             rid = msg.id
-            if rid is not None and msg.type in ("ack", "error"):
+            if rid is not None and (echo or msg.type in ("ack", "error")):
                 t0 = sent_at.pop((i, rid), None)
                 if t0 is not None:
                     latencies.append(time.perf_counter_ns() - t0)
@@ -388,7 +391,7 @@ def run(*, connections: int = 8, window: int = 8, seconds: float = 5.0, rate: in
     home = Path(tempfile.mkdtemp(prefix="exch-bench-"))
     failed: dict[str, str] = {}
     timeout = seconds + _GRACE_S
-    echo_result = closed = fixed = batch = None
+    echo_result = echo_fixed = closed = fixed = batch = None
     try:
         try:
             # First start creates admin, symbols and certificates; then add funded users offline.
@@ -409,6 +412,8 @@ def run(*, connections: int = 8, window: int = 8, seconds: float = 5.0, rate: in
                     echo_result = measure("echo", lambda: _throughput(
                         echo_url, home, None, connections=connections, window=window, seconds=seconds),
                         timeout, failed)
+                    echo_fixed = measure("echo_fixed_rate", lambda: _fixed_rate(
+                        echo_url, home, None, rate=rate, seconds=seconds, connections=4), timeout, failed)
                 finally:
                     echo.kill()
                     echo.wait()
@@ -447,6 +452,7 @@ def run(*, connections: int = 8, window: int = 8, seconds: float = 5.0, rate: in
         "orders_acked_per_s": exch_rt,
         "ratio_vs_echo": round(exch_rt / echo_rt, 3) if echo_rt and exch_rt is not None else None,
         "fixed_rate": fixed,
+        "echo_fixed_rate": echo_fixed,
         "batch_orders_per_s": batch["orders_per_s"] if batch else None,
         "batch": batch,
         "acks_lost": sum(r["lost"] for r in phases),
