@@ -31,7 +31,7 @@ def gateway(
     window: int = typer.Option(8, min=1, help="Requests in flight per connection."),
     seconds: float = typer.Option(5.0, min=1.0, help="Seconds per phase."),
     rate: int = typer.Option(5_000, min=100, help="Orders/s of the fixed-rate latency phase."),
-    depth: int = typer.Option(8, min=1, help="batch frames in flight per connection in the batch phase."),
+    depth: int = typer.Option(8, min=1, help="Batch frames in flight per connection in the batch phase."),
 ) -> None:
     """Orders acknowledged over TLS with journaling, against a bare websockets echo server.
 
