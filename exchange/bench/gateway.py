@@ -3,11 +3,18 @@
 Two server processes are measured in one run with the same load client (this
 process): a bare ``websockets`` TLS echo server (the ceiling of the stack) and
 a real ``exch serve`` on a scratch home (TLS, journal, risk, market data on).
-The load client keeps ``window`` requests in flight on each of ``connections``
-connections (closed loop) and counts round trips; then it sends at a fixed
-rate to measure order -> ack latency; then it sends ``batch`` frames of 100
-orders. Every order sent must be acknowledged (``acks_lost`` counts those
-that were not, or were refused).
+Phases, each bounded in time and reported on its own:
+
+- ``echo`` and ``closed_loop``: ``window`` requests in flight on each of
+  ``connections`` connections (closed loop), round trips counted;
+- ``echo_fixed_rate`` and ``fixed_rate``: orders at a fixed rate, request ->
+  reply latency (the echo server's is the floor of this client and machine);
+- ``batch``: ``batch`` frames of 100 orders, ``depth`` frames in flight per
+  connection (pipelined, as a trading client sends them).
+
+Every order sent must be acknowledged (``acks_lost`` counts those that were
+not, ``orders_refused`` those refused). A phase that fails (an error, its time
+bound, a lost ack) is named in ``failed`` with the reason; the others still run.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +40,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from exchange.tls import client_context
 
-__all__ = ["run"]
+__all__ = ["measure", "run"]
 
 _ECHO = """
 import asyncio, ssl, sys
@@ -51,6 +60,13 @@ except ImportError:
     asyncio.run(main())
 """
 
+_GRACE_S = 15.0
+"""How much longer than its ``seconds`` a phase may take (connect, log in, drain) before it fails."""
+_DRAIN_S = 5.0
+"""How long a phase waits for the replies still owed once it stops sending."""
+
+Phase = Callable[[], Coroutine[Any, Any, dict[str, Any]]]
+
 
 def _start_exch(home: Path, extra: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     proc = subprocess.Popen(
@@ -69,7 +85,7 @@ def _start_exch(home: Path, extra: list[str] | None = None) -> tuple[subprocess.
                 return proc, json.loads(info_path.read_text())["url"]
             except (ValueError, KeyError):
                 pass
-        time.sleep(0.1)
+        time.sleep(0.05)
     proc.kill()
     raise RuntimeError("exch serve did not start within 60 s")
 
@@ -81,7 +97,10 @@ def _start_echo(home: Path) -> tuple[subprocess.Popen[bytes], str]:
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )
     assert proc.stdout is not None
-    port = int(proc.stdout.readline())
+    port = int(proc.stdout.readline() or b"0")
+    if not port:
+        proc.kill()
+        raise RuntimeError("the echo server did not start")
     return proc, f"wss://127.0.0.1:{port}/ws"
 
 
@@ -92,8 +111,10 @@ def _context(home: Path) -> ssl.SSLContext:
 
 
 async def _open(url: str, home: Path) -> ClientConnection:
-    return await connect(url, ssl=_context(home), compression=None, max_size=2**22,
-                         ping_interval=None, open_timeout=20)
+    # max_queue=None: frames the load client no longer reads (pushes after its last
+    # reply) never stop it from reading the server's close frame.
+    return await connect(url, ssl=_context(home), compression=None, max_size=2**22, max_queue=None,
+                         ping_interval=None, open_timeout=20, proxy=None)
 
 
 async def _login(ws: ClientConnection, name: str, password: str) -> None:
@@ -106,6 +127,17 @@ async def _login(ws: ClientConnection, name: str, password: str) -> None:
             return
 
 
+async def _connect(url: str, home: Path, creds: list[tuple[str, str]] | None, n: int) -> list[ClientConnection]:
+    conns = list(await asyncio.gather(*(_open(url, home) for _ in range(n))))
+    if creds is not None:
+        await asyncio.gather(*(_login(ws, name, pw) for ws, (name, pw) in zip(conns, creds, strict=False)))
+    return conns
+
+
+async def _close(conns: list[ClientConnection]) -> None:
+    await asyncio.gather(*(ws.close() for ws in conns), return_exceptions=True)
+
+
 class _Reply(msgspec.Struct):
     """The two fields the load client reads of each message (the rest is skipped, not built)."""
 
@@ -114,12 +146,11 @@ class _Reply(msgspec.Struct):
 
 
 _reply = msgspec.json.Decoder(_Reply).decode
+_encode = msgspec.json.encode
 
 
-def _order(i: int, rid: int) -> bytes:
-    side = "buy" if i % 2 == 0 else "sell"
-    return json.dumps({"op": "order", "id": rid, "symbol": "ACME", "side": side, "type": "limit",
-                       "price": 10_000, "qty": 1}).encode()
+def _order(rid: int, side: str) -> dict[str, Any]:
+    return {"op": "order", "id": rid, "symbol": "ACME", "side": side, "type": "limit", "price": 10_000, "qty": 1}
 
 
 class _Counter:
@@ -134,18 +165,20 @@ async def _closed_loop(ws: ClientConnection, conn_no: int, window: int, deadline
     """Keep ``window`` requests in flight until ``deadline``; count replies with an id."""
     rid = 0
     inflight = 0
+    side = "buy" if conn_no % 2 == 0 else "sell"
 
     async def send_one() -> None:
         nonlocal rid, inflight
         rid += 1
         inflight += 1
         c.sent += 1
-        await ws.send(_order(conn_no, rid).decode())
+        await ws.send(_encode(_order(rid, side)), text=True)
 
     for _ in range(window):
         await send_one()
     loop = asyncio.get_running_loop()
-    async for frame in ws:
+    while True:
+        frame = await ws.recv(decode=False)
         if echo:
             got_reply = True
         else:
@@ -162,40 +195,37 @@ async def _closed_loop(ws: ClientConnection, conn_no: int, window: int, deadline
                 return
 
 
-async def _throughput(urls_home: tuple[str, Path], creds: list[tuple[str, str]] | None, *, connections: int,
+async def _throughput(url: str, home: Path, creds: list[tuple[str, str]] | None, *, connections: int,
                       window: int, seconds: float) -> dict[str, Any]:
-    url, home = urls_home
-    conns = [await _open(url, home) for _ in range(connections)]
-    if creds is not None:
-        for ws, (name, pw) in zip(conns, creds, strict=False):
-            await _login(ws, name, pw)
+    conns = await _connect(url, home, creds, connections)
     c = _Counter()
     loop = asyncio.get_running_loop()
     start = loop.time()
-    await asyncio.gather(*(_closed_loop(ws, i, window, start + seconds, c, creds is None)
-                           for i, ws in enumerate(conns)))
-    elapsed = loop.time() - start
-    for ws in conns:
-        await ws.close()
+    try:
+        await asyncio.gather(*(_closed_loop(ws, i, window, start + seconds, c, creds is None)
+                               for i, ws in enumerate(conns)))
+        elapsed = loop.time() - start
+    finally:
+        await _close(conns)
     return {"round_trips_per_s": round(c.replies / elapsed), "sent": c.sent, "replies": c.replies,
-            "errors": c.errors}
+            "errors": c.errors, "lost": c.sent - c.replies}
 
 
-async def _fixed_rate(url: str, home: Path, creds: list[tuple[str, str]], *, rate: int, seconds: float,
+async def _fixed_rate(url: str, home: Path, creds: list[tuple[str, str]] | None, *, rate: int, seconds: float,
                       connections: int) -> dict[str, Any]:
-    conns = [await _open(url, home) for _ in range(connections)]
-    for ws, (name, pw) in zip(conns, creds, strict=False):
-        await _login(ws, name, pw)
+    """Send ``rate`` orders/s round robin; time each until its reply (``creds`` None: the echo server)."""
+    conns = await _connect(url, home, creds, connections)
     sent_at: dict[tuple[int, int], int] = {}
     latencies: list[int] = []
     errors = 0
+    echo = creds is None
 
     async def reader(i: int, ws: ClientConnection) -> None:
         nonlocal errors
-        async for frame in ws:
-            msg = _reply(frame)
+        while True:
+            msg = _reply(await ws.recv(decode=False))
             rid = msg.id
-            if rid is not None and msg.type in ("ack", "error"):
+            if rid is not None and (echo or msg.type in ("ack", "error")):
                 t0 = sent_at.pop((i, rid), None)
                 if t0 is not None:
                     latencies.append(time.perf_counter_ns() - t0)
@@ -206,71 +236,101 @@ async def _fixed_rate(url: str, home: Path, creds: list[tuple[str, str]], *, rat
     total = int(rate * seconds)
     interval = 1.0 / rate
     loop = asyncio.get_running_loop()
-    start = loop.time()
-    for n in range(total):
-        target = start + n * interval
-        delay = target - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        i = n % connections
-        rid = n + 1
-        sent_at[(i, rid)] = time.perf_counter_ns()
-        await conns[i].send(_order(n, rid).decode())
-    achieved = total / (loop.time() - start)
-    deadline = loop.time() + 10
-    while sent_at and loop.time() < deadline:
-        await asyncio.sleep(0.01)
-    for ws in conns:
-        await ws.close()
-    for task in readers:
-        task.cancel()
+    try:
+        start = loop.time()
+        for n in range(total):
+            target = start + n * interval
+            delay = target - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            i = n % connections
+            rid = n + 1
+            frame = _encode(_order(rid, "buy" if n % 2 == 0 else "sell"))
+            sent_at[(i, rid)] = time.perf_counter_ns()
+            await conns[i].send(frame, text=True)
+        achieved = total / (loop.time() - start)
+        deadline = loop.time() + _DRAIN_S
+        while sent_at and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+    finally:
+        for task in readers:
+            task.cancel()
+        await _close(conns)
     latencies.sort()
 
     def pct(p: float) -> float:
         return round(latencies[min(len(latencies) - 1, int(len(latencies) * p))] / 1e6, 3) if latencies else -1
 
-    return {"rate_target": rate, "rate_achieved": round(achieved), "acks": len(latencies), "lost": len(sent_at),
+    return {"rate_target": rate, "rate_achieved": round(achieved), "sent": total, "acks": len(latencies),
+            "lost": len(sent_at),
             "errors": errors, "p50_ms": pct(0.5), "p99_ms": pct(0.99), "p999_ms": pct(0.999)}
 
 
+async def _batch_conn(ws: ClientConnection, conn_no: int, deadline: float, c: _Counter, *, size: int,
+                      depth: int) -> int:
+    """Send ``batch`` frames with up to ``depth`` unanswered; return the most ever in flight.
+
+    Replies keep request order per connection, so a frame is answered when the
+    reply to its last request arrives.
+    """
+    loop = asyncio.get_running_loop()
+    slots = asyncio.Semaphore(depth)
+    ends: deque[int] = deque()  # the last request id of each frame in flight, oldest first
+    drained = asyncio.Event()
+    peak = 0
+
+    async def reader() -> None:
+        while True:
+            msg = _reply(await ws.recv(decode=False))
+            if msg.id is None or msg.type not in ("ack", "error"):
+                continue
+            c.replies += 1
+            c.errors += msg.type == "error"
+            if ends and msg.id == ends[0]:
+                ends.popleft()
+                slots.release()
+                if not ends:
+                    drained.set()
+
+    task = asyncio.create_task(reader())
+    rid = 0
+    try:
+        while loop.time() < deadline:
+            await slots.acquire()
+            if task.done():
+                task.result()  # the connection failed: say why
+            first = rid + 1
+            rid += size
+            frame = _encode({"op": "batch", "requests": [
+                _order(r, "buy" if (conn_no + r) % 2 == 0 else "sell") for r in range(first, rid + 1)]})
+            drained.clear()
+            ends.append(rid)
+            peak = max(peak, len(ends))
+            c.sent += size
+            await ws.send(frame, text=True)
+        if ends:
+            await asyncio.wait_for(drained.wait(), _DRAIN_S)
+    except TimeoutError:
+        pass  # what is still owed counts as lost
+    finally:
+        task.cancel()
+    return peak
+
+
 async def _batches(url: str, home: Path, creds: list[tuple[str, str]], *, seconds: float, connections: int,
-                   size: int = 100) -> dict[str, Any]:
-    conns = [await _open(url, home) for _ in range(connections)]
-    for ws, (name, pw) in zip(conns, creds, strict=False):
-        await _login(ws, name, pw)
-    acked = 0
-    sent = 0
-    errors = 0
+                   depth: int, size: int = 100) -> dict[str, Any]:
+    conns = await _connect(url, home, creds, connections)
+    c = _Counter()
     loop = asyncio.get_running_loop()
     start = loop.time()
-    deadline = start + seconds
-
-    async def run_conn(i: int, ws: ClientConnection) -> None:
-        nonlocal acked, sent, errors
-        rid = 0
-        while loop.time() < deadline:
-            reqs = []
-            for k in range(size):
-                rid += 1
-                reqs.append({"op": "order", "id": rid, "symbol": "ACME", "side": "buy" if (i + k) % 2 == 0 else "sell",
-                             "type": "limit", "price": 10_000, "qty": 1})
-            await ws.send(json.dumps({"op": "batch", "requests": reqs}))
-            sent += size
-            want = rid
-            while True:
-                msg = _reply(await ws.recv())
-                if msg.type in ("ack", "error") and msg.id is not None:
-                    acked += 1
-                    errors += msg.type == "error"
-                    if msg.id == want:
-                        break
-
-    await asyncio.gather(*(run_conn(i, ws) for i, ws in enumerate(conns)))
-    elapsed = loop.time() - start
-    for ws in conns:
-        await ws.close()
-    return {"orders_per_s": round(acked / elapsed), "sent": sent, "acked": acked, "errors": errors,
-            "lost": sent - acked}
+    try:
+        peaks = await asyncio.gather(*(_batch_conn(ws, i, start + seconds, c, size=size, depth=depth)
+                                       for i, ws in enumerate(conns)))
+        elapsed = loop.time() - start
+    finally:
+        await _close(conns)
+    return {"orders_per_s": round(c.replies / elapsed), "sent": c.sent, "acked": c.replies, "errors": c.errors,
+            "lost": c.sent - c.replies, "frames_in_flight": depth, "frames_in_flight_seen": max(peaks)}
 
 
 def _provision(home: Path, users: int) -> list[tuple[str, str]]:
@@ -296,49 +356,112 @@ def _provision(home: Path, users: int) -> list[tuple[str, str]]:
     return creds
 
 
-def run(*, connections: int = 8, window: int = 8, seconds: float = 5.0, rate: int = 5_000) -> dict[str, Any]:
-    """Run the whole gateway benchmark and return its JSON object."""
-    home = Path(tempfile.mkdtemp(prefix="exch-bench-"))
+def measure(name: str, phase: Phase, timeout: float, failed: dict[str, str]) -> dict[str, Any] | None:
+    """Run one phase on a fresh event loop within ``timeout`` seconds.
+
+    Returns its result, or None after recording why it failed in ``failed``
+    (an exception, the time bound, or acks it lost).
+    """
+
+    async def bounded() -> dict[str, Any]:
+        return await asyncio.wait_for(phase(), timeout)
+
     try:
-        # First start creates admin, symbols and certificates; then add funded users offline.
-        proc, _ = _start_exch(home)
-        proc.terminate()
-        proc.wait(30)
-        creds = _provision(home, connections)
-        echo, echo_url = _start_echo(home)
+        result = _run_loop(bounded())
+    except TimeoutError:
+        failed[name] = f"did not finish within {timeout:g} s"
+        return None
+    except Exception as exc:  # one readable line per failed phase; the run goes on
+        failed[name] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return None
+    if result.get("lost"):
+        failed[name] = f"{result['lost']} of {result['sent']} requests got no reply"
+    return result
+
+
+def _run_loop(coro: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    from exchange.cli.common import run as run_async  # uvloop when available, as the server
+
+    return run_async(coro)
+
+
+def run(*, connections: int = 8, window: int = 8, seconds: float = 5.0, rate: int = 5_000,
+        batch_connections: int = 4, depth: int = 8) -> dict[str, Any]:
+    """Run the whole gateway benchmark and return its JSON object (``failed`` names failed phases)."""
+    started = time.monotonic()
+    home = Path(tempfile.mkdtemp(prefix="exch-bench-"))
+    failed: dict[str, str] = {}
+    timeout = seconds + _GRACE_S
+    echo_result = echo_fixed = closed = fixed = batch = None
+    try:
         try:
-            echo_result = asyncio.run(_throughput((echo_url, home), None, connections=connections, window=window,
-                                                  seconds=seconds))
-        finally:
-            echo.kill()
-            echo.wait()
-        proc, url = _start_exch(home)
-        try:
-            exch_result = asyncio.run(_throughput((url, home), creds, connections=connections, window=window,
-                                                  seconds=seconds))
-            fixed = asyncio.run(_fixed_rate(url, home, creds, rate=rate, seconds=seconds, connections=4))
-            batch = asyncio.run(_batches(url, home, creds, seconds=seconds, connections=4))
-        finally:
+            # First start creates admin, symbols and certificates; then add funded users offline.
+            proc, _ = _start_exch(home)
             proc.terminate()
-            proc.wait(60)
-        lost = (exch_result["sent"] - exch_result["replies"]) + fixed["lost"] + batch["lost"]
-        refused = exch_result["errors"] + fixed["errors"] + batch["errors"]
-        return {
-            "bench": "gateway",
-            "connections": connections,
-            "window": window,
-            "seconds": seconds,
-            "echo_round_trips_per_s": echo_result["round_trips_per_s"],
-            "orders_acked_per_s": exch_result["round_trips_per_s"],
-            "ratio_vs_echo": round(exch_result["round_trips_per_s"] / max(1, echo_result["round_trips_per_s"]), 3),
-            "fixed_rate": fixed,
-            "batch_orders_per_s": batch["orders_per_s"],
-            "acks_lost": lost,
-            "orders_refused": refused,
-            "tls": True,
-            "journal": True,
-            "cpus": os.cpu_count(),
-            "websockets": websockets.version.version,
-        }
+            proc.wait(30)
+            creds = _provision(home, max(connections, batch_connections, 4))
+        except Exception as exc:
+            failed["setup"] = f"{type(exc).__name__}: {exc}"
+            creds = []
+        if creds:
+            try:
+                echo, echo_url = _start_echo(home)
+            except Exception as exc:
+                failed["echo"] = f"{type(exc).__name__}: {exc}"
+            else:
+                try:
+                    echo_result = measure("echo", lambda: _throughput(
+                        echo_url, home, None, connections=connections, window=window, seconds=seconds),
+                        timeout, failed)
+                    echo_fixed = measure("echo_fixed_rate", lambda: _fixed_rate(
+                        echo_url, home, None, rate=rate, seconds=seconds, connections=4), timeout, failed)
+                finally:
+                    echo.kill()
+                    echo.wait()
+            try:
+                proc, url = _start_exch(home)
+            except Exception as exc:
+                failed["exch"] = f"{type(exc).__name__}: {exc}"
+            else:
+                try:
+                    closed = measure("closed_loop", lambda: _throughput(
+                        url, home, creds, connections=connections, window=window, seconds=seconds),
+                        timeout, failed)
+                    fixed = measure("fixed_rate", lambda: _fixed_rate(
+                        url, home, creds, rate=rate, seconds=seconds, connections=4), timeout, failed)
+                    batch = measure("batch", lambda: _batches(
+                        url, home, creds, seconds=seconds, connections=batch_connections, depth=depth),
+                        timeout, failed)
+                finally:
+                    proc.terminate()
+                    try:
+                        proc.wait(30)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        failed["exch_stop"] = "exch serve did not stop within 30 s of SIGTERM"
     finally:
         shutil.rmtree(home, ignore_errors=True)
+    phases = [r for r in (closed, fixed, batch) if r is not None]
+    echo_rt = echo_result["round_trips_per_s"] if echo_result else None
+    exch_rt = closed["round_trips_per_s"] if closed else None
+    return {
+        "bench": "gateway",
+        "connections": connections,
+        "window": window,
+        "seconds": seconds,
+        "echo_round_trips_per_s": echo_rt,
+        "orders_acked_per_s": exch_rt,
+        "ratio_vs_echo": round(exch_rt / echo_rt, 3) if echo_rt and exch_rt is not None else None,
+        "fixed_rate": fixed,
+        "echo_fixed_rate": echo_fixed,
+        "batch_orders_per_s": batch["orders_per_s"] if batch else None,
+        "batch": batch,
+        "acks_lost": sum(r["lost"] for r in phases),
+        "orders_refused": sum(r["errors"] for r in phases),
+        "failed": failed,
+        "elapsed_s": round(time.monotonic() - started, 1),
+        "tls": True,
+        "journal": True,
+        "cpus": os.cpu_count(),
+        "websockets": websockets.version.version,
+    }

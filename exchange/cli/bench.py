@@ -31,13 +31,19 @@ def gateway(
     window: int = typer.Option(8, min=1, help="Requests in flight per connection."),
     seconds: float = typer.Option(5.0, min=1.0, help="Seconds per phase."),
     rate: int = typer.Option(5_000, min=100, help="Orders/s of the fixed-rate latency phase."),
+    depth: int = typer.Option(8, min=1, help="Batch frames in flight per connection in the batch phase."),
 ) -> None:
-    """Orders acknowledged over TLS with journaling, against a bare websockets echo server."""
+    """Orders acknowledged over TLS with journaling, against a bare websockets echo server.
+
+    Exits 1 when a phase failed (named in the JSON's ``failed``) or lost an ack.
+    """
     from exchange.bench.gateway import run
 
     with cli_errors():
-        result = run(connections=connections, window=window, seconds=seconds, rate=rate)
+        result = run(connections=connections, window=window, seconds=seconds, rate=rate, depth=depth)
     typer.echo(json.dumps(result))
+    if result["failed"]:
+        raise typer.Exit(1)
 
 
 @app.command("journal")

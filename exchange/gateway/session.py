@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import itertools
+import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
 __all__ = ["ClientSession", "IllegalTransition", "SessionState"]
 
 _ids: Final = itertools.count(1)
+_TEXT_SHORT: Final = tuple(bytes((0x81, n)) for n in range(126))
+"""Headers of unmasked, final text frames of 0..125 bytes (a server never masks)."""
+_TEXT_MEDIUM: Final = struct.Struct("!BBH").pack
+_TEXT_LONG: Final = struct.Struct("!BBQ").pack
 
 
 class SessionState(enum.Enum):
@@ -138,9 +143,25 @@ class ClientSession:
         if transport is None:
             return
         protocol = self.conn.protocol
-        for frame in outbox:
-            protocol.send_text(frame)
-        data = b"".join(protocol.data_to_send())
+        if protocol.extensions or protocol.expect_continuation_frame or protocol.debug:
+            for frame in outbox:
+                protocol.send_text(frame)
+            parts = protocol.data_to_send()
+        else:
+            # No extension rewrites frames: write the headers ourselves (what send_text
+            # would serialize, without a Frame object per message), after anything
+            # the protocol queued itself (pongs), so the order on the wire is kept.
+            parts = protocol.data_to_send()
+            short = _TEXT_SHORT
+            for frame in outbox:
+                n = len(frame)
+                if n < 126:
+                    parts += (short[n], frame)
+                elif n < 65536:
+                    parts += (_TEXT_MEDIUM(0x81, 126, n), frame)
+                else:
+                    parts += (_TEXT_LONG(0x81, 127, n), frame)
+        data = b"".join(parts)
         if len(data) <= _CHUNK:
             transport.write(data)
         else:

@@ -13,7 +13,9 @@ class JournalConfig:
 
     Args:
         segment_records: records per segment before a new one starts.
-        flush_interval: seconds a record may wait for its batch's commit.
+        flush_interval: the shortest gap between the starts of two commits while records
+            keep coming, so the longest a record waits for its commit to start; a record
+            that finds the writer idle for longer is committed at once.
         flush_records: pending records that trigger a commit at once.
         fsync: ``synchronous=FULL`` (durable on power loss) instead of ``NORMAL``
             (durable when the process dies).

@@ -89,3 +89,16 @@ def test_a_failed_commit_stops_the_ledger(tmp_path: Path) -> None:
     with pytest.raises(JournalError):
         ledger.close()
     store.close()
+
+
+def test_a_record_reaching_an_idle_writer_is_committed_at_once(store_factory: StoreFactory) -> None:
+    """Group commit without a fixed delay: a lone order is not held for ``flush_interval``;
+    records arriving within the interval of the last commit wait and go together."""
+    commits: list[int] = []
+    with Ledger.open(store_factory(), config=JournalConfig(flush_interval=60.0)) as ledger:
+        ledger.writer.add_listener(commits.append)
+        first, _ = ledger.submit(Deposit(1, cash=1))
+        assert ledger.writer.wait(first, timeout=20)  # not 60 s later
+        later = [ledger.submit(Deposit(1, cash=1))[0] for _ in range(3)]
+        assert not ledger.writer.wait(later[-1], timeout=0.2)  # within the interval: they wait...
+    assert commits == [first, later[-1]]  # ...and go in one commit (here: the clean close's)

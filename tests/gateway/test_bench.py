@@ -1,0 +1,83 @@
+"""``exch bench gateway``: every phase bounded and reported, batches pipelined, clean closes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+from websockets.asyncio.client import ClientConnection
+
+import exchange.bench.gateway as bench
+from exchange.cli import app
+
+
+def test_a_short_run_pipelines_batches_and_closes_every_connection_cleanly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    opened: list[ClientConnection] = []
+    real_open = bench._open
+
+    async def recording_open(url: str, home: Path) -> ClientConnection:
+        ws = await real_open(url, home)
+        opened.append(ws)
+        return ws
+
+    monkeypatch.setattr(bench, "_open", recording_open)
+    result = bench.run(connections=8, window=8, seconds=1.0, rate=300)
+
+    # Every client connection finished its closing handshake (none waited out
+    # close_timeout behind pushes it had stopped reading, then was aborted).
+    assert opened and all(ws.protocol.close_rcvd is not None for ws in opened)
+    assert result["failed"] == {}
+    assert result["acks_lost"] == 0 and result["orders_refused"] == 0
+    assert result["ratio_vs_echo"] is not None and result["ratio_vs_echo"] > 0
+    batch = result["batch"]
+    assert batch["frames_in_flight_seen"] > 1  # several batch frames in flight on a connection
+    assert batch["acked"] == batch["sent"] > 0
+    for phase in (result["fixed_rate"], result["echo_fixed_rate"]):
+        assert phase["lost"] == 0 and phase["p99_ms"] > 0
+
+
+def test_a_failed_phase_is_reported_and_the_others_still_run() -> None:
+    failed: dict[str, str] = {}
+
+    async def broken() -> dict[str, Any]:
+        raise ConnectionRefusedError("connection refused")
+
+    async def stuck() -> dict[str, Any]:
+        await asyncio.sleep(3600)
+        return {}
+
+    async def lossy() -> dict[str, Any]:
+        return {"sent": 10, "lost": 3, "errors": 0}
+
+    async def fine() -> dict[str, Any]:
+        return {"sent": 10, "lost": 0, "errors": 0}
+
+    assert bench.measure("a", broken, 5, failed) is None
+    assert bench.measure("b", stuck, 0.2, failed) is None
+    assert bench.measure("c", lossy, 5, failed) == {"sent": 10, "lost": 3, "errors": 0}
+    assert bench.measure("d", fine, 5, failed) == {"sent": 10, "lost": 0, "errors": 0}
+    assert failed == {
+        "a": "ConnectionRefusedError: connection refused",
+        "b": "did not finish within 0.2 s",
+        "c": "3 of 10 requests got no reply",
+    }
+
+
+def test_the_cli_prints_the_json_and_exits_1_when_a_phase_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def refused(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise ConnectionRefusedError("the exchange went away")
+
+    monkeypatch.setattr(bench, "_batches", refused)  # the batch phase fails; the rest is real
+    out = CliRunner().invoke(app, ["bench", "gateway", "--connections", "2", "--window", "2", "--seconds", "1",
+                                   "--rate", "300"])
+    assert out.exit_code == 1
+    result = json.loads(out.stdout)
+    assert result["failed"] == {"batch": "ConnectionRefusedError: the exchange went away"}
+    assert result["ratio_vs_echo"] > 0 and result["fixed_rate"]["lost"] == 0
+    assert result["batch"] is None and result["batch_orders_per_s"] is None
