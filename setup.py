@@ -36,7 +36,7 @@ def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
     try:
         with open("/dev/tty", "w") as tty:
-            tty.write(line + "\n")
+            tty.write("\n" + line + "\n")  # after pip's spinner
     except OSError:
         pass
 
