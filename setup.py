@@ -43,7 +43,7 @@ def say(line: str) -> None:
 
 def fell_back(reason: str) -> str:
     """The note of a build that had to fall back to pure Python, announced in one line."""
-    say(f"exch: compiling the engine failed ({reason}); installing the pure-Python engine (about 3x slower)")
+    say(f"exch: compiling the engine failed ({reason}); installing the pure-Python engine (3-4x slower)")
     return f"failed: {reason}"
 
 
