@@ -107,7 +107,6 @@ class BuildExt(build_ext):
                 note = fell_back(self.reason(exc))
         write_note(str(ROOT) if self.inplace else self.build_lib, note)
 
-
     def reason(self, exc: Exception) -> str:
         """Why compiling failed, in a few words (the compiler's own errors are in the build's output)."""
         command = getattr(self.compiler, "compiler_so", None)
