@@ -36,14 +36,14 @@ def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
     try:
         with open("/dev/tty", "w") as tty:
-            tty.write(line + "\n")
+            tty.write("\n" + line + "\n")  # after pip's spinner
     except OSError:
         pass
 
 
 def fell_back(reason: str) -> str:
     """The note of a build that had to fall back to pure Python, announced in one line."""
-    say(f"exch: compiling the engine failed ({reason}); installing the pure-Python engine (about 3x slower)")
+    say(f"exch: compiling the engine failed ({reason}); installing the pure-Python engine (3-4x slower)")
     return f"failed: {reason}"
 
 
@@ -106,7 +106,6 @@ class BuildExt(build_ext):
                     Path(output).unlink(missing_ok=True)
                 note = fell_back(self.reason(exc))
         write_note(str(ROOT) if self.inplace else self.build_lib, note)
-
 
     def reason(self, exc: Exception) -> str:
         """Why compiling failed, in a few words (the compiler's own errors are in the build's output)."""

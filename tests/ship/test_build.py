@@ -52,7 +52,7 @@ def test_build_without_a_working_compiler_is_pure_python_and_says_why(tmp_path: 
     assert build.returncode == 0, build.stderr[-3000:]
     said = [line for line in build.stderr.splitlines() if line.startswith("exch: ")]
     assert len(said) == 1, build.stderr[-3000:]
-    assert said == [f"exch: compiling the engine failed ({why}); installing the pure-Python engine (about 3x slower)"]
+    assert said == [f"exch: compiling the engine failed ({why}); installing the pure-Python engine (3-4x slower)"]
     assert not list(lib.rglob("*.so")), "a failed compile leaves no extension behind"
     assert (lib / "exchange" / "engine" / "core.py").is_file()
 
