@@ -21,9 +21,21 @@ from client.live import LinkState, LiveConnection
 from client.session import Session
 from client.trade.model import TradeModel
 from client.trade.validate import OrderTicket
-from exchange.protocol import AckMessage, DoneMessage, ErrorMessage, FillMessage, ShutdownMessage
+from exchange.protocol import (
+    AckMessage,
+    DoneMessage,
+    ErrorMessage,
+    FillMessage,
+    ShutdownMessage,
+    SnapshotMessage,
+    StatusMessage,
+    TickerMessage,
+)
 
-__all__ = ["TradeLink"]
+__all__ = ["TICKER_INTERVAL_MS", "TradeLink"]
+
+TICKER_INTERVAL_MS = 1000
+"""How often the ticker of every symbol is pushed (conflated): prices for P&L, and every halt and resume."""
 
 
 class TradeLink:
@@ -86,10 +98,14 @@ class TradeLink:
         if session.role != "trader":
             raise ExchError("forbidden", f"{session.user} is an {session.role}: log in with a trader account")
         session.on_message(model.private, FillMessage, DoneMessage, ShutdownMessage, ErrorMessage)
+        session.on_message(model.market, StatusMessage, TickerMessage, SnapshotMessage)
         model.user = session.user
         model.load_symbols(await session.symbols())
         if not model.symbols:
             raise ExchError("unknown_symbol", "the exchange lists no symbols yet")
+        # every symbol's ticker, conflated: its last price, and the status pushes (halt, resume) that
+        # reach only a symbol's subscribers
+        await session.subscribe("ticker", list(model.symbols), interval_ms=TICKER_INTERVAL_MS)
         if model.symbol not in model.symbols:
             if model.symbol:
                 listed = ", ".join(model.symbols)

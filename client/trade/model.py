@@ -27,8 +27,11 @@ from exchange.protocol import (
     OrderInfo,
     OrdersReply,
     ShutdownMessage,
+    SnapshotMessage,
+    StatusMessage,
     SymbolInfo,
     SymbolsReply,
+    TickerMessage,
     TradeMessage,
 )
 
@@ -105,6 +108,8 @@ class TradeModel:
         book_version: bumped by every change of the selected symbol's book.
         refresh_wanted: a fill or ``done`` arrived: ``orders`` and ``balance`` should be fetched.
         last_data: ``time.monotonic()`` of the last message.
+        tickers: the last ``ticker`` of every listed symbol (last trade, best bid and ask).
+        status_news: ``(symbol, status)`` of every halt or resume pushed since login, oldest first.
     """
 
     def __init__(self, symbol: str = "", *, max_fills: int = MAX_FILLS) -> None:
@@ -125,6 +130,8 @@ class TradeModel:
         self.book_version = 0
         self.refresh_wanted = False
         self.last_data = 0.0
+        self.tickers: dict[str, TickerMessage] = {}
+        self.status_news: list[tuple[str, str]] = []
 
     # ----------------------------------------------------------------- writes
 
@@ -160,6 +167,21 @@ class TradeModel:
         """Remember every listed symbol."""
         infos = reply.symbols if isinstance(reply, SymbolsReply) else reply
         self.symbols = {info.symbol: info for info in infos}
+        self._bump()
+
+    def market(self, msg: Message) -> None:
+        """A pushed ``status`` (halt, resume) or ``ticker`` (or its snapshot) of any symbol."""
+        if isinstance(msg, StatusMessage):
+            old = self.symbols.get(msg.symbol)
+            self.symbols[msg.symbol] = SymbolInfo(symbol=msg.symbol, tick=msg.tick, lot=msg.lot, status=msg.status)
+            if old is not None and old.status != msg.status:
+                self.status_news.append((msg.symbol, msg.status))
+        elif isinstance(msg, TickerMessage):
+            self.tickers[msg.symbol] = msg
+        elif isinstance(msg, SnapshotMessage) and msg.channel == "ticker" and msg.ticker is not None:
+            self.tickers[msg.symbol] = TickerMessage(symbol=msg.symbol, **msg.ticker)
+        else:
+            return
         self._bump()
 
     def load_orders(self, reply: OrdersReply | Iterable[OrderInfo]) -> None:

@@ -77,6 +77,7 @@ class TradeScreen(Screen[None]):
         self._notice_seen: str | None = None
         self._resyncs_seen = 0
         self._connects_seen = model.connects
+        self._status_seen = len(model.status_news)
         self._last_refresh = 0.0
         self._refreshing = False
 
@@ -162,6 +163,11 @@ class TradeScreen(Screen[None]):
             self._resyncs_seen = model.resyncs
             self.notify(f"{model.symbol}: sequence gap ({model.gap}); resynchronising from a fresh snapshot",
                         title="Book resync", severity="warning")
+        for symbol, status in model.status_news[self._status_seen:]:
+            halted = status == "halted"
+            self.notify(f"{symbol} {'halted: new orders are refused, cancels work' if halted else 'resumed: trading'}",
+                        title="Symbol status", severity="warning" if halted else "information")
+        self._status_seen = len(model.status_news)
         if model.connects > self._connects_seen:
             if self._connects_seen:
                 self.notify("Reconnected: book resynchronised, orders and balance reloaded.", title="Link")
