@@ -268,6 +268,33 @@ class TradeModel:
             return None
         return self.book.trades[-1]
 
+    def reference_price(self, symbol: str | None = None) -> int | None:
+        """The price an order is compared with: the last trade, else the mid (on the tick), else the one side.
+
+        Args:
+            symbol: default the selected one (its local book first, then its ticker).
+        """
+        symbol = symbol or self.symbol
+        book = self.book if symbol == self.symbol else None
+        last = self.last_trade if book is not None else None
+        if last is not None:
+            return last.price
+        ticker = self.tickers.get(symbol)
+        if ticker is not None and ticker.last is not None:
+            return ticker.last
+        if book is not None:
+            bid, ask = book.best_bid(), book.best_ask()
+            best = (bid[0] if bid else None, ask[0] if ask else None)
+        elif ticker is not None:
+            best = (ticker.bid, ticker.ask)
+        else:
+            return None
+        if best[0] is not None and best[1] is not None:
+            rules = self.symbols.get(symbol)
+            tick = rules.tick if rules is not None else 1
+            return (best[0] + best[1]) // 2 // tick * tick
+        return best[0] if best[0] is not None else best[1]
+
     def queue_position(self, order_id: int) -> tuple[int, int] | None:
         """``(orders ahead, qty ahead)`` of one of the trader's orders on the selected symbol's book."""
         order = self.orders.get(order_id)

@@ -19,6 +19,9 @@ def trade(
     cafile: Path | None = typer.Option(None, help="The server's CA certificate (its $EXCH_HOME/tls/ca.pem) "
                                       "when the server runs on another machine."),
     symbol: str | None = typer.Option(None, help="Symbol to show first (default: the first listed)."),
+    collar: float = typer.Option(10.0, min=0.0, metavar="PERCENT",
+                                 help="Ask before sending a limit order priced more than this far from the last "
+                                 "trade (or mid), in percent (0: never ask)."),
 ) -> None:
     """Trade: log in, watch the level-3 book, place and cancel orders (password: typed, or $EXCH_PASSWORD)."""
     with cli_errors():
@@ -30,7 +33,7 @@ def trade(
 
         settings = TradeSettings.make(
             home, url=url, user=user, cafile=cafile, symbol=symbol.upper() if symbol else None,
-            password=os.environ.get("EXCH_PASSWORD") or None,
+            password=os.environ.get("EXCH_PASSWORD") or None, collar=collar / 100,
         )
         app = TradeApp(settings)
         app.run()

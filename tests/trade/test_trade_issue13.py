@@ -3,6 +3,8 @@ server, real TLS), the way the user who reported it did."""
 
 from __future__ import annotations
 
+from textual.widgets import Input
+
 from client.trade.screens import TradeScreen
 from client.trade.widgets import OrderEntry, SymbolHeader
 from tests.trade.conftest import Exchange, until
@@ -38,3 +40,86 @@ async def test_halt_and_resume_show_live_on_every_symbol(exchange: Exchange) -> 
         await type_ticket(pilot, "10.00", "1")
         await pilot.press("b")
         assert "halted" in entry.message, entry.message
+
+
+async def trade_at(exchange: Exchange, symbol: str, price: int) -> None:
+    """Two other traders trade one share of ``symbol`` at ``price`` (its last trade)."""
+    seller = await exchange.trader(shares={symbol: 10})
+    buyer = await exchange.trader(cash=10_000_000)
+    await buyer.order(symbol, "buy", 1, price=price)
+    await seller.order(symbol, "sell", 1, price=price)
+
+
+async def test_switch_takes_the_new_price_and_far_prices_ask_first(exchange: Exchange) -> None:
+    """After BOLT at 45.01, CHIP (~25) gets CHIP's price; 45.01 on CHIP asks first (#13.2)."""
+    await trade_at(exchange, "BOLT", 4501)
+    await trade_at(exchange, "CHIP", 2500)
+    name, password = await exchange.add_user(cash=1_000_000, shares={"CHIP": 10})
+    app = make_app(exchange, name, symbol="BOLT")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await log_in(pilot, app, password)
+        model, entry = app.model, screen.query_one(OrderEntry)
+        price = screen.query_one("#price", Input)
+        assert price.value == "45.01" and screen.query_one("#qty", Input).value == "1"
+
+        screen.switch_to("CHIP")
+        await until(pilot, lambda: model.symbol == "CHIP" and model.synced, what="CHIP shown")
+        await until(pilot, lambda: price.value == "25.00", what="CHIP's price in the form")
+        await pilot.press("s")
+        await until(pilot, lambda: len(model.orders) == 1, what="the CHIP sell")
+        (order,) = model.orders.values()
+        assert (order.symbol, order.side, order.price) == ("CHIP", "sell", 2500)
+
+        price.value = "45.01"
+        await pilot.press("s")
+        await until(pilot, lambda: type(app.screen).__name__ == "ConfirmOrder", what="the confirmation")
+        assert "80% above the last trade 25.00" in entry.message, entry.message
+        await pilot.press("n")
+        await until(pilot, lambda: app.screen is screen, what="back without sending")
+        assert "not sent" in entry.message and len(model.orders) == 1
+        await pilot.press("s")
+        await until(pilot, lambda: type(app.screen).__name__ == "ConfirmOrder", what="the confirmation again")
+        await pilot.press("y")
+        await until(pilot, lambda: len(model.orders) == 2, what="the confirmed order")
+        assert sorted(o.price for o in model.orders.values()) == [2500, 4501]
+
+
+async def test_order_entry_keyboard_flow(exchange: Exchange) -> None:
+    """e/q reach the fields, Tab stays in the form, a send selects the text, errors clear, market hides price
+    and TIF (#13.4)."""
+    name, password = await exchange.add_user(cash=1_000_000)
+    app = make_app(exchange, name)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await log_in(pilot, app, password)
+        model, entry = app.model, screen.query_one(OrderEntry)
+        price, qty = screen.query_one("#price", Input), screen.query_one("#qty", Input)
+        assert price.value != "0.00" and qty.value == "1"  # nothing traded yet: empty price, one lot
+        footer = " ".join(b.binding.description for b in screen.active_bindings.values() if b.binding.show)
+        assert "Price" in footer and "Qty" in footer, footer
+
+        await pilot.press("e", *"10.00")
+        assert screen.focused is price and price.value == "10.00"
+        await pilot.press("tab")
+        assert screen.focused is qty
+        await pilot.press(*"3", "tab")
+        assert screen.focused is price and qty.value == "3"
+
+        await pilot.press("b")
+        await until(pilot, lambda: len(model.orders) == 1, what="the buy")
+        await pilot.press(*"11.00")
+        assert price.value == "11.00", price.value  # replaced, not appended
+
+        await pilot.press("e", *"11.005", "b")
+        assert "more than 2 decimals" in entry.message
+        await pilot.press("backspace")
+        assert "decimals" not in entry.message and not entry.has_class("-error")
+
+        await pilot.press("t")
+        await pilot.pause(0.05)
+        kind = str(screen.query_one("#entry-kind").render())
+        assert price.value == "" and price.disabled and "GTC" not in kind and "market" in kind, kind
+        await pilot.press("t")
+        await pilot.pause(0.05)
+        assert price.value == "11.00" and not price.disabled
+        await pilot.press("escape")
+        assert screen.focused is screen.query_one("#ladder")

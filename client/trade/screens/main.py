@@ -24,9 +24,10 @@ from client import format as fmt
 from client.errors import ClientError, ExchError
 from client.live import LinkState
 from client.trade.model import TradeModel
+from client.trade.screens.confirm import ConfirmOrder
 from client.trade.screens.replace import ReplaceScreen, ReplaceValues
 from client.trade.screens.symbols import SymbolSwitcher
-from client.trade.validate import OrderTicket, TicketError
+from client.trade.validate import OrderTicket, TicketError, collar_breach
 from client.trade.widgets import (
     BalanceBar,
     FillsPanel,
@@ -54,6 +55,8 @@ class TradeScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("b", "buy", "Buy", priority=True, id="trade.buy"),
         Binding("s", "sell", "Sell", priority=True, id="trade.sell"),
+        Binding("e", "edit('price')", "Price", priority=True, id="trade.price"),
+        Binding("q", "edit('qty')", "Qty", priority=True, id="trade.qty"),
         Binding("c", "cancel", "Cancel", priority=True, id="trade.cancel"),
         Binding("x", "cancel_all", "Cancel all", priority=True, id="trade.cancel_all"),
         Binding("r", "replace", "Replace", priority=True, id="trade.replace"),
@@ -110,6 +113,7 @@ class TradeScreen(Screen[None]):
         self.repaint()
         self.set_interval(1.0 / self.repaint_hz, self.repaint)
         self.query_one(Ladder).focus()
+        self.query_one(OrderEntry).symbol_changed()
 
     # ------------------------------------------------------------------ repaint
 
@@ -165,6 +169,8 @@ class TradeScreen(Screen[None]):
                         title="Book resync", severity="warning")
         for symbol, status in model.status_news[self._status_seen:]:
             halted = status == "halted"
+            if symbol == model.symbol:
+                self.query_one(OrderEntry).refresh_kind()
             self.notify(f"{symbol} {'halted: new orders are refused, cancels work' if halted else 'resumed: trading'}",
                         title="Symbol status", severity="warning" if halted else "information")
         self._status_seen = len(model.status_news)
@@ -213,8 +219,12 @@ class TradeScreen(Screen[None]):
         else:
             focused.call_later(callback, *args)
 
+    def action_edit(self, field: Literal["price", "qty"]) -> None:
+        """Go to the price or quantity field, its text selected."""
+        self.query_one(OrderEntry).edit(field)
+
     def send(self, side: Literal["buy", "sell"] | None = None) -> None:
-        """Check the ticket and send it (in a worker)."""
+        """Check the ticket and send it (in a worker); far from the market, only once confirmed."""
         entry = self.query_one(OrderEntry)
         try:
             ticket = entry.ticket(side)
@@ -222,7 +232,28 @@ class TradeScreen(Screen[None]):
             return
         if not self._online():
             return
+        reference = self.model.reference_price()
+        breach = collar_breach(ticket, reference, self.trade_app.settings.collar)
+        if breach is None:
+            self._send_checked(ticket)
+            return
+        what = "last trade" if self.model.last_trade is not None else "market"
+        why = f"{abs(breach):.0%} {'above' if breach > 0 else 'below'} the {what} {fmt.price(reference)}"
+        entry.say(f"? {self._describe(ticket)}: {why}: y sends, n does not")
+
+        def answered(send: bool | None) -> None:
+            if send:
+                self._send_checked(ticket)
+            else:
+                entry.say(f"not sent: {self._describe(ticket)}")
+                entry.edit("price")
+
+        self.app.push_screen(ConfirmOrder(self._describe(ticket), why), answered)
+
+    def _send_checked(self, ticket: OrderTicket) -> None:
+        entry = self.query_one(OrderEntry)
         entry.say(f"… sending {self._describe(ticket)}")
+        entry.selected_after_send()
         self._place(ticket)
 
     @staticmethod
