@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from client.trade.screens import TradeScreen
-from client.trade.widgets import OrderEntry, SymbolHeader
+from client.trade.widgets import Ladder, OrderEntry, SymbolHeader
 from tests.trade.conftest import Exchange, until
 from tests.trade.test_trade_live import SIZE, log_in, make_app, type_ticket
 
@@ -123,3 +123,28 @@ async def test_order_entry_keyboard_flow(exchange: Exchange) -> None:
         assert price.value == "11.00" and not price.disabled
         await pilot.press("escape")
         assert screen.focused is screen.query_one("#ladder")
+
+
+async def test_ladder_cursor_stays_on_its_price(exchange: Exchange) -> None:
+    """The level under the cursor empties: the cursor keeps its price and Enter takes it (#13.3)."""
+    other = await exchange.trader(cash=10_000_000)
+    top = await other.order("ACME", "buy", 5, price=10000)
+    await other.order("ACME", "buy", 5, price=9900)
+    name, password = await exchange.add_user(cash=1_000_000)
+    app = make_app(exchange, name)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await log_in(pilot, app, password)
+        ladder = screen.query_one(Ladder)
+        ladder.focus()
+        await pilot.press("down")  # onto the best bid
+        assert ladder.cursor == ("buy", 10000)
+        await other.cancel(top.order_id)
+        await until(pilot, lambda: app.model.book is not None and app.model.book.best_bid() is not None
+                    and app.model.book.best_bid()[0] == 9900, what="the 100.00 level gone")  # type: ignore[index]
+        await pilot.pause(0.2)
+        assert ladder.cursor == ("buy", 10000)
+        row = next(line for line in ladder.row_text() if line.startswith("▸"))
+        assert "100.00" in row and " - │" in row, row
+        await pilot.press("enter")
+        await pilot.pause(0.05)
+        assert screen.query_one("#price", Input).value == "100.00"

@@ -140,13 +140,13 @@ class Ladder(Widget, can_focus=True):
         n_asks = body // 2
         n_bids = body - n_asks
         self.asks, self.bids = self.model.ladder(n_asks, n_bids)
+        self._fix_cursor(n_asks, n_bids)
         levels = [*self.asks, *self.bids]
         price_w = max([7, *(len(fmt.price(lv.price)) for lv in levels)])
         size_w = max([6, *(len(fmt.qty(lv.total)) for lv in levels)])
         last = self.model.last_trade
         last_price = last.price if last is not None else None
         stale = not self.model.synced
-        self._fix_cursor()
 
         lines: list[Strip] = [self._header(width, price_w, size_w, st)]
         keys: list[RowKey | None] = [None]
@@ -225,7 +225,8 @@ class Ladder(Widget, can_focus=True):
             Segment("●" if lv.mine else " ", s(st["last"])),
             Segment(f"{fmt.price(lv.price):>{price_w}}", s(side_style)),
             Segment("◂" if lv.price == last_price else " ", s(st["last"])),
-            Segment(f" {fmt.qty(lv.total):>{size_w}}", s(st["dim"] if stale else st["size"])),
+            Segment(f" {fmt.qty(lv.total) if lv.total else '-':>{size_w}}",
+                    s(st["dim"] if stale or not lv.total else st["size"])),
             Segment(" │ ", s(st["spread"])),
         ]
         used = sum(seg.cell_length for seg in segs)
@@ -286,20 +287,30 @@ class Ladder(Widget, can_focus=True):
 
     # ------------------------------------------------------------------ cursor
 
-    def _fix_cursor(self) -> None:
-        """Keep the cursor on a shown level (the nearest of its side when its level went away)."""
+    def _fix_cursor(self, n_asks: int, n_bids: int) -> None:
+        """Keep the cursor on its price, whatever the book does.
+
+        A price that moved to the other side takes the cursor with it; a price with no
+        orders left stays as an empty row (size ``-``) where it belongs, so Enter always
+        takes the price the trader put the cursor on.
+        """
         if self.cursor is None:
             return
         side, price = self.cursor
-        rows = self.asks if side == "sell" else self.bids
-        if any(lv.price == price for lv in rows):
+        for rows in (self.asks, self.bids):
+            if any(lv.price == price for lv in rows):
+                self.cursor = (rows[0].side, price)
+                return
+        rows, room = (self.asks, n_asks) if side == "sell" else (self.bids, n_bids)
+        if room <= 0:
             return
-        if not rows:
-            other = self.bids if side == "sell" else self.asks
-            self.cursor = (other[0].side, other[0].price) if other else None
-            return
-        nearest = min(rows, key=lambda lv: abs(lv.price - price))
-        self.cursor = (nearest.side, nearest.price)
+        better = (lambda lv: lv.price < price) if side == "sell" else (lambda lv: lv.price > price)
+        at = min(sum(1 for lv in rows if better(lv)), room - 1)  # past the shown depth: the last row
+        rows = [*rows[:at], LadderLevel(side, price, 0, (), 0), *rows[at:]][:room]
+        if side == "sell":
+            self.asks = rows
+        else:
+            self.bids = rows
 
     def _ordered_keys(self) -> list[RowKey]:
         return [(lv.side, lv.price) for lv in reversed(self.asks)] + [(lv.side, lv.price) for lv in self.bids]
