@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from client.errors import ClientError, ExchError, RequestTimeout, SessionClosed
-from console.format import money
+from console.format import dollars
 from exchange.protocol import DepositReply, HaltReply, ResumeReply, UserAddReply, UserDisableReply
 
 __all__ = ["describe_error", "describe_reply"]
@@ -26,7 +26,7 @@ def describe_reply(reply: Any) -> str:
     if isinstance(reply, DepositReply):
         parts = []
         if reply.cash:
-            parts.append(money(reply.cash))
+            parts.append(dollars(reply.cash))
         if reply.qty and reply.symbol:
             parts.append(f"{reply.qty:,} {reply.symbol}")
         return f"Gave {' and '.join(parts) or 'nothing'} to {reply.username}."

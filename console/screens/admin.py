@@ -26,7 +26,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 from client.errors import ClientError
 from client.session import Session
 from console.answers import describe_error, describe_reply
-from console.format import parse_money
+from console.format import parse_dollars
 
 __all__ = ["AddUserForm", "AdminForm", "AdminHost", "DisableUserForm", "GiftForm", "SymbolForm", "parse_shares"]
 
@@ -190,7 +190,7 @@ class AddUserForm(AdminForm):
         if not password:
             raise ValueError("Give a password.")
         role = "admin" if self.query_one("#admin", Checkbox).value else "trader"
-        cash = parse_money(self.field("cash"))
+        cash = _dollars(self.field("cash"))
         shares = parse_shares(self.field("shares"))
         return lambda s: s.user_add(name, password, role=role, cash=cash, positions=shares)  # type: ignore[arg-type]
 
@@ -216,7 +216,7 @@ class GiftForm(AdminForm):
         name = self.field("username")
         if not name:
             raise ValueError("Give the user name of the receiver.")
-        cash = parse_money(self.field("cash"))
+        cash = _dollars(self.field("cash"))
         symbol = self.field("symbol").upper() or None
         qty = _quantity(self.field("qty"), "Quantity")
         if qty and symbol is None:
@@ -270,3 +270,8 @@ class SymbolForm(AdminForm):
         if self.action == "halt":
             return lambda s: s.halt(symbol)
         return lambda s: s.resume(symbol)
+
+
+def _dollars(text: str) -> int:
+    """The cash field: dollars as typed, in cents (empty: none)."""
+    return parse_dollars(text) if text.strip() else 0

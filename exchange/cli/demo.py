@@ -311,8 +311,8 @@ async def _status_line(root: Path, duration: float | None) -> None:
 
 
 def _format_stats(stats: Any) -> str:
-    prices = "  ".join(
-        f"{symbol} {s.last / 100:.2f}" if s.last is not None else f"{symbol} -" for symbol, s in stats.symbols.items()
-    )
+    from exchange.money import price
+
+    prices = "  ".join(f"{symbol} {price(s.last)}" for symbol, s in stats.symbols.items())
     return (f"{time.strftime('%H:%M:%S')} seq {stats.journal_seq}  {stats.orders_per_s:.0f} orders/s  "
             f"{stats.trades_per_s:.0f} trades/s  {stats.clients} clients | {prices}")

@@ -53,6 +53,8 @@ from exchange.engine.events import (
     Open,
     Reject,
 )
+from exchange.money import dollars
+from exchange.money import price as price_text
 
 __all__ = ["Engine", "Limits"]
 
@@ -200,7 +202,8 @@ class Engine:
                 self._check_market_buy(book, opp, acct)
             elif acct.cash - acct.cash_held < price * qty:
                 raise EngineError(
-                    "insufficient_funds", f"needs {price * qty} cents, {acct.cash - acct.cash_held} available"
+                    "insufficient_funds",
+                    f"needs {dollars(price * qty)}, {dollars(acct.cash - acct.cash_held)} available",
                 )
         else:
             available = 0 if holding is None else holding.qty - holding.held
@@ -419,7 +422,7 @@ class Engine:
         if order.side == "buy":
             available = acct.cash - acct.cash_held + order.price * order.remaining
             if available < price * qty:
-                raise EngineError("insufficient_funds", f"needs {price * qty} cents, {available} available")
+                raise EngineError("insufficient_funds", f"needs {dollars(price * qty)}, {dollars(available)} available")
         else:
             available = order.holding.qty - order.holding.held + order.remaining
             if available < qty:
@@ -620,7 +623,7 @@ class Engine:
                     if acct.cash - acct.cash_held < level.price * book.lot:
                         raise EngineError(
                             "insufficient_funds",
-                            f"one lot at {level.price} costs {level.price * book.lot} cents, "
-                            f"{acct.cash - acct.cash_held} available",
+                            f"one lot at {price_text(level.price)} costs {dollars(level.price * book.lot)}, "
+                            f"{dollars(acct.cash - acct.cash_held)} available",
                         )
                     return

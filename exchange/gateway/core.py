@@ -45,6 +45,7 @@ from exchange.gateway.session import ClientSession, SessionState
 from exchange.gateway.stats import Rates, rss_bytes
 from exchange.marketdata.feed import PublicMessages, public_messages
 from exchange.marketdata.hub import MarketDataHub
+from exchange.money import dollars
 from exchange.protocol.messages import (
     BalanceReply,
     DepositReply,
@@ -599,9 +600,8 @@ class Gateway(Endpoint):
 
 
 def _gifts_text(cash: int, positions: dict[str, int]) -> str:
-    """`` with cash 1,000.00 and 50 ACME`` (or nothing), for operator events."""
-    whole, cents = divmod(cash, 100)
-    parts = [f"cash {whole:,}.{cents:02d}"] if cash else []
+    """`` with cash $1,000.00 and 50 ACME`` (or nothing), for operator events."""
+    parts = [f"cash {dollars(cash)}"] if cash else []
     parts += [f"{qty} {symbol}" for symbol, qty in positions.items() if qty]
     return f" with {' and '.join(parts)}" if parts else ""
 

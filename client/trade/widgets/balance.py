@@ -13,7 +13,7 @@ __all__ = ["BalanceBar"]
 
 
 class BalanceBar(Static):
-    """``Cash 9,898.75 (1,898.75 held) │ ACME 160 (50 held) │ …``: totals, and what open orders hold."""
+    """``Cash $9,898.75 ($1,898.75 held) │ ACME 160 (50 held) │ …``: totals, and what open orders hold."""
 
     def __init__(self, model: TradeModel, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -31,10 +31,10 @@ class BalanceBar(Static):
             return
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append("Cash ", style="bold")
-        text.append(fmt.money(balance.cash))
+        text.append(fmt.dollars(balance.cash))
         if balance.cash_held:
             text.append(" (", style="dim")
-            text.append(fmt.money(balance.cash_held), style="yellow")
+            text.append(fmt.dollars(balance.cash_held), style="yellow")
             text.append(" held)", style="dim")
         for symbol, pos in sorted(balance.positions.items()):
             if not pos.qty and not pos.held:
