@@ -6,7 +6,7 @@ from typing import Any
 
 from client.errors import ClientError, ExchError, RequestTimeout, SessionClosed
 from console.format import dollars
-from exchange.protocol import DepositReply, HaltReply, ResumeReply, UserAddReply, UserDisableReply
+from exchange.protocol import DepositReply, HaltReply, ResumeReply, UserAddReply, UserDisableReply, UserEnableReply
 
 __all__ = ["describe_error", "describe_reply"]
 
@@ -33,6 +33,8 @@ def describe_reply(reply: Any) -> str:
     if isinstance(reply, UserDisableReply):
         n = reply.sessions_closed
         return f"User {reply.username} disabled; {n} session{'' if n == 1 else 's'} closed."
+    if isinstance(reply, UserEnableReply):
+        return f"User {reply.username} enabled; they can log in again."
     if isinstance(reply, HaltReply):
         return f"{reply.symbol} is halted: new orders and replaces are refused, cancels work."
     if isinstance(reply, ResumeReply):
