@@ -122,7 +122,14 @@ def _record(root: Path, **fields: Any) -> None:
 
 
 def _free(port: int) -> bool:
+    """Whether a server can listen on ``port`` now.
+
+    Probed the way the server binds (``SO_REUSEADDR``, asyncio's default), so the
+    connections a stopped demo left in TIME_WAIT do not make its port look taken
+    and move a re-run demo to a random port.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -101,7 +101,8 @@ def add(
     role: str = typer.Option("trader", help="trader or admin."),
     cash_text: str = typer.Option("0", "--cash", metavar="DOLLARS",
                                   help="Initial cash in dollars, e.g. 10000 or 2,500.50."),
-    shares: list[str] = typer.Option([], "--shares", help="Initial shares, SYMBOL=QTY (repeatable)."),
+    shares: list[str] = typer.Option([], "--shares", metavar="SYMBOL=QTY",
+                                     help="Initial shares, SYMBOL=QTY (repeatable)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
     home: Path | None = HomeOption,
     db: str | None = DbOption,
@@ -192,7 +193,8 @@ def passwd(
 def deposit(
     name: str,
     cash_text: str = typer.Option("0", "--cash", metavar="DOLLARS", help="Cash to gift in dollars, e.g. 500 or 12.50."),
-    shares: list[str] = typer.Option([], "--shares", help="Shares to gift, SYMBOL=QTY (repeatable)."),
+    shares: list[str] = typer.Option([], "--shares", metavar="SYMBOL=QTY",
+                                     help="Shares to gift, SYMBOL=QTY (repeatable)."),
     home: Path | None = HomeOption,
     db: str | None = DbOption,
 ) -> None:
