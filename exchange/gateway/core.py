@@ -38,6 +38,7 @@ from exchange.engine.events import Applied, Done, Event, Match, Reject
 from exchange.engine.queries import balance, open_orders
 from exchange.gateway.endpoint import Endpoint
 from exchange.gateway.forwarded import TrustedProxies
+from exchange.gateway.history import History
 from exchange.gateway.limits import GatewayLimits
 from exchange.gateway.private import PRIVATE_DONE_REASONS, done_frame, error_frame, fill_frames, reply_frame
 from exchange.gateway.release import Releaser
@@ -75,6 +76,7 @@ from exchange.protocol.requests import (
     CancelRequest,
     DepositRequest,
     HaltRequest,
+    HistoryRequest,
     Login,
     OrderRequest,
     OrdersRequest,
@@ -200,6 +202,7 @@ class Gateway(Endpoint):
             UserDisableRequest: self._user_disable,
             UserEnableRequest: self._user_enable,
             DepositRequest: self._deposit,
+            HistoryRequest: History(store=store, executor=store_executor, engine=self.engine, reply=self._reply),
         })
 
     # ------------------------------------------------------------ connections

@@ -18,6 +18,7 @@ from exchange.engine.commands import OrderType, Side, TimeInForce
 __all__ = [
     "ADMIN_OPS",
     "MAX_BATCH",
+    "MAX_HISTORY",
     "TRADER_OPS",
     "BalanceRequest",
     "BatchRequest",
@@ -26,6 +27,7 @@ __all__ = [
     "Channel",
     "DepositRequest",
     "HaltRequest",
+    "HistoryRequest",
     "Login",
     "OrderRequest",
     "OrdersRequest",
@@ -56,6 +58,8 @@ Password = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=12)]
 Amount = Annotated[int, msgspec.Meta(ge=0)]
 MAX_BATCH: Final = 100
+MAX_HISTORY: Final = 500
+"""Most fills one ``history`` page returns."""
 
 
 class _Request(msgspec.Struct, tag_field="op", omit_defaults=True, kw_only=True):
@@ -109,6 +113,13 @@ class OrdersRequest(_Request, tag="orders"):
     """List the caller's open orders."""
 
     symbol: Symbol | None = None
+
+
+class HistoryRequest(_Request, tag="history"):
+    """The caller's recent fills (newest first, ``limit`` per page, below trade id ``before``) and finished orders."""
+
+    before: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_HISTORY)] = 100
 
 
 class BalanceRequest(_Request, tag="balance"):
@@ -207,10 +218,10 @@ Request = (
     Login | OrderRequest | CancelRequest | ReplaceRequest | CancelAllRequest | OrdersRequest
     | BalanceRequest | SymbolsRequest | SubscribeRequest | UnsubscribeRequest | BatchRequest
     | PingRequest | UserAddRequest | UserListRequest | DepositRequest | UserDisableRequest
-    | UserEnableRequest | SessionsRequest | HaltRequest | ResumeRequest | SymbolAddRequest
+    | UserEnableRequest | SessionsRequest | HaltRequest | ResumeRequest | SymbolAddRequest | HistoryRequest
 )
 
-TRADER_OPS: Final = frozenset({"order", "cancel", "replace", "cancel_all", "orders", "balance"})
+TRADER_OPS: Final = frozenset({"order", "cancel", "replace", "cancel_all", "orders", "balance", "history"})
 ADMIN_OPS: Final = frozenset(
     {"user_add", "user_list", "deposit", "user_disable", "user_enable", "sessions", "halt",
      "resume", "symbol_add"}
