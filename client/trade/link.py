@@ -32,7 +32,10 @@ from exchange.protocol import (
     TickerMessage,
 )
 
-__all__ = ["TICKER_INTERVAL_MS", "TradeLink"]
+__all__ = ["HISTORY_PAGE", "TICKER_INTERVAL_MS", "TradeLink"]
+
+HISTORY_PAGE = 500
+"""Fills asked for per ``history`` page (the newest page at every (re)connect, older ones on request)."""
 
 TICKER_INTERVAL_MS = 1000
 """How often the ticker of every symbol is pushed (conflated): prices for P&L, and every halt and resume."""
@@ -119,6 +122,7 @@ class TradeLink:
         model.select(model.symbol, keeper[model.symbol])
         model.connects += 1
         await self.refresh(session)
+        model.load_history(await session.history(limit=HISTORY_PAGE))
 
     def _book_changed(self, symbol: str) -> None:
         """The keeper's ``on_change``: per message, so only marks the model dirty."""
@@ -180,6 +184,14 @@ class TradeLink:
         reply = await self.session.cancel(order_id)
         self.model.removed(order_id)
         return reply.remaining
+
+    async def more_history(self) -> bool:
+        """Load the next older page of fills and finished orders; False when there is none."""
+        before = self.model.history_next
+        if before is None:
+            return False
+        self.model.load_history(await self.session.history(before=before, limit=HISTORY_PAGE), older=True)
+        return True
 
     async def cancel_all(self, symbol: str | None = None) -> int:
         """Cancel every open order (of ``symbol``); returns how many."""

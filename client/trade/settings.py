@@ -31,6 +31,8 @@ class TradeSettings:
         symbol: ``--symbol``, the symbol shown first (None: the first listed).
         collar: ``--collar`` as a fraction: a limit order priced further than this from the last
             trade (or mid) is sent only after a confirmation (0: never ask).
+        notice: what the command line found out before starting (e.g. no server runs on ``home``,
+            and where the demo's runs): shown on the login screen.
     """
 
     home: Path
@@ -40,6 +42,7 @@ class TradeSettings:
     cafile: Path | None = None
     symbol: str | None = None
     collar: float = DEFAULT_COLLAR
+    notice: str | None = None
 
     @classmethod
     def make(cls, home: Path | None = None, **fields: object) -> TradeSettings:

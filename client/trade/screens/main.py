@@ -25,6 +25,7 @@ from client.errors import ClientError, ExchError
 from client.live import LinkState
 from client.trade.model import TradeModel
 from client.trade.screens.confirm import ConfirmOrder
+from client.trade.screens.history import HistoryScreen
 from client.trade.screens.replace import ReplaceScreen, ReplaceValues
 from client.trade.screens.symbols import SymbolSwitcher
 from client.trade.validate import OrderTicket, TicketError, collar_breach
@@ -61,6 +62,7 @@ class TradeScreen(Screen[None]):
         Binding("x", "cancel_all", "Cancel all", priority=True, id="trade.cancel_all"),
         Binding("r", "replace", "Replace", priority=True, id="trade.replace"),
         Binding("slash", "switch_symbol", "Symbol", priority=True, id="trade.symbol"),
+        Binding("h", "history", "History", priority=True, id="trade.history"),
         Binding("t", "toggle_type", "Type", show=False, priority=True, id="trade.type"),
         Binding("i", "cycle_tif", "TIF", show=False, priority=True, id="trade.tif"),
         Binding("p", "toggle_post_only", "Post-only", show=False, priority=True, id="trade.post_only"),
@@ -380,6 +382,10 @@ class TradeScreen(Screen[None]):
             self._failed(exc, f"replace #{order_id}: ", refused="replace refused", title="Replace refused")
             return
         entry.say(f"✓ replaced #{order_id}: {ack.status.replace('_', ' ')}, {fmt.qty(ack.remaining)} open")
+
+    def action_history(self) -> None:
+        """Show positions and P&L, finished orders and fills."""
+        self.app.push_screen(HistoryScreen(self.model))
 
     def action_refresh_wallet(self) -> None:
         """Reload orders and balance now."""

@@ -9,7 +9,8 @@ however fast the book changes.
 Layout, top to bottom: a column header; the asks, worst at the top and the best
 ask just above the spread; a spread line (spread, last trade); the bids, best
 first. Each row: a cursor mark, a mark when the trader has orders there, the
-price (``◂`` on the last trade's price), the level's total size, then the
+price (``◂`` on the last trade's price), the level's total size, the cumulative
+size from the best price to this one (what a sweep to it would take), then the
 individual orders' sizes oldest first — the trader's own highlighted, so their
 queue position is visible. When the orders do not fit, ``+N`` says how many are
 hidden and ``me#K`` where the first hidden own order stands.
@@ -143,7 +144,7 @@ class Ladder(Widget, can_focus=True):
         self._fix_cursor(n_asks, n_bids)
         levels = [*self.asks, *self.bids]
         price_w = max([7, *(len(fmt.price(lv.price)) for lv in levels)])
-        size_w = max([6, *(len(fmt.qty(lv.total)) for lv in levels)])
+        size_w = max([6, *(len(fmt.qty(lv.cum)) for lv in levels)])
         last = self.model.last_trade
         last_price = last.price if last is not None else None
         stale = not self.model.synced
@@ -177,7 +178,7 @@ class Ladder(Widget, can_focus=True):
 
     def _header(self, width: int, price_w: int, size_w: int, st: dict[str, Style]) -> Strip:
         model = self.model
-        left = f"  {'PRICE':>{price_w}}  {'SIZE':>{size_w}} │ QUEUE (oldest first)"
+        left = f"  {'PRICE':>{price_w}}  {'SIZE':>{size_w}} {'CUM':>{size_w}} │ QUEUE (oldest first)"
         if model.book is None:
             status, style = f"loading {model.symbol}…", st["warn"]
         elif not model.synced:
@@ -227,6 +228,7 @@ class Ladder(Widget, can_focus=True):
             Segment("◂" if lv.price == last_price else " ", s(st["last"])),
             Segment(f" {fmt.qty(lv.total) if lv.total else '-':>{size_w}}",
                     s(st["dim"] if stale or not lv.total else st["size"])),
+            Segment(f" {fmt.qty(lv.cum) if lv.total else '':>{size_w}}", s(st["queue"])),
             Segment(" │ ", s(st["spread"])),
         ]
         used = sum(seg.cell_length for seg in segs)
@@ -304,8 +306,8 @@ class Ladder(Widget, can_focus=True):
         rows, room = (self.asks, n_asks) if side == "sell" else (self.bids, n_bids)
         if room <= 0:
             return
-        better = (lambda lv: lv.price < price) if side == "sell" else (lambda lv: lv.price > price)
-        at = min(sum(1 for lv in rows if better(lv)), room - 1)  # past the shown depth: the last row
+        better = sum(1 for lv in rows if (lv.price < price if side == "sell" else lv.price > price))
+        at = min(better, room - 1)  # past the shown depth: the last row
         rows = [*rows[:at], LadderLevel(side, price, 0, (), 0), *rows[at:]][:room]
         if side == "sell":
             self.asks = rows
