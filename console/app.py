@@ -111,7 +111,7 @@ class ConsoleApp(App[None]):
                     yield SessionsTable(id="sessions")
                 with _panel("tape-panel", TAPE_TITLES[False]):
                     yield Tape(self._tape_line, empty="no trades or events yet", id="tape")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _tape_line(self, event: TapeEvent) -> Any:
         return tape_line(event.ts, event.kind, event.text, self.model.tz)

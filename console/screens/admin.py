@@ -151,8 +151,13 @@ class AdminForm(ModalScreen[None]):
     def user_picker(self) -> OptionList:
         """The list of :meth:`pickable` users under the user-name input."""
         picker = OptionList(*self.pickable(), id="user-picker", classes="user-picker", compact=True)
-        picker.border_title = "users (Enter picks)"
+        picker.border_title = "users (Tab here, Enter picks)"
         return picker
+
+    def on_mount(self) -> None:
+        if self.PICK is not None:
+            picker = self.query_one("#user-picker", OptionList)
+            picker.highlighted = 0 if picker.option_count else None
 
     @on(Input.Changed, "#username")
     def _filter_users(self, event: Input.Changed) -> None:
@@ -161,13 +166,14 @@ class AdminForm(ModalScreen[None]):
         picker = self.query_one("#user-picker", OptionList)
         picker.clear_options()
         picker.add_options(self.pickable(event.value))
+        picker.highlighted = 0 if picker.option_count else None
 
     @on(OptionList.OptionSelected, "#user-picker")
     def _picked(self, event: OptionList.OptionSelected) -> None:
         name = self.query_one("#username", Input)
         with name.prevent(Input.Changed):
             name.value = str(event.option.prompt)
-        self.focus_next()
+        self.set_focus(self.query_one("#submit", Button))  # Enter again sends
 
     def clear_fields(self) -> None:
         """Empty every input and checkbox (after a success), back to the first field."""

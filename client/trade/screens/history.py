@@ -100,7 +100,7 @@ class HistoryScreen(Screen[None]):
                           _average(pos.average), fmt.price(model.reference_price(symbol)),
                           signed_money(pos.realised), signed_money(unrealised))
         title = Text.assemble(("History and P&L", "bold"), f"  {model.user or ''}  total P&L ", signed_money(total),
-                              f"  ·  {len(model.ledger):,} fills loaded",
+                              f"  ·  {len(model.ledger):,} fill{'' if len(model.ledger) == 1 else 's'} loaded",
                               ("" if model.history_next is None else " (m: older)", "dim"))
         self.query_one("#history-title", Static).update(title)
         ledger = (model.ledger_version, len(model.finished))

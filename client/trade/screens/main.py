@@ -59,10 +59,10 @@ class TradeScreen(Screen[None]):
         Binding("e", "edit('price')", "Price", priority=True, id="trade.price"),
         Binding("q", "edit('qty')", "Qty", priority=True, id="trade.qty"),
         Binding("c", "cancel", "Cancel", priority=True, id="trade.cancel"),
-        Binding("x", "cancel_all", "Cancel all", priority=True, id="trade.cancel_all"),
+        Binding("x", "cancel_all", "Cancel all", show=False, priority=True, id="trade.cancel_all"),
         Binding("r", "replace", "Replace", priority=True, id="trade.replace"),
         Binding("slash", "switch_symbol", "Symbol", priority=True, id="trade.symbol"),
-        Binding("h", "history", "History", priority=True, id="trade.history"),
+        Binding("h", "history", "P&L", priority=True, id="trade.history"),
         Binding("t", "toggle_type", "Type", show=False, priority=True, id="trade.type"),
         Binding("i", "cycle_tif", "TIF", show=False, priority=True, id="trade.tif"),
         Binding("p", "toggle_post_only", "Post-only", show=False, priority=True, id="trade.post_only"),
@@ -109,7 +109,7 @@ class TradeScreen(Screen[None]):
                     yield FillsPanel(model, id="fills")
                     yield TradeTape(model, id="tape")
         yield BalanceBar(model, id="balance")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.repaint()

@@ -69,7 +69,7 @@ class OrderEntry(Vertical):
 
     def on_mount(self) -> None:
         self._show_kind()
-        self.say("e price · q qty · Tab next · b buy · s sell")
+        self.say("e/q: price/qty · Tab · b/s: buy/sell")
 
     @property
     def price_input(self) -> Input:
@@ -87,7 +87,7 @@ class OrderEntry(Vertical):
         """Focus a field with its text selected (typing replaces it); a market order has no price."""
         target = self.qty_input if field == "price" and self.order_type == "market" else self.query_one(
             f"#{field}", Input)
-        target.focus()
+        self.screen.set_focus(target)  # now, not later: the keys typed right after this one go to the field
         target.select_all()
 
     def action_next_field(self) -> None:
@@ -96,7 +96,7 @@ class OrderEntry(Vertical):
 
     def action_leave(self) -> None:
         """Escape: back to the ladder."""
-        self.screen.query_one("#ladder").focus()
+        self.screen.set_focus(self.screen.query_one("#ladder"))
 
     def selected_after_send(self) -> None:
         """After a send: the focused field's text is selected, so the next typing replaces it."""
