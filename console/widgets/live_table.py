@@ -61,7 +61,8 @@ class LiveTable(DataTable[Cell]):
         """Each shown column's width at ``width`` cells: the declared ones, the free cells to ``grow`` columns."""
         columns = [c for c in self.COLUMNS if wide or c.narrow]
         growing = [c for c in columns if c.grow]
-        padding = 2 * self.cell_padding * len(columns) + 1  # cell padding, and a cell for the scrollbar's edge
+        # cell padding, and room for a vertical scrollbar (so a growing column never adds a horizontal one)
+        padding = 2 * self.cell_padding * len(columns) + self.styles.scrollbar_size_vertical
         free = max(0, width - sum(c.width for c in columns) - padding)
         share = free // len(growing) if growing else 0
         return tuple(c.width + share if c.grow else c.width for c in columns)
