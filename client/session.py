@@ -72,6 +72,8 @@ from exchange.protocol import (
     ErrorMessage,
     HaltReply,
     HaltRequest,
+    HistoryReply,
+    HistoryRequest,
     Login,
     LoginReply,
     Message,
@@ -562,6 +564,18 @@ class Session:
             The ``balance`` reply: ``cash``, ``cash_held``, ``positions[SYM].qty/.held``.
         """
         return await self._call(BalanceRequest(), BalanceReply)
+
+    async def history(self, *, before: int | None = None, limit: int = 100) -> HistoryReply:
+        """Your recent fills, newest first, and the orders they finished (from the server's trade store).
+
+        Args:
+            before: only trades with a lower id (the previous page's ``next_before``).
+            limit: fills per page (1 to 500).
+
+        Returns:
+            The ``history`` reply: ``fills``, ``orders``, ``next_before`` (None: no older page).
+        """
+        return await self._call(HistoryRequest(before=before, limit=limit), HistoryReply)
 
     async def symbols(self) -> SymbolsReply:
         """Every listed symbol with its tick, lot and status.

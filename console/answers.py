@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from client.errors import ClientError, ExchError, RequestTimeout, SessionClosed
-from console.format import money
-from exchange.protocol import DepositReply, HaltReply, ResumeReply, UserAddReply, UserDisableReply
+from console.format import dollars
+from exchange.protocol import DepositReply, HaltReply, ResumeReply, UserAddReply, UserDisableReply, UserEnableReply
 
 __all__ = ["describe_error", "describe_reply"]
 
@@ -26,13 +26,15 @@ def describe_reply(reply: Any) -> str:
     if isinstance(reply, DepositReply):
         parts = []
         if reply.cash:
-            parts.append(money(reply.cash))
+            parts.append(dollars(reply.cash))
         if reply.qty and reply.symbol:
             parts.append(f"{reply.qty:,} {reply.symbol}")
         return f"Gave {' and '.join(parts) or 'nothing'} to {reply.username}."
     if isinstance(reply, UserDisableReply):
         n = reply.sessions_closed
         return f"User {reply.username} disabled; {n} session{'' if n == 1 else 's'} closed."
+    if isinstance(reply, UserEnableReply):
+        return f"User {reply.username} enabled; they can log in again."
     if isinstance(reply, HaltReply):
         return f"{reply.symbol} is halted: new orders and replaces are refused, cancels work."
     if isinstance(reply, ResumeReply):

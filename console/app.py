@@ -23,7 +23,7 @@ from console.config import ConsoleConfig
 from console.feed import Feed
 from console.format import clock, megabytes, rate, tape_line
 from console.model import ConsoleModel, TapeEvent
-from console.screens.admin import AddUserForm, AdminForm, Call, DisableUserForm, GiftForm, SymbolForm
+from console.screens.admin import AddUserForm, AdminForm, Call, DisableUserForm, EnableUserForm, GiftForm, SymbolForm
 from console.screens.login import LoginScreen
 from console.widgets.server import ServerNumbers, server_pairs
 from console.widgets.sessions import SessionsTable
@@ -63,6 +63,7 @@ class ConsoleApp(App[None]):
         Binding("a", "add_user", "Add user", id="console.add_user"),
         Binding("g", "gift", "Gift", id="console.gift"),
         Binding("d", "disable_user", "Disable", id="console.disable_user"),
+        Binding("n", "enable_user", "Enable", id="console.enable_user"),
         Binding("h", "halt", "Halt", id="console.halt"),
         Binding("r", "resume", "Resume", id="console.resume"),
         Binding("e", "toggle_events", "Events", id="console.events"),
@@ -110,7 +111,7 @@ class ConsoleApp(App[None]):
                     yield SessionsTable(id="sessions")
                 with _panel("tape-panel", TAPE_TITLES[False]):
                     yield Tape(self._tape_line, empty="no trades or events yet", id="tape")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _tape_line(self, event: TapeEvent) -> Any:
         return tape_line(event.ts, event.kind, event.text, self.model.tz)
@@ -232,8 +233,10 @@ class ConsoleApp(App[None]):
         return sorted(self.model.symbols)
 
     def _forms_context(self) -> dict[str, Any]:
-        users = list(self.model.users or {}) or sorted({s.user for s in self.model.sessions if s.user})
-        return {"users": users, "symbols": self.symbol_names()}
+        known = self.model.users or {}
+        users = list(known) or sorted({s.user for s in self.model.sessions if s.user})
+        disabled = [name for name, info in known.items() if info.disabled]
+        return {"users": users, "disabled": disabled, "symbols": self.symbol_names()}
 
     def action_add_user(self) -> None:
         """Open the add-user form."""
@@ -246,6 +249,10 @@ class ConsoleApp(App[None]):
     def action_disable_user(self) -> None:
         """Open the disable-user form."""
         self.push_screen(DisableUserForm(**self._forms_context()))
+
+    def action_enable_user(self) -> None:
+        """Open the form that lets a disabled user log in again."""
+        self.push_screen(EnableUserForm(**self._forms_context()))
 
     def action_halt(self) -> None:
         """Open the halt form for the selected symbol."""

@@ -16,14 +16,15 @@ class CommandHost(Protocol):
     def action_add_user(self) -> None: ...
     def action_gift(self) -> None: ...
     def action_disable_user(self) -> None: ...
+    def action_enable_user(self) -> None: ...
     def open_symbol_form(self, action: str, symbol: str = "") -> None: ...
     def symbol_names(self) -> list[str]: ...
 
 
 class AdminCommands(CommandList):
-    """Add user, gift, disable, and halt/resume for each listed symbol."""
+    """Add user, gift, disable, enable, and halt/resume for each listed symbol."""
 
-    discovered = 5  # the admin actions, not each symbol's
+    discovered = 6  # the admin actions, not each symbol's
 
     def commands(self) -> list[Command]:
         host = cast(CommandHost, self.app)
@@ -31,6 +32,7 @@ class AdminCommands(CommandList):
             ("Add user", host.action_add_user, "Create a trader or admin with cash and shares"),
             ("Gift cash or shares", host.action_gift, "Deposit cash and/or shares to a user"),
             ("Disable user", host.action_disable_user, "Close a user's sessions and refuse their logins"),
+            ("Enable user", host.action_enable_user, "Let a disabled user log in again"),
             ("Halt a symbol", partial(host.open_symbol_form, "halt"), "Refuse new orders on a symbol"),
             ("Resume a symbol", partial(host.open_symbol_form, "resume"), "Accept orders on a symbol again"),
         ]

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from rich.text import Text
 
 from client import format as fmt
-from client.format import clock, number
+from client.format import clock, dollars, number, parse_dollars
 
 __all__ = [
     "clock",
+    "dollars",
     "duration",
     "megabytes",
-    "money",
     "number",
-    "parse_money",
+    "parse_dollars",
     "price",
     "rate",
     "tape_line",
@@ -41,27 +40,6 @@ KIND_STYLE = {
 def price(ticks: int | None) -> str:
     """A price in cents as ``1,101.25`` (``-`` when absent)."""
     return fmt.price(ticks, grouped=True)
-
-
-def money(cents: int) -> str:
-    """Cash in cents as ``$1,000.00``."""
-    return "$" + fmt.money(cents)
-
-
-def parse_money(text: str) -> int:
-    """Dollars as typed (``1000``, ``1,000.5``, ``$12.34``) to cents.
-
-    Raises:
-        ValueError: not an amount, negative or with more than two decimals.
-    """
-    raw = text.strip().replace(",", "").replace("_", "").removeprefix("$")
-    if not raw:
-        return 0
-    match = re.fullmatch(r"(\d*)(?:\.(\d{0,2}))?", raw)
-    if match is None or raw == ".":
-        raise ValueError(f"{text!r} is not an amount of dollars (e.g. 1000 or 12.50)")
-    whole, frac = match.group(1), match.group(2) or ""
-    return int(whole or "0") * 100 + int(frac.ljust(2, "0"))
 
 
 def rate(value: float) -> str:

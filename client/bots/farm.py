@@ -31,6 +31,7 @@ from client.bots.maker import MarketMaker
 from client.bots.momentum import MomentumTrader
 from client.bots.noise import NoiseTrader
 from client.bots.pacer import Pacer
+from exchange.money import price
 
 __all__ = [
     "FUNDING",
@@ -279,6 +280,6 @@ class BotFarm:
         for symbol in self.config.symbols:
             book = self.bots[0].book(symbol) if self.bots else None
             last = book.ticker.last if book is not None and book.ticker is not None else None
-            prices.append(f"{symbol} {last / 100:.2f}" if last is not None else f"{symbol} -")
+            prices.append(f"{symbol} {price(last)}")
         return (f"bots {t['up']}/{len(self.bots)} up, {t['sent']} orders ({rate:.1f}/s), {t['fills']} fills, "
                 f"{t['rejected']} refused, {t['open']} open | " + "  ".join(prices))

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from client.format import TIMES, clock, money, parse_price, parse_qty, price, qty
+from client.format import TIMES, clock, dollars, parse_price, parse_qty, price, qty
 
-__all__ = ["TIMES", "clock", "money", "parse_price", "parse_qty", "price", "qty"]
+__all__ = ["TIMES", "clock", "dollars", "parse_price", "parse_qty", "price", "qty"]

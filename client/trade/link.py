@@ -21,9 +21,24 @@ from client.live import LinkState, LiveConnection
 from client.session import Session
 from client.trade.model import TradeModel
 from client.trade.validate import OrderTicket
-from exchange.protocol import AckMessage, DoneMessage, ErrorMessage, FillMessage, ShutdownMessage
+from exchange.protocol import (
+    AckMessage,
+    DoneMessage,
+    ErrorMessage,
+    FillMessage,
+    ShutdownMessage,
+    SnapshotMessage,
+    StatusMessage,
+    TickerMessage,
+)
 
-__all__ = ["TradeLink"]
+__all__ = ["HISTORY_PAGE", "TICKER_INTERVAL_MS", "TradeLink"]
+
+HISTORY_PAGE = 500
+"""Fills asked for per ``history`` page (the newest page at every (re)connect, older ones on request)."""
+
+TICKER_INTERVAL_MS = 1000
+"""How often the ticker of every symbol is pushed (conflated): prices for P&L, and every halt and resume."""
 
 
 class TradeLink:
@@ -86,10 +101,14 @@ class TradeLink:
         if session.role != "trader":
             raise ExchError("forbidden", f"{session.user} is an {session.role}: log in with a trader account")
         session.on_message(model.private, FillMessage, DoneMessage, ShutdownMessage, ErrorMessage)
+        session.on_message(model.market, StatusMessage, TickerMessage, SnapshotMessage)
         model.user = session.user
         model.load_symbols(await session.symbols())
         if not model.symbols:
             raise ExchError("unknown_symbol", "the exchange lists no symbols yet")
+        # every symbol's ticker, conflated: its last price, and the status pushes (halt, resume) that
+        # reach only a symbol's subscribers
+        await session.subscribe("ticker", list(model.symbols), interval_ms=TICKER_INTERVAL_MS)
         if model.symbol not in model.symbols:
             if model.symbol:
                 listed = ", ".join(model.symbols)
@@ -103,6 +122,7 @@ class TradeLink:
         model.select(model.symbol, keeper[model.symbol])
         model.connects += 1
         await self.refresh(session)
+        model.load_history(await session.history(limit=HISTORY_PAGE))
 
     def _book_changed(self, symbol: str) -> None:
         """The keeper's ``on_change``: per message, so only marks the model dirty."""
@@ -164,6 +184,14 @@ class TradeLink:
         reply = await self.session.cancel(order_id)
         self.model.removed(order_id)
         return reply.remaining
+
+    async def more_history(self) -> bool:
+        """Load the next older page of fills and finished orders; False when there is none."""
+        before = self.model.history_next
+        if before is None:
+            return False
+        self.model.load_history(await self.session.history(before=before, limit=HISTORY_PAGE), older=True)
+        return True
 
     async def cancel_all(self, symbol: str | None = None) -> int:
         """Cancel every open order (of ``symbol``); returns how many."""

@@ -17,25 +17,37 @@ from dataclasses import dataclass
 from typing import Final
 
 from client.book import SymbolBook
+from client.trade.pnl import Position, positions
 from exchange.protocol import (
     AckMessage,
     BalanceReply,
     DoneMessage,
     ErrorMessage,
     FillMessage,
+    HistoryFill,
+    HistoryOrder,
+    HistoryReply,
     Message,
     OrderInfo,
     OrdersReply,
     ShutdownMessage,
+    SnapshotMessage,
+    StatusMessage,
     SymbolInfo,
     SymbolsReply,
+    TickerMessage,
     TradeMessage,
 )
 
-__all__ = ["MAX_FILLS", "LadderLevel", "TradeModel", "ladder_levels"]
+__all__ = ["MAX_FILLS", "MAX_LEDGER", "AnyFill", "LadderLevel", "TradeModel", "ladder_levels"]
 
 MAX_FILLS: Final = 200
 """Fills kept for the fills panel (newest last)."""
+MAX_LEDGER: Final = 20_000
+"""Fills kept for positions and P&L (the oldest go first)."""
+
+AnyFill = FillMessage | HistoryFill
+"""A fill pushed in this session, or one from the ``history`` of earlier ones."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,7 @@ class LadderLevel:
         side: ``buy`` or ``sell``.
         price: the level's price (cents).
         total: the aggregate resting quantity.
+        cum: ``total`` plus every better level's of the same side (what a sweep to this price takes).
         queue: ``(order_id, qty)`` of every resting order, oldest (first to fill) first.
         mine: how much of ``total`` is the trader's own.
     """
@@ -55,6 +68,7 @@ class LadderLevel:
     total: int
     queue: tuple[tuple[int, int], ...]
     mine: int
+    cum: int = 0
 
 
 def ladder_levels(
@@ -75,11 +89,13 @@ def ladder_levels(
     out: list[list[LadderLevel]] = []
     for side, depth in (("sell", asks), ("buy", bids)):
         rows: list[LadderLevel] = []
+        cum = 0
         if depth > 0:
             for price, total in book.levels(side, depth):  # type: ignore[arg-type]
                 queue = tuple(book.orders_at(side, price))  # type: ignore[arg-type]
                 own = sum(q for oid, q in queue if oid in mine)
-                rows.append(LadderLevel(side, price, total, queue, own))
+                cum += total
+                rows.append(LadderLevel(side, price, total, queue, own, cum))
         out.append(rows)
     return out[0], out[1]
 
@@ -93,7 +109,10 @@ class TradeModel:
         symbols: every listed symbol's tick, lot and status.
         book: the selected symbol's local book (kept current by a ``BookKeeper``).
         orders: the trader's open orders by id, oldest first (every symbol).
-        fills: the trader's recent fills, newest last.
+        fills: the trader's recent fills (this session's and the history's), newest last.
+        ledger: every fill known by trade id (for positions and P&L); ``ledger_version`` counts its changes.
+        finished: the finished orders of the history pages loaded, newest first.
+        history_next: the ``before`` of the next older history page (None: no more, or none loaded).
         balance: the last ``balance`` reply.
         shutdown: the server's shutdown notice, once one came.
         notice: the last pushed ``error`` (e.g. ``forbidden`` before a disable), if any.
@@ -105,6 +124,8 @@ class TradeModel:
         book_version: bumped by every change of the selected symbol's book.
         refresh_wanted: a fill or ``done`` arrived: ``orders`` and ``balance`` should be fetched.
         last_data: ``time.monotonic()`` of the last message.
+        tickers: the last ``ticker`` of every listed symbol (last trade, best bid and ask).
+        status_news: ``(symbol, status)`` of every halt or resume pushed since login, oldest first.
     """
 
     def __init__(self, symbol: str = "", *, max_fills: int = MAX_FILLS) -> None:
@@ -113,7 +134,12 @@ class TradeModel:
         self.symbols: dict[str, SymbolInfo] = {}
         self.book: SymbolBook | None = None
         self.orders: dict[int, OrderInfo] = {}
-        self.fills: deque[FillMessage] = deque(maxlen=max_fills)
+        self.fills: deque[AnyFill] = deque(maxlen=max_fills)
+        self.ledger: dict[int, AnyFill] = {}
+        self.finished: list[HistoryOrder] = []
+        self.history_next: int | None = None
+        self.ledger_version = 0
+        self._positions: tuple[int, dict[str, Position]] | None = None
         self.balance: BalanceReply | None = None
         self.shutdown: str | None = None
         self.notice: str | None = None
@@ -125,6 +151,8 @@ class TradeModel:
         self.book_version = 0
         self.refresh_wanted = False
         self.last_data = 0.0
+        self.tickers: dict[str, TickerMessage] = {}
+        self.status_news: list[tuple[str, str]] = []
 
     # ----------------------------------------------------------------- writes
 
@@ -160,6 +188,21 @@ class TradeModel:
         """Remember every listed symbol."""
         infos = reply.symbols if isinstance(reply, SymbolsReply) else reply
         self.symbols = {info.symbol: info for info in infos}
+        self._bump()
+
+    def market(self, msg: Message) -> None:
+        """A pushed ``status`` (halt, resume) or ``ticker`` (or its snapshot) of any symbol."""
+        if isinstance(msg, StatusMessage):
+            old = self.symbols.get(msg.symbol)
+            self.symbols[msg.symbol] = SymbolInfo(symbol=msg.symbol, tick=msg.tick, lot=msg.lot, status=msg.status)
+            if old is not None and old.status != msg.status:
+                self.status_news.append((msg.symbol, msg.status))
+        elif isinstance(msg, TickerMessage):
+            self.tickers[msg.symbol] = msg
+        elif isinstance(msg, SnapshotMessage) and msg.channel == "ticker" and msg.ticker is not None:
+            self.tickers[msg.symbol] = TickerMessage(symbol=msg.symbol, **msg.ticker)
+        else:
+            return
         self._bump()
 
     def load_orders(self, reply: OrdersReply | Iterable[OrderInfo]) -> None:
@@ -207,10 +250,43 @@ class TradeModel:
         self.refresh_wanted = True
         self._bump()
 
+    def load_history(self, reply: HistoryReply, *, older: bool = False) -> None:
+        """A ``history`` page: its fills join the fills and the ledger, its finished orders the list.
+
+        Args:
+            reply: the page.
+            older: it is the page after the ones loaded (else the newest page, after a (re)connect).
+        """
+        for fill in reply.fills:
+            self.ledger.setdefault(fill.trade_id, fill)
+        if older:
+            known = {o.order_id for o in self.finished}
+            self.finished += [o for o in reply.orders if o.order_id not in known]
+        else:
+            self.finished = list(reply.orders)
+        if older or self.history_next is None:
+            self.history_next = reply.next_before
+        self._ledger_changed()
+
+    def _ledger_changed(self) -> None:
+        self.ledger_version += 1
+        while len(self.ledger) > MAX_LEDGER:
+            del self.ledger[min(self.ledger)]
+        newest = sorted(self.ledger)[-(self.fills.maxlen or MAX_FILLS):]
+        self.fills.clear()
+        self.fills.extend(self.ledger[t] for t in newest)
+        self._bump()
+
     def private(self, msg: Message) -> None:
         """A pushed private message: ``fill``, ``done``, ``shutdown`` or an ``error`` notice."""
         if isinstance(msg, FillMessage):
-            self.fills.append(msg)
+            if msg.trade_id not in self.ledger:
+                self.ledger[msg.trade_id] = msg
+                self.ledger_version += 1
+                if self.fills and self.fills[-1].trade_id > msg.trade_id:
+                    self._ledger_changed()
+                else:
+                    self.fills.append(msg)
             order = self.orders.get(msg.order_id)
             if order is not None:
                 order.remaining = msg.remaining
@@ -245,6 +321,39 @@ class TradeModel:
         if self.book is None or not self.book.trades:
             return None
         return self.book.trades[-1]
+
+    def reference_price(self, symbol: str | None = None) -> int | None:
+        """The price an order is compared with: the last trade, else the mid (on the tick), else the one side.
+
+        Args:
+            symbol: default the selected one (its local book first, then its ticker).
+        """
+        symbol = symbol or self.symbol
+        book = self.book if symbol == self.symbol else None
+        last = self.last_trade if book is not None else None
+        if last is not None:
+            return last.price
+        ticker = self.tickers.get(symbol)
+        if ticker is not None and ticker.last is not None:
+            return ticker.last
+        if book is not None:
+            bid, ask = book.best_bid(), book.best_ask()
+            best = (bid[0] if bid else None, ask[0] if ask else None)
+        elif ticker is not None:
+            best = (ticker.bid, ticker.ask)
+        else:
+            return None
+        if best[0] is not None and best[1] is not None:
+            rules = self.symbols.get(symbol)
+            tick = rules.tick if rules is not None else 1
+            return (best[0] + best[1]) // 2 // tick * tick
+        return best[0] if best[0] is not None else best[1]
+
+    def positions(self) -> dict[str, Position]:
+        """Each symbol's traded position, average price and realised P&L, from the fills known."""
+        if self._positions is None or self._positions[0] != self.ledger_version:
+            self._positions = (self.ledger_version, positions(self.ledger[t] for t in sorted(self.ledger)))
+        return self._positions[1]
 
     def queue_position(self, order_id: int) -> tuple[int, int] | None:
         """``(orders ahead, qty ahead)`` of one of the trader's orders on the selected symbol's book."""

@@ -9,10 +9,12 @@ from typing import Final
 from exchange.paths import home_dir
 from exchange.server import read_server_info
 
-__all__ = ["FALLBACK_URL", "TradeSettings"]
+__all__ = ["DEFAULT_COLLAR", "FALLBACK_URL", "TradeSettings"]
 
 FALLBACK_URL: Final = "wss://127.0.0.1:8443/ws"
 """The URL offered when no local server wrote its info file."""
+DEFAULT_COLLAR: Final = 0.10
+"""Orders priced more than this fraction from the last trade (or mid) ask for confirmation."""
 
 
 @dataclass
@@ -27,6 +29,10 @@ class TradeSettings:
         password: a password to log in with at once (``$EXCH_PASSWORD``), else typed.
         cafile: ``--cafile``, the server's CA certificate when it is not local.
         symbol: ``--symbol``, the symbol shown first (None: the first listed).
+        collar: ``--collar`` as a fraction: a limit order priced further than this from the last
+            trade (or mid) is sent only after a confirmation (0: never ask).
+        notice: what the command line found out before starting (e.g. no server runs on ``home``,
+            and where the demo's runs): shown on the login screen.
     """
 
     home: Path
@@ -35,6 +41,8 @@ class TradeSettings:
     password: str | None = None
     cafile: Path | None = None
     symbol: str | None = None
+    collar: float = DEFAULT_COLLAR
+    notice: str | None = None
 
     @classmethod
     def make(cls, home: Path | None = None, **fields: object) -> TradeSettings:

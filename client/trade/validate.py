@@ -12,7 +12,7 @@ from typing import Final, Literal
 
 from client import format as fmt
 
-__all__ = ["MAX_VALUE", "OrderTicket", "TicketError", "check_ticket"]
+__all__ = ["MAX_VALUE", "OrderTicket", "TicketError", "check_ticket", "collar_breach"]
 
 MAX_VALUE: Final = 1_000_000_000
 """Largest price (ticks) and quantity the protocol accepts."""
@@ -105,3 +105,19 @@ def _checked(
     if step and value % step:
         raise TicketError(field, f"{show(value)} is not a multiple of the {step_name}")
     return value
+
+
+def collar_breach(ticket: OrderTicket, reference: int | None, collar: float) -> float | None:
+    """How far a limit price is from ``reference`` (a fraction, signed) when beyond ``collar``; else None.
+
+    The fat-finger check: the trading client asks before sending such an order.
+
+    Args:
+        ticket: the checked order (market orders have no price: never beyond).
+        reference: the symbol's last trade or mid (None: nothing to compare with).
+        collar: the largest distance sent without asking, as a fraction (0.1 is 10%; 0 turns the check off).
+    """
+    if ticket.price is None or reference is None or reference <= 0 or collar <= 0:
+        return None
+    distance = (ticket.price - reference) / reference
+    return distance if abs(distance) > collar else None

@@ -2,9 +2,11 @@
 
 A form checks what was typed (in plain words), sends one admin request over
 the console's session through its :class:`AdminHost` (the app), and shows the
-answer, success or refusal, until the operator closes it with Escape. Every
-answer is also posted as :class:`AdminForm.Answered` so the app can put it on
-the tape.
+answer, success or refusal, until the operator closes it with Escape. After a
+success the fields are emptied (a second Enter cannot send the same gift
+again). Forms that name a user list the users they apply to (type to filter,
+Tab to the list, Enter to pick). Every answer is also posted as
+:class:`AdminForm.Answered` so the app can put it on the tape.
 """
 
 from __future__ import annotations
@@ -21,14 +23,23 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
 
 from client.errors import ClientError
 from client.session import Session
 from console.answers import describe_error, describe_reply
-from console.format import parse_money
+from console.format import parse_dollars
 
-__all__ = ["AddUserForm", "AdminForm", "AdminHost", "DisableUserForm", "GiftForm", "SymbolForm", "parse_shares"]
+__all__ = [
+    "AddUserForm",
+    "AdminForm",
+    "AdminHost",
+    "DisableUserForm",
+    "EnableUserForm",
+    "GiftForm",
+    "SymbolForm",
+    "parse_shares",
+]
 
 Call = Callable[[Session], Awaitable[Any]]
 _SHARE = re.compile(r"\s*([A-Za-z0-9._-]+)\s*[=:]\s*(\d[\d,_]*)\s*")
@@ -81,9 +92,14 @@ class AdminForm(ModalScreen[None]):
             self.text = text
             self.ok = ok
 
-    def __init__(self, *, users: Iterable[str] = (), symbols: Iterable[str] = ()) -> None:
+    PICK: ClassVar[str | None] = None
+    """Which users the form's picker lists: ``"all"``, ``"active"``, ``"disabled"`` (None: no picker)."""
+
+    def __init__(self, *, users: Iterable[str] = (), symbols: Iterable[str] = (),
+                 disabled: Iterable[str] = ()) -> None:
         super().__init__()
         self.users = sorted(users)
+        self.disabled_users = frozenset(disabled)
         self.symbols = sorted(symbols)
         self.answer: str = ""
         self.ok: bool | None = None
@@ -126,6 +142,52 @@ class AdminForm(ModalScreen[None]):
         return Input(value=value, placeholder="user name", id=name, compact=True,
                      suggester=SuggestFromList(self.users, case_sensitive=True))
 
+    def pickable(self, typed: str = "") -> list[str]:
+        """The users the picker lists (see :attr:`PICK`) whose name contains ``typed``."""
+        pick = self.PICK or "all"
+        return [u for u in self.users if typed.lower() in u.lower()
+                and (pick == "all" or (u in self.disabled_users) == (pick == "disabled"))]
+
+    def user_picker(self) -> OptionList:
+        """The list of :meth:`pickable` users under the user-name input."""
+        picker = OptionList(*self.pickable(), id="user-picker", classes="user-picker", compact=True)
+        picker.border_title = "users (Tab here, Enter picks)"
+        return picker
+
+    def on_mount(self) -> None:
+        if self.PICK is not None:
+            picker = self.query_one("#user-picker", OptionList)
+            picker.highlighted = 0 if picker.option_count else None
+
+    @on(Input.Changed, "#username")
+    def _filter_users(self, event: Input.Changed) -> None:
+        if self.PICK is None:
+            return
+        picker = self.query_one("#user-picker", OptionList)
+        picker.clear_options()
+        picker.add_options(self.pickable(event.value))
+        picker.highlighted = 0 if picker.option_count else None
+
+    @on(OptionList.OptionSelected, "#user-picker")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        name = self.query_one("#username", Input)
+        with name.prevent(Input.Changed):
+            name.value = str(event.option.prompt)
+        self.set_focus(self.query_one("#submit", Button))  # Enter again sends
+
+    def clear_fields(self) -> None:
+        """Empty every input and checkbox (after a success), back to the first field."""
+        for field in self.query(Input):
+            with field.prevent(Input.Changed):
+                field.value = ""
+        for box in self.query(Checkbox):
+            box.value = False
+        if self.PICK is not None:
+            self._filter_users(Input.Changed(self.query_one("#username", Input), ""))
+        first = self.query(Input).first() if self.query(Input) else None
+        if first is not None:
+            first.focus()
+
     def symbol_input(self, value: str = "", *, name: str = "symbol") -> Input:
         """A symbol input that suggests listed symbols."""
         return Input(value=value, placeholder="symbol, e.g. ACME", id=name, compact=True,
@@ -156,7 +218,12 @@ class AdminForm(ModalScreen[None]):
             self.show_answer(describe_error(exc), False)
         else:
             self.show_answer(describe_reply(reply), True)
+            self.done(reply)
+            self.clear_fields()
         self.post_message(self.Answered(self.answer, bool(self.ok)))
+
+    def done(self, reply: Any) -> None:
+        """A request succeeded: what the form knows changes (e.g. who is disabled)."""
 
     def show_answer(self, text: str, ok: bool | None) -> None:
         """Show the answer (ok True: success, False: refused, None: waiting)."""
@@ -190,7 +257,7 @@ class AddUserForm(AdminForm):
         if not password:
             raise ValueError("Give a password.")
         role = "admin" if self.query_one("#admin", Checkbox).value else "trader"
-        cash = parse_money(self.field("cash"))
+        cash = _dollars(self.field("cash"))
         shares = parse_shares(self.field("shares"))
         return lambda s: s.user_add(name, password, role=role, cash=cash, positions=shares)  # type: ignore[arg-type]
 
@@ -201,6 +268,7 @@ class GiftForm(AdminForm):
     FORM_TITLE = "Gift cash or shares"
     SUBMIT = "Give"
     HELP = "Cash and shares enter the exchange only this way."
+    PICK = "all"
 
     def __init__(self, *, username: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -211,12 +279,13 @@ class GiftForm(AdminForm):
         yield self.row("Cash ($)", Input(placeholder="e.g. 1000 (empty: none)", id="cash", compact=True))
         yield self.row("Shares of", self.symbol_input())
         yield self.row("Quantity", Input(placeholder="e.g. 100 (empty: none)", id="qty", compact=True))
+        yield self.user_picker()
 
     def request(self) -> Call:
         name = self.field("username")
         if not name:
             raise ValueError("Give the user name of the receiver.")
-        cash = parse_money(self.field("cash"))
+        cash = _dollars(self.field("cash"))
         symbol = self.field("symbol").upper() or None
         qty = _quantity(self.field("qty"), "Quantity")
         if qty and symbol is None:
@@ -228,21 +297,63 @@ class GiftForm(AdminForm):
         return lambda s: s.deposit(name, cash=cash, symbol=symbol, qty=qty)
 
 
-class DisableUserForm(AdminForm):
+class _UserForm(AdminForm):
+    """A form of one user name and its picker (disable, enable)."""
+
+    VERB: ClassVar[str] = ""
+
+    def __init__(self, *, username: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.username = username
+
+    def fields(self) -> ComposeResult:
+        yield self.row("User name", self.user_input(value=self.username))
+        yield self.user_picker()
+
+    def chosen_user(self) -> str:
+        """The user name typed or picked.
+
+        Raises:
+            ValueError: none.
+        """
+        name = self.field("username")
+        if not name:
+            raise ValueError(f"Give the user name to {self.VERB} (or pick one from the list).")
+        return name
+
+
+class DisableUserForm(_UserForm):
     """``user_disable``: log a user out and refuse their logins."""
 
     FORM_TITLE = "Disable a user"
     SUBMIT = "Disable"
-    HELP = "Closes all the user's sessions and refuses their logins and tokens until enabled again."
-
-    def fields(self) -> ComposeResult:
-        yield self.row("User name", self.user_input())
+    HELP = "Closes all the user's sessions and refuses their logins and tokens until enabled again (n)."
+    PICK = "active"
+    VERB = "disable"
 
     def request(self) -> Call:
-        name = self.field("username")
-        if not name:
-            raise ValueError("Give the user name to disable.")
+        name = self.chosen_user()
         return lambda s: s.user_disable(name)
+
+    def done(self, reply: Any) -> None:
+        self.disabled_users |= {reply.username}
+
+
+class EnableUserForm(_UserForm):
+    """``user_enable``: let a disabled user log in again."""
+
+    FORM_TITLE = "Enable a user"
+    SUBMIT = "Enable"
+    HELP = "The user can log in again."
+    PICK = "disabled"
+    VERB = "enable"
+
+    def request(self) -> Call:
+        name = self.chosen_user()
+        return lambda s: s.user_enable(name)
+
+    def done(self, reply: Any) -> None:
+        self.disabled_users -= {reply.username}
 
 
 class SymbolForm(AdminForm):
@@ -270,3 +381,8 @@ class SymbolForm(AdminForm):
         if self.action == "halt":
             return lambda s: s.halt(symbol)
         return lambda s: s.resume(symbol)
+
+
+def _dollars(text: str) -> int:
+    """The cash field: dollars as typed, in cents (empty: none)."""
+    return parse_dollars(text) if text.strip() else 0

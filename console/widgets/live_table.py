@@ -4,7 +4,9 @@ Subclasses declare their :class:`Column` s; :meth:`LiveTable.sync` takes the
 rows as ``{row key: {column key: cell}}`` and adds, removes or updates rows
 and cells by difference, never re-measuring column widths. Columns marked
 ``narrow=False`` are left out when the table is narrower than
-``WIDE_AT`` cells (the table is rebuilt when it crosses that width).
+``WIDE_AT`` cells (the table is rebuilt when it crosses that width); a column
+marked ``grow=True`` takes the width the others leave free (rebuilt when that
+changes), so long names are not cut while there is room.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Column:
     width: int
     narrow: bool = True
     right: bool = False
+    grow: bool = False
 
 
 class LiveTable(DataTable[Cell]):
@@ -43,6 +46,7 @@ class LiveTable(DataTable[Cell]):
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True, show_cursor=False)
         self._cells: dict[str, dict[str, Cell]] = {}
         self._wide: bool | None = None
+        self._widths: tuple[int, ...] = ()
         self._last: Mapping[str, Mapping[str, Cell]] = {}
 
     @property
@@ -53,23 +57,36 @@ class LiveTable(DataTable[Cell]):
     def _columns(self) -> tuple[Column, ...]:
         return tuple(c for c in self.COLUMNS if self._wide or c.narrow)
 
-    def _build(self, wide: bool) -> None:
+    def _layout(self, width: int, wide: bool) -> tuple[int, ...]:
+        """Each shown column's width at ``width`` cells: the declared ones, the free cells to ``grow`` columns."""
+        columns = [c for c in self.COLUMNS if wide or c.narrow]
+        growing = [c for c in columns if c.grow]
+        # cell padding, and room for a vertical scrollbar (so a growing column never adds a horizontal one)
+        padding = 2 * self.cell_padding * len(columns) + self.styles.scrollbar_size_vertical
+        free = max(0, width - sum(c.width for c in columns) - padding)
+        share = free // len(growing) if growing else 0
+        return tuple(c.width + share if c.grow else c.width for c in columns)
+
+    def _build(self, wide: bool, width: int) -> None:
         self._wide = wide
+        self._widths = self._layout(width, wide)
         self.clear(columns=True)
         self._cells = {}
-        for c in self._columns():
+        for c, w in zip(self._columns(), self._widths, strict=True):
             label = Text(c.label, justify="right") if c.right else Text(c.label)
-            self.add_column(label, width=c.width, key=c.key)
+            self.add_column(label, width=w, key=c.key)
         if self._last:
             self.sync(self._last)
 
     def on_mount(self) -> None:
-        self._build(self.size.width >= self.WIDE_AT if self.size.width else True)
+        width = self.size.width
+        self._build(width >= self.WIDE_AT if width else True, width)
 
     def on_resize(self, event: events.Resize) -> None:
-        wide = event.size.width >= self.WIDE_AT
-        if wide != self._wide:
-            self._build(wide)
+        width = event.size.width
+        wide = width >= self.WIDE_AT
+        if wide != self._wide or self._layout(width, wide) != self._widths:
+            self._build(wide, width)
 
     def sync(self, rows: Mapping[str, Mapping[str, Cell]]) -> None:
         """Make the table show ``rows`` (in their order), changing only what differs.

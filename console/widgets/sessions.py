@@ -31,7 +31,7 @@ class SessionsTable(LiveTable):
     """Every connected session (from the ``sessions`` poll)."""
 
     COLUMNS = (
-        Column("user", "User", 10),
+        Column("user", "User", 10, grow=True),
         Column("role", "Role", 6, narrow=False),
         Column("address", "Address", 21, narrow=False),
         Column("since", "Since", 8),

@@ -44,8 +44,8 @@ class SymbolTable(LiveTable):
         Column("ask", "Ask", 8, right=True),
         Column("last", "Last", 8, right=True),
         Column("volume", "Volume", 9, right=True),
-        Column("oi", "Open int", 8, right=True),
-        Column("resting", "Resting", 7, right=True),
+        Column("oi", "Rest qty", 8, right=True),
+        Column("resting", "Rest ord", 8, right=True),
         Column("trend", "Price (1 min)", PRICE_SPARK, narrow=False),
         Column("vtrend", "Volume (1 min)", VOLUME_SPARK + 2, narrow=False),
     )

@@ -7,9 +7,11 @@ import typer
 from exchange.cli import bench, bots, console, demo, health, marketdata, serve, trade, users, version
 from exchange.cli import journal as journal_cli
 from exchange.cli import trades as trades_cli
+from exchange.cli.help import quiet_flags
 
 __all__ = ["app", "main"]
 
+quiet_flags()
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,

@@ -206,7 +206,9 @@ async def admin_session(home: Path, *, url: str | None = None, user: str = "admi
     info = read_server_info(home)
     if url is None:
         if info is None:
-            raise ValueError(f"no running server found in {home} (no server.json)")
+            from exchange.cli.finding import no_server
+
+            raise ValueError(no_server(home))
         url = info.url
     secret = os.environ.get("EXCH_ADMIN_PASSWORD")
     if secret is None:

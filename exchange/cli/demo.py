@@ -122,7 +122,14 @@ def _record(root: Path, **fields: Any) -> None:
 
 
 def _free(port: int) -> bool:
+    """Whether a server can listen on ``port`` now.
+
+    Probed the way the server binds (``SO_REUSEADDR``, asyncio's default), so the
+    connections a stopped demo left in TIME_WAIT do not make its port look taken
+    and move a re-run demo to a random port.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -311,8 +318,8 @@ async def _status_line(root: Path, duration: float | None) -> None:
 
 
 def _format_stats(stats: Any) -> str:
-    prices = "  ".join(
-        f"{symbol} {s.last / 100:.2f}" if s.last is not None else f"{symbol} -" for symbol, s in stats.symbols.items()
-    )
+    from exchange.money import price
+
+    prices = "  ".join(f"{symbol} {price(s.last)}" for symbol, s in stats.symbols.items())
     return (f"{time.strftime('%H:%M:%S')} seq {stats.journal_seq}  {stats.orders_per_s:.0f} orders/s  "
             f"{stats.trades_per_s:.0f} trades/s  {stats.clients} clients | {prices}")

@@ -156,25 +156,37 @@ def _health(root: Path) -> dict[str, Any] | None:
 
 
 def status(home: Path | None = HomeOption) -> None:
-    """Say whether the exchange runs, where, since when, with how many clients."""
+    """Say whether the exchange runs, where, since when, with how many clients (without --home: the demo's too)."""
     with cli_errors():
-        from exchange.server import read_server_info
+        from exchange.cli.finding import home_given, running_demo
 
         root = resolve_home(home)
-        if not server_running(root):
-            typer.echo(f"exch is not running (home {root})")
+        if server_running(root):
+            raise typer.Exit(_report(root))
+        typer.echo(f"exch is not running (home {root})")
+        demo = None if home_given(home) else running_demo(root)
+        if demo is None:
             raise typer.Exit(3)
-        info = read_server_info(root)
-        health = _health(root)
-        if info is None or health is None:
-            typer.echo(f"exch is starting or not answering (home {root})")
-            raise typer.Exit(1)
-        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.started_ts / 1e9))
-        typer.echo(
-            f"exch is running: {info.url}, pid {info.pid}, since {since} "
-            f"(up {health.get('uptime_s', 0):.0f} s), {health.get('clients', 0)} clients, "
-            f"engine seq {health.get('seq', 0)}, status {health.get('status')}"
-        )
+        typer.echo(f"the demo is running (home {demo}; pass --home {demo} to other commands):")
+        raise typer.Exit(_report(demo))
+
+
+def _report(root: Path) -> int:
+    """Print the running server of ``root`` in one line; the exit code (0 running, 1 not answering)."""
+    from exchange.server import read_server_info
+
+    info = read_server_info(root)
+    health = _health(root)
+    if info is None or health is None:
+        typer.echo(f"exch is starting or not answering (home {root})")
+        return 1
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.started_ts / 1e9))
+    typer.echo(
+        f"exch is running: {info.url}, pid {info.pid}, since {since} "
+        f"(up {health.get('uptime_s', 0):.0f} s), {health.get('clients', 0)} clients, "
+        f"engine seq {health.get('seq', 0)}, status {health.get('status')}"
+    )
+    return 0
 
 
 def stop(

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from exchange.cli.common import DbOption, HomeOption, cli_errors, existing_store, fail
+from exchange.money import price
 
 __all__ = ["parse_since", "trades"]
 
@@ -58,7 +59,7 @@ def trades(
     home: Path | None = HomeOption,
     db: str | None = DbOption,
 ) -> None:
-    """List trades from the trade database (prices in ticks, newest last)."""
+    """List trades from the trade database (prices in dollars, newest last)."""
 
     with cli_errors():
         try:
@@ -73,7 +74,7 @@ def trades(
                 try:
                     out.writerow(COLUMNS)
                     for t in rows:
-                        out.writerow((t.trade_id, _iso(t.ts), t.symbol, t.price, t.qty, t.side,
+                        out.writerow((t.trade_id, _iso(t.ts), t.symbol, price(t.price), t.qty, t.side,
                                       names.get(t.maker_user, t.maker_user), t.maker_order_id,
                                       names.get(t.taker_user, t.taker_user), t.taker_order_id, t.seq))
                     sys.stdout.flush()
@@ -90,7 +91,7 @@ def trades(
             for column in COLUMNS:
                 table.add_column(column, justify="left" if column in ("time", "symbol", "side") else "right")
             for t in shown:
-                table.add_row(str(t.trade_id), _iso(t.ts), t.symbol, str(t.price), str(t.qty), t.side,
+                table.add_row(str(t.trade_id), _iso(t.ts), t.symbol, price(t.price), f"{t.qty:,}", t.side,
                               str(names.get(t.maker_user, t.maker_user)), str(t.maker_order_id),
                               str(names.get(t.taker_user, t.taker_user)),
                               str(t.taker_order_id), str(t.seq))  # fmt: skip

@@ -51,6 +51,24 @@ def _shares(specs: list[str]) -> dict[str, int]:
     return out
 
 
+def _cash(text: str) -> int:
+    """``--cash`` in dollars (``1000``, ``1,000.50``, ``$12``) as cents; one readable line if not an amount."""
+    from exchange.money import parse_dollars
+
+    try:
+        return parse_dollars(text)
+    except ValueError as exc:
+        fail(f"--cash: {exc}")
+
+
+def _gifts(cash: int, shares: dict[str, int]) -> str:
+    """``$1,000.50 cash and 7 ACME`` (cash and shares as a person reads them)."""
+    from exchange.money import dollars
+
+    parts = ([f"{dollars(cash)} cash"] if cash else []) + [f"{q:,} {s}" for s, q in shares.items()]
+    return " and ".join(parts)
+
+
 def _offline(root: Path, db: str | None, action: Any) -> Any:
     """Run ``action(store, ledger_factory)`` holding the home lock."""
     from exchange.ledger import Ledger
@@ -74,15 +92,17 @@ def _deposit_offline(ledger: Any, user_id: int, cash: int, shares: dict[str, int
     for gift in gifts:
         _, events = ledger.submit(gift)
         if getattr(events[0], "code", None):
-            fail(f"deposit refused: {events[0].message}")
+            fail(f"deposit refused: {events[0].message}")  # the engine's words (amounts in dollars)
 
 
 @app.command("add")
 def add(
     name: str = typer.Argument(..., help="The new user's name."),
     role: str = typer.Option("trader", help="trader or admin."),
-    cash: int = typer.Option(0, min=0, help="Initial cash in cents."),
-    shares: list[str] = typer.Option([], "--shares", help="Initial shares, SYMBOL=QTY (repeatable)."),
+    cash_text: str = typer.Option("0", "--cash", metavar="DOLLARS",
+                                  help="Initial cash in dollars, e.g. 10000 or 2,500.50."),
+    shares: list[str] = typer.Option([], "--shares", metavar="SYMBOL=QTY",
+                                     help="Initial shares, SYMBOL=QTY (repeatable)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
     home: Path | None = HomeOption,
     db: str | None = DbOption,
@@ -92,6 +112,7 @@ def add(
         if role not in ("trader", "admin"):
             fail("--role is trader or admin")
         gifts = _shares(shares)
+        cash = _cash(cash_text)
         root = resolve_home(home)
         password = _password(password_stdin)
         if server_running(root):
@@ -107,8 +128,8 @@ def add(
                     _deposit_offline(ledger, user.id, cash, gifts)
 
             _offline(root, db, act)
-        typer.echo(f"added {role} {name}" + (f" with {cash} cents" if cash else "")
-                   + "".join(f", {q} {s}" for s, q in gifts.items()))
+        given = _gifts(cash, gifts)
+        typer.echo(f"Added {role} {name}" + (f" with {given}" if given else "") + ".")
 
 
 @app.command("list")
@@ -120,7 +141,7 @@ def list_users(home: Path | None = HomeOption, db: str | None = DbOption) -> Non
         with existing_store(db, home) as store:
             users = store.users()
         if not users:
-            typer.echo("no users")
+            typer.echo("No users.")
             return
         width = max(len(u.name) for u in users)
         for u in users:
@@ -142,7 +163,7 @@ def disable(name: str, home: Path | None = HomeOption, db: str | None = DbOption
     """Disable a user: their sessions end and their logins are refused."""
     with cli_errors():
         _set_disabled(name, True, home, db)
-        typer.echo(f"disabled {name}")
+        typer.echo(f"Disabled {name}: sessions closed, logins refused until `exch user enable {name}`.")
 
 
 @app.command("enable")
@@ -150,7 +171,7 @@ def enable(name: str, home: Path | None = HomeOption, db: str | None = DbOption)
     """Let a disabled user log in again."""
     with cli_errors():
         _set_disabled(name, False, home, db)
-        typer.echo(f"enabled {name}")
+        typer.echo(f"Enabled {name}: they can log in again.")
 
 
 @app.command("passwd")
@@ -165,20 +186,22 @@ def passwd(
         with existing_store(db, home) as store:
             password = _password(password_stdin)
             store.set_password(name, password)
-        typer.echo(f"password of {name} changed")
+        typer.echo(f"Changed the password of {name}; their reconnect tokens no longer work.")
 
 
 @app.command("deposit")
 def deposit(
     name: str,
-    cash: int = typer.Option(0, min=0, help="Cash to gift, in cents."),
-    shares: list[str] = typer.Option([], "--shares", help="Shares to gift, SYMBOL=QTY (repeatable)."),
+    cash_text: str = typer.Option("0", "--cash", metavar="DOLLARS", help="Cash to gift in dollars, e.g. 500 or 12.50."),
+    shares: list[str] = typer.Option([], "--shares", metavar="SYMBOL=QTY",
+                                     help="Shares to gift, SYMBOL=QTY (repeatable)."),
     home: Path | None = HomeOption,
     db: str | None = DbOption,
 ) -> None:
     """Gift a user cash and/or shares (journaled like any command)."""
     with cli_errors():
         gifts = _shares(shares)
+        cash = _cash(cash_text)
         if not cash and not gifts:
             fail("give --cash and/or --shares")
         root = resolve_home(home)
@@ -202,5 +225,4 @@ def deposit(
                     _deposit_offline(ledger, user.id, cash, gifts)
 
             _offline(root, db, act)
-        typer.echo(f"deposited to {name}: " + ", ".join(
-            ([f"{cash} cents"] if cash else []) + [f"{q} {s}" for s, q in gifts.items()]))
+        typer.echo(f"Gave {name} {_gifts(cash, gifts)}.")

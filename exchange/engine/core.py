@@ -53,7 +53,9 @@ from exchange.engine.events import (
     Open,
     Reject,
 )
-from exchange.engine.limits import MAX_CASH, MAX_SHARES, MAX_VOLUME, Limits, dollars
+from exchange.engine.limits import MAX_CASH, MAX_SHARES, MAX_VOLUME, Limits
+from exchange.money import dollars
+from exchange.money import price as price_text
 
 __all__ = ["Engine"]
 
@@ -178,7 +180,8 @@ class Engine:
                 self._check_market_buy(book, opp, acct)
             elif acct.cash - acct.cash_held < price * qty:
                 raise EngineError(
-                    "insufficient_funds", f"needs {price * qty} cents, {acct.cash - acct.cash_held} available"
+                    "insufficient_funds",
+                    f"needs {dollars(price * qty)}, {dollars(acct.cash - acct.cash_held)} available",
                 )
         else:
             available = 0 if holding is None else holding.qty - holding.held
@@ -405,7 +408,7 @@ class Engine:
         if order.side == "buy":
             available = acct.cash - acct.cash_held + order.price * order.remaining
             if available < price * qty:
-                raise EngineError("insufficient_funds", f"needs {price * qty} cents, {available} available")
+                raise EngineError("insufficient_funds", f"needs {dollars(price * qty)}, {dollars(available)} available")
         else:
             available = order.holding.qty - order.holding.held + order.remaining
             if available < qty:
@@ -627,7 +630,7 @@ class Engine:
                     if acct.cash - acct.cash_held < level.price * book.lot:
                         raise EngineError(
                             "insufficient_funds",
-                            f"one lot at {level.price} costs {level.price * book.lot} cents, "
-                            f"{acct.cash - acct.cash_held} available",
+                            f"one lot at {price_text(level.price)} costs {dollars(level.price * book.lot)}, "
+                            f"{dollars(acct.cash - acct.cash_held)} available",
                         )
                     return

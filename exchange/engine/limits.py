@@ -55,7 +55,6 @@ __all__ = [
     "MAX_TICK",
     "MAX_VOLUME",
     "Limits",
-    "dollars",
 ]
 
 MAX_PRICE: Final = 10**9
@@ -74,13 +73,6 @@ MAX_LOT: Final = MAX_QTY
 """Largest lot (quantity step) of a symbol."""
 MAX_VOLUME: Final = 2**63 - 1
 """A book's traded volume stops counting here (see the module doc)."""
-
-
-def dollars(cents: int) -> str:
-    """``cents`` as people read it: ``123456`` -> ``'$1,234.56'``."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}${whole:,}.{part:02d}"
 
 
 class Limits:

@@ -37,6 +37,7 @@ from exchange.engine.events import Applied, Done, Event, Match, Reject
 from exchange.engine.queries import balance, open_orders
 from exchange.gateway.endpoint import Endpoint
 from exchange.gateway.forwarded import TrustedProxies
+from exchange.gateway.history import History
 from exchange.gateway.limits import GatewayLimits
 from exchange.gateway.private import PRIVATE_DONE_REASONS, done_frame, error_frame, fill_frames, reply_frame
 from exchange.gateway.release import Releaser
@@ -44,6 +45,7 @@ from exchange.gateway.session import ClientSession, SessionState
 from exchange.gateway.stats import Rates, rss_bytes
 from exchange.marketdata.feed import PublicMessages, public_messages
 from exchange.marketdata.hub import MarketDataHub
+from exchange.money import dollars
 from exchange.protocol.messages import (
     BalanceReply,
     DepositReply,
@@ -73,6 +75,7 @@ from exchange.protocol.requests import (
     CancelRequest,
     DepositRequest,
     HaltRequest,
+    HistoryRequest,
     Login,
     OrderRequest,
     OrdersRequest,
@@ -200,6 +203,7 @@ class Gateway(Endpoint):
             UserDisableRequest: self._user_disable,
             UserEnableRequest: self._user_enable,
             DepositRequest: self._deposit,
+            HistoryRequest: History(store=store, executor=store_executor, engine=self.engine, reply=self._reply),
         })
 
     # ------------------------------------------------------------ connections
@@ -630,9 +634,8 @@ class Gateway(Endpoint):
 
 
 def _gifts_text(cash: int, positions: dict[str, int]) -> str:
-    """`` with cash 1,000.00 and 50 ACME`` (or nothing), for operator events."""
-    whole, cents = divmod(cash, 100)
-    parts = [f"cash {whole:,}.{cents:02d}"] if cash else []
+    """`` with cash $1,000.00 and 50 ACME`` (or nothing), for operator events."""
+    parts = [f"cash {dollars(cash)}"] if cash else []
     parts += [f"{qty} {symbol}" for symbol, qty in positions.items() if qty]
     return f" with {' and '.join(parts)}" if parts else ""
 

@@ -24,6 +24,9 @@ __all__ = [
     "ErrorMessage",
     "FillMessage",
     "HaltReply",
+    "HistoryFill",
+    "HistoryOrder",
+    "HistoryReply",
     "L2Message",
     "L3Message",
     "LoginReply",
@@ -157,6 +160,38 @@ class OrdersReply(_Reply, tag="orders"):
     """The caller's open orders, oldest first."""
 
     orders: list[OrderInfo]
+
+
+class HistoryFill(msgspec.Struct, kw_only=True):
+    """One of the caller's fills, from the trade store (``side``: the caller's)."""
+
+    trade_id: int
+    order_id: int
+    symbol: str
+    side: str
+    price: int
+    qty: int
+    liquidity: Literal["maker", "taker"]
+    ts: int
+
+
+class HistoryOrder(msgspec.Struct, kw_only=True):
+    """An order of the page's fills that is no longer open: what those fills did (``value``: sum of price * qty)."""
+
+    order_id: int
+    symbol: str
+    side: str
+    filled: int
+    value: int
+    ts: int
+
+
+class HistoryReply(_Reply, tag="history"):
+    """The caller's fills, newest first, and their finished orders; ``next_before`` pages on (null: no more)."""
+
+    fills: list[HistoryFill]
+    orders: list[HistoryOrder]
+    next_before: int | None
 
 
 class PositionInfo(msgspec.Struct, kw_only=True):
@@ -434,7 +469,7 @@ Message = (
     | UnsubscribedReply | PongReply | ShutdownMessage | UserAddReply | UserListReply
     | DepositReply | UserDisableReply | UserEnableReply | SessionsReply | HaltReply
     | ResumeReply | SymbolAddReply | SnapshotMessage | L3Message | L2Message | TickerMessage
-    | TradeMessage | StatsMessage | StatusMessage
+    | TradeMessage | StatsMessage | StatusMessage | HistoryReply
 )
 
 _decoder: Final = msgspec.json.Decoder(Message)

@@ -19,6 +19,7 @@ from exchange.engine.limits import MAX_DEPOSIT, MAX_LOT, MAX_PRICE, MAX_QTY, MAX
 __all__ = [
     "ADMIN_OPS",
     "MAX_BATCH",
+    "MAX_HISTORY",
     "TRADER_OPS",
     "BalanceRequest",
     "BatchRequest",
@@ -27,6 +28,7 @@ __all__ = [
     "Channel",
     "DepositRequest",
     "HaltRequest",
+    "HistoryRequest",
     "Login",
     "OrderRequest",
     "OrdersRequest",
@@ -60,6 +62,8 @@ Amount = Annotated[int, msgspec.Meta(ge=0, le=MAX_DEPOSIT)]
 Price = Annotated[int, msgspec.Meta(le=MAX_PRICE)]
 Qty = Annotated[int, msgspec.Meta(le=MAX_QTY)]
 MAX_BATCH: Final = 100
+MAX_HISTORY: Final = 500
+"""Most fills one ``history`` page returns."""
 
 
 class _Request(msgspec.Struct, tag_field="op", omit_defaults=True, kw_only=True):
@@ -113,6 +117,13 @@ class OrdersRequest(_Request, tag="orders"):
     """List the caller's open orders."""
 
     symbol: Symbol | None = None
+
+
+class HistoryRequest(_Request, tag="history"):
+    """The caller's recent fills (newest first, ``limit`` per page, below trade id ``before``) and finished orders."""
+
+    before: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_HISTORY)] = 100
 
 
 class BalanceRequest(_Request, tag="balance"):
@@ -211,10 +222,10 @@ Request = (
     Login | OrderRequest | CancelRequest | ReplaceRequest | CancelAllRequest | OrdersRequest
     | BalanceRequest | SymbolsRequest | SubscribeRequest | UnsubscribeRequest | BatchRequest
     | PingRequest | UserAddRequest | UserListRequest | DepositRequest | UserDisableRequest
-    | UserEnableRequest | SessionsRequest | HaltRequest | ResumeRequest | SymbolAddRequest
+    | UserEnableRequest | SessionsRequest | HaltRequest | ResumeRequest | SymbolAddRequest | HistoryRequest
 )
 
-TRADER_OPS: Final = frozenset({"order", "cancel", "replace", "cancel_all", "orders", "balance"})
+TRADER_OPS: Final = frozenset({"order", "cancel", "replace", "cancel_all", "orders", "balance", "history"})
 ADMIN_OPS: Final = frozenset(
     {"user_add", "user_list", "deposit", "user_disable", "user_enable", "sessions", "halt",
      "resume", "symbol_add"}

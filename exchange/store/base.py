@@ -323,5 +323,8 @@ class Store(Protocol):
     def trades(self, *, since: int | None = None, symbol: str | None = None) -> Iterator[Trade]:
         """Trades by id, optionally from ts ``since`` (ns) on and for one symbol."""
 
+    def user_trades(self, user: int, *, before: int | None = None, limit: int = 100) -> list[Trade]:
+        """The newest ``limit`` trades ``user`` took part in (maker or taker), newest first, ids below ``before``."""
+
     def close(self) -> None:
         """Release connections."""

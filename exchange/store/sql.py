@@ -348,6 +348,14 @@ class SQLStore(Generic[C]):
                 for r in rows:
                     yield Trade(*r)
 
+    def user_trades(self, user: int, *, before: int | None = None, limit: int = 100) -> list[Trade]:
+        """The newest ``limit`` trades ``user`` took part in (maker or taker), newest first, ids below ``before``."""
+        query = (f"SELECT {TRADE_COLUMNS} FROM trades WHERE (maker_user = ? OR taker_user = ?) AND trade_id < ?"
+                 " ORDER BY trade_id DESC LIMIT ?")
+        args = [user, user, before if before is not None else 2**63 - 1, limit]
+        with contextlib.closing(self._execute(query, args)) as cur:
+            return [Trade(*r) for r in cur]
+
     def close(self) -> None:
         """Close the main connection."""
         self._conn.close()

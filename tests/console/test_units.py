@@ -9,7 +9,7 @@ import pytest
 from client.widgets.sparkline import chart_rows, sparkline
 from console.config import resolve
 from console.feed import metrics_url, parse_failed_logins
-from console.format import duration, money, parse_money, price, rate
+from console.format import dollars, duration, parse_dollars, price, rate
 from console.model import ConsoleModel
 from console.screens.admin import parse_shares
 from exchange.protocol import OperatorEvent, StatsMessage, StatusMessage, SymbolStats, TradeMessage, UserInfo
@@ -69,12 +69,13 @@ def test_trades_are_deduplicated_across_snapshot_and_feed() -> None:
 
 def test_formats() -> None:
     assert price(10125) == "101.25" and price(None) == "-" and price(5) == "0.05"
-    assert money(150_025) == "$1,500.25"
-    assert parse_money("1,500.25") == 150_025 and parse_money("$3") == 300 and parse_money("") == 0
-    assert parse_money("0.5") == 50
-    for bad in ("12.345", "abc", "-5", "."):
-        with pytest.raises(ValueError, match="not an amount of dollars"):
-            parse_money(bad)
+    assert dollars(150_025) == "$1,500.25" and dollars(-5) == "-$0.05"
+    assert parse_dollars("1,500.25") == 150_025 and parse_dollars("$3") == 300 and parse_dollars("0") == 0
+    assert parse_dollars("0.5") == 50
+    for bad, why in (("12.345", "more than 2 decimals"), ("abc", "not an amount of dollars"),
+                     ("-5", "negative"), (".", "not an amount of dollars"), ("", "enter an amount")):
+        with pytest.raises(ValueError, match=why):
+            parse_dollars(bad)
     assert rate(812.0) == "812" and rate(12_345.0) == "12.3k" and rate(0.4) == "0.4"
     assert duration(65) == "01:05" and duration(3605) == "01:00:05" and duration(90061) == "1d 01:01:01"
 

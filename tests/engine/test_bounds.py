@@ -25,6 +25,7 @@ from exchange.engine import (
 )
 from exchange.engine.events import Match
 from exchange.journal.checkpoint import encode_checkpoint, load_engine
+from exchange.money import dollars
 from tests.engine.conftest import ALICE, BOB, SYM, Exchange
 
 MAX_PRICE = 10**9
@@ -71,8 +72,8 @@ def test_the_maxima_are_the_documented_numbers() -> None:
     # The arithmetic of the module doc: every derived sum stays a signed 64-bit integer.
     assert MAX_PRICE * MAX_QTY <= MAX_CASH
     assert MAX_CASH + MAX_SHARES < 2**63
-    assert limits.dollars(MAX_CASH) == "$10,000,000,000,000,000.00"
-    assert limits.dollars(-5) == "-$0.05"
+    assert dollars(MAX_CASH) == "$10,000,000,000,000,000.00"
+    assert dollars(-5) == "-$0.05"
 
 
 def test_the_exchange_cash_stops_at_its_maximum_and_the_checkpoint_round_trips(bare: Exchange) -> None:

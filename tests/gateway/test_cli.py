@@ -86,7 +86,7 @@ async def test_detach_status_user_add_stop_then_offline_changes_survive_a_restar
         "add",
         "bob",
         "--cash",
-        "5000",
+        "50",
         "--shares",
         "ACME=7",
         "--password-stdin",
@@ -109,7 +109,7 @@ async def test_detach_status_user_add_stop_then_offline_changes_survive_a_restar
         "add",
         "carol",
         "--cash",
-        "300",
+        "3",
         "--shares",
         "BOLT=4",
         "--password-stdin",
@@ -118,7 +118,7 @@ async def test_detach_status_user_add_stop_then_offline_changes_survive_a_restar
     )
     assert added.returncode == 0, added.stderr
     deposited = await asyncio.to_thread(
-        run_exch, "user", "deposit", "bob", "--cash", "1000", "--shares", "ACME=3", home=home
+        run_exch, "user", "deposit", "bob", "--cash", "10", "--shares", "ACME=3", home=home
     )
     assert deposited.returncode == 0, deposited.stderr
     listed = await asyncio.to_thread(run_exch, "user", "list", home=home)
@@ -133,7 +133,7 @@ async def test_cli_user_changes_reach_a_running_in_process_server(make_exchange:
     ex = make_exchange()
     admin = await ex.admin()
     added = await asyncio.to_thread(
-        run_exch, "user", "add", "dave", "--cash", "10", "--password-stdin", home=ex.home, input="d\n"
+        run_exch, "user", "add", "dave", "--cash", "0.10", "--password-stdin", home=ex.home, input="d\n"
     )
     assert added.returncode == 0, added.stderr
     deposited = await asyncio.to_thread(run_exch, "user", "deposit", "dave", "--shares", "CHIP=2", home=ex.home)

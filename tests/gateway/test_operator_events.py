@@ -58,7 +58,7 @@ async def test_admin_actions_name_the_admin_and_only_accepted_ones_count(exchang
     await until_event(pushes, "disabled user ev-carol")
     texts = [(e.kind, e.text) for e in events(pushes)]
     assert texts == [
-        ("user", "admin added user ev-carol (trader) with cash 1,234.56 and 5 ACME"),
+        ("user", "admin added user ev-carol (trader) with cash $1,234.56 and 5 ACME"),
         ("user", "admin gave ev-carol 7 BOLT"),
         ("admin", "admin halted ACME"),
         ("admin", "admin resumed ACME"),

@@ -114,7 +114,7 @@ async def test_login_rest_queue_cancel_fill_reject(exchange: Exchange) -> None:
         assert "100.00" in tape_text and "▼" in tape_text, tape_text
         assert any(f"last 100.00{TIMES}5 ▼" in line for line in ladder.row_text()), ladder.row_text()
         balance_text = str(screen.query_one(BalanceBar).render())
-        assert "Cash 9,500.00" in balance_text and "ACME 105" in balance_text, balance_text
+        assert "Cash $9,500.00" in balance_text and "ACME 105" in balance_text, balance_text
 
         # refused by the server: not enough cash; the reason is shown
         await type_ticket(pilot, "100.00", "1000")

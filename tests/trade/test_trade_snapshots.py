@@ -11,11 +11,18 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from client.trade import TradeApp, TradeSettings
 from tests.trade.demo import demo_app
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 34), id="120x34")]
+
+
+def steady_cursor(pilot: Pilot[object]) -> None:
+    """The modal's text cursor shown steadily: a blink would make the snapshot depend on timing."""
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
 
 
 @pytest.mark.parametrize("size", [*SIZES, pytest.param((180, 40), id="180x40")])
@@ -39,6 +46,8 @@ def test_replace_modal(snap_compare, utc, size) -> None:  # type: ignore[no-unty
     async def open_replace(pilot: Pilot[object]) -> None:
         await pilot.press("o", "down", "r")  # the second open order
         await pilot.pause(0.2)
+        steady_cursor(pilot)
+        await pilot.pause(0.05)
 
     assert snap_compare(demo_app(), terminal_size=size, run_before=open_replace)
 
@@ -47,5 +56,7 @@ def test_symbol_switcher(snap_compare, utc) -> None:  # type: ignore[no-untyped-
     async def open_switcher(pilot: Pilot[object]) -> None:
         await pilot.press("slash")
         await pilot.pause(0.2)
+        steady_cursor(pilot)
+        await pilot.pause(0.05)
 
     assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=open_switcher)

@@ -84,6 +84,8 @@ class LoginScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#password" if self.settings.user else "#username", Input).focus()
+        if self.settings.notice:
+            self.say(self._notice(), error=True)
         if self.settings.user and self.settings.password:
             self.query_one("#password", Input).value = self.settings.password
             self.submit()
@@ -100,6 +102,10 @@ class LoginScreen(Screen[None]):
     @on(Button.Pressed, "#login")
     def _pressed(self) -> None:
         self.submit()
+
+    def _notice(self) -> str:
+        notice = self.settings.notice or ""
+        return notice[:1].upper() + notice[1:] + "."
 
     def say(self, message: str, *, error: bool = False) -> None:
         """Show a line under the form."""
@@ -126,7 +132,10 @@ class LoginScreen(Screen[None]):
         try:
             await self.trade_app.connect(url, user, password)
         except ClientError as exc:
-            self.say(explain_login_error(exc), error=True)
+            why = explain_login_error(exc)
+            if isinstance(exc, ConnectError) and self.settings.notice:
+                why = f"{why}\n{self._notice()}"
+            self.say(why, error=True)
             self.query_one("#password", Input).focus()
         finally:
             if self.is_mounted:

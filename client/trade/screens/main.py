@@ -24,9 +24,11 @@ from client import format as fmt
 from client.errors import ClientError, ExchError
 from client.live import LinkState
 from client.trade.model import TradeModel
+from client.trade.screens.confirm import ConfirmOrder
+from client.trade.screens.history import HistoryScreen
 from client.trade.screens.replace import ReplaceScreen, ReplaceValues
 from client.trade.screens.symbols import SymbolSwitcher
-from client.trade.validate import OrderTicket, TicketError
+from client.trade.validate import OrderTicket, TicketError, collar_breach
 from client.trade.widgets import (
     BalanceBar,
     FillsPanel,
@@ -54,10 +56,13 @@ class TradeScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("b", "buy", "Buy", priority=True, id="trade.buy"),
         Binding("s", "sell", "Sell", priority=True, id="trade.sell"),
+        Binding("e", "edit('price')", "Price", priority=True, id="trade.price"),
+        Binding("q", "edit('qty')", "Qty", priority=True, id="trade.qty"),
         Binding("c", "cancel", "Cancel", priority=True, id="trade.cancel"),
-        Binding("x", "cancel_all", "Cancel all", priority=True, id="trade.cancel_all"),
+        Binding("x", "cancel_all", "Cancel all", show=False, priority=True, id="trade.cancel_all"),
         Binding("r", "replace", "Replace", priority=True, id="trade.replace"),
         Binding("slash", "switch_symbol", "Symbol", priority=True, id="trade.symbol"),
+        Binding("h", "history", "P&L", priority=True, id="trade.history"),
         Binding("t", "toggle_type", "Type", show=False, priority=True, id="trade.type"),
         Binding("i", "cycle_tif", "TIF", show=False, priority=True, id="trade.tif"),
         Binding("p", "toggle_post_only", "Post-only", show=False, priority=True, id="trade.post_only"),
@@ -77,6 +82,7 @@ class TradeScreen(Screen[None]):
         self._notice_seen: str | None = None
         self._resyncs_seen = 0
         self._connects_seen = model.connects
+        self._status_seen = len(model.status_news)
         self._last_refresh = 0.0
         self._refreshing = False
 
@@ -103,12 +109,13 @@ class TradeScreen(Screen[None]):
                     yield FillsPanel(model, id="fills")
                     yield TradeTape(model, id="tape")
         yield BalanceBar(model, id="balance")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.repaint()
         self.set_interval(1.0 / self.repaint_hz, self.repaint)
         self.query_one(Ladder).focus()
+        self.query_one(OrderEntry).symbol_changed()
 
     # ------------------------------------------------------------------ repaint
 
@@ -162,6 +169,13 @@ class TradeScreen(Screen[None]):
             self._resyncs_seen = model.resyncs
             self.notify(f"{model.symbol}: sequence gap ({model.gap}); resynchronising from a fresh snapshot",
                         title="Book resync", severity="warning")
+        for symbol, status in model.status_news[self._status_seen:]:
+            halted = status == "halted"
+            if symbol == model.symbol:
+                self.query_one(OrderEntry).refresh_kind()
+            self.notify(f"{symbol} {'halted: new orders are refused, cancels work' if halted else 'resumed: trading'}",
+                        title="Symbol status", severity="warning" if halted else "information")
+        self._status_seen = len(model.status_news)
         if model.connects > self._connects_seen:
             if self._connects_seen:
                 self.notify("Reconnected: book resynchronised, orders and balance reloaded.", title="Link")
@@ -207,8 +221,12 @@ class TradeScreen(Screen[None]):
         else:
             focused.call_later(callback, *args)
 
+    def action_edit(self, field: Literal["price", "qty"]) -> None:
+        """Go to the price or quantity field, its text selected."""
+        self.query_one(OrderEntry).edit(field)
+
     def send(self, side: Literal["buy", "sell"] | None = None) -> None:
-        """Check the ticket and send it (in a worker)."""
+        """Check the ticket and send it (in a worker); far from the market, only once confirmed."""
         entry = self.query_one(OrderEntry)
         try:
             ticket = entry.ticket(side)
@@ -216,7 +234,28 @@ class TradeScreen(Screen[None]):
             return
         if not self._online():
             return
+        reference = self.model.reference_price()
+        breach = collar_breach(ticket, reference, self.trade_app.settings.collar)
+        if breach is None:
+            self._send_checked(ticket)
+            return
+        what = "last trade" if self.model.last_trade is not None else "market"
+        why = f"{abs(breach):.0%} {'above' if breach > 0 else 'below'} the {what} {fmt.price(reference)}"
+        entry.say(f"? {self._describe(ticket)}: {why}: y sends, n does not")
+
+        def answered(send: bool | None) -> None:
+            if send:
+                self._send_checked(ticket)
+            else:
+                entry.say(f"not sent: {self._describe(ticket)}")
+                entry.edit("price")
+
+        self.app.push_screen(ConfirmOrder(self._describe(ticket), why), answered)
+
+    def _send_checked(self, ticket: OrderTicket) -> None:
+        entry = self.query_one(OrderEntry)
         entry.say(f"… sending {self._describe(ticket)}")
+        entry.selected_after_send()
         self._place(ticket)
 
     @staticmethod
@@ -343,6 +382,10 @@ class TradeScreen(Screen[None]):
             self._failed(exc, f"replace #{order_id}: ", refused="replace refused", title="Replace refused")
             return
         entry.say(f"✓ replaced #{order_id}: {ack.status.replace('_', ' ')}, {fmt.qty(ack.remaining)} open")
+
+    def action_history(self) -> None:
+        """Show positions and P&L, finished orders and fills."""
+        self.app.push_screen(HistoryScreen(self.model))
 
     def action_refresh_wallet(self) -> None:
         """Reload orders and balance now."""

@@ -1,4 +1,4 @@
-"""The trader's recent fills, newest first, every symbol."""
+"""The trader's recent fills, newest first, every symbol: this session's, and the history's from the server."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from collections.abc import Sequence
 from rich.text import Text
 
 from client import format as fmt
-from client.trade.model import TradeModel
+from client.trade.model import AnyFill, TradeModel
 from client.trade.widgets.tape import FeedTape
-from exchange.protocol import FillMessage
 
 __all__ = ["FillsPanel", "fill_line"]
 
 
-def fill_line(fill: FillMessage) -> Text:
+def fill_line(fill: AnyFill) -> Text:
     """Time, side, quantity, symbol, price, maker/taker, order id."""
     buy = fill.side == "buy"
     text = Text(no_wrap=True, overflow="ellipsis")
@@ -32,6 +31,6 @@ class FillsPanel(FeedTape):
     def __init__(self, model: TradeModel, *, id: str | None = None) -> None:
         super().__init__(model, fill_line, title="Fills", empty="no fills yet", id=id)
 
-    def feed(self) -> tuple[Sequence[FillMessage], object]:
+    def feed(self) -> tuple[Sequence[AnyFill], object]:
         fills = self.model.fills
-        return fills, (len(fills), fills[-1].trade_id if fills else 0)
+        return fills, (len(fills), fills[0].trade_id if fills else 0, fills[-1].trade_id if fills else 0)

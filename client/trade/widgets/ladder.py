@@ -9,7 +9,8 @@ however fast the book changes.
 Layout, top to bottom: a column header; the asks, worst at the top and the best
 ask just above the spread; a spread line (spread, last trade); the bids, best
 first. Each row: a cursor mark, a mark when the trader has orders there, the
-price (``◂`` on the last trade's price), the level's total size, then the
+price (``◂`` on the last trade's price), the level's total size, the cumulative
+size from the best price to this one (what a sweep to it would take), then the
 individual orders' sizes oldest first — the trader's own highlighted, so their
 queue position is visible. When the orders do not fit, ``+N`` says how many are
 hidden and ``me#K`` where the first hidden own order stands.
@@ -140,13 +141,13 @@ class Ladder(Widget, can_focus=True):
         n_asks = body // 2
         n_bids = body - n_asks
         self.asks, self.bids = self.model.ladder(n_asks, n_bids)
+        self._fix_cursor(n_asks, n_bids)
         levels = [*self.asks, *self.bids]
         price_w = max([7, *(len(fmt.price(lv.price)) for lv in levels)])
-        size_w = max([6, *(len(fmt.qty(lv.total)) for lv in levels)])
+        size_w = max([6, *(len(fmt.qty(lv.cum)) for lv in levels)])
         last = self.model.last_trade
         last_price = last.price if last is not None else None
         stale = not self.model.synced
-        self._fix_cursor()
 
         lines: list[Strip] = [self._header(width, price_w, size_w, st)]
         keys: list[RowKey | None] = [None]
@@ -177,7 +178,7 @@ class Ladder(Widget, can_focus=True):
 
     def _header(self, width: int, price_w: int, size_w: int, st: dict[str, Style]) -> Strip:
         model = self.model
-        left = f"  {'PRICE':>{price_w}}  {'SIZE':>{size_w}} │ QUEUE (oldest first)"
+        left = f"  {'PRICE':>{price_w}}  {'SIZE':>{size_w}} {'CUM':>{size_w}} │ QUEUE (oldest first)"
         if model.book is None:
             status, style = f"loading {model.symbol}…", st["warn"]
         elif not model.synced:
@@ -225,7 +226,9 @@ class Ladder(Widget, can_focus=True):
             Segment("●" if lv.mine else " ", s(st["last"])),
             Segment(f"{fmt.price(lv.price):>{price_w}}", s(side_style)),
             Segment("◂" if lv.price == last_price else " ", s(st["last"])),
-            Segment(f" {fmt.qty(lv.total):>{size_w}}", s(st["dim"] if stale else st["size"])),
+            Segment(f" {fmt.qty(lv.total) if lv.total else '-':>{size_w}}",
+                    s(st["dim"] if stale or not lv.total else st["size"])),
+            Segment(f" {fmt.qty(lv.cum) if lv.total else '':>{size_w}}", s(st["queue"])),
             Segment(" │ ", s(st["spread"])),
         ]
         used = sum(seg.cell_length for seg in segs)
@@ -286,20 +289,30 @@ class Ladder(Widget, can_focus=True):
 
     # ------------------------------------------------------------------ cursor
 
-    def _fix_cursor(self) -> None:
-        """Keep the cursor on a shown level (the nearest of its side when its level went away)."""
+    def _fix_cursor(self, n_asks: int, n_bids: int) -> None:
+        """Keep the cursor on its price, whatever the book does.
+
+        A price that moved to the other side takes the cursor with it; a price with no
+        orders left stays as an empty row (size ``-``) where it belongs, so Enter always
+        takes the price the trader put the cursor on.
+        """
         if self.cursor is None:
             return
         side, price = self.cursor
-        rows = self.asks if side == "sell" else self.bids
-        if any(lv.price == price for lv in rows):
+        for rows in (self.asks, self.bids):
+            if any(lv.price == price for lv in rows):
+                self.cursor = (rows[0].side, price)
+                return
+        rows, room = (self.asks, n_asks) if side == "sell" else (self.bids, n_bids)
+        if room <= 0:
             return
-        if not rows:
-            other = self.bids if side == "sell" else self.asks
-            self.cursor = (other[0].side, other[0].price) if other else None
-            return
-        nearest = min(rows, key=lambda lv: abs(lv.price - price))
-        self.cursor = (nearest.side, nearest.price)
+        better = sum(1 for lv in rows if (lv.price < price if side == "sell" else lv.price > price))
+        at = min(better, room - 1)  # past the shown depth: the last row
+        rows = [*rows[:at], LadderLevel(side, price, 0, (), 0), *rows[at:]][:room]
+        if side == "sell":
+            self.asks = rows
+        else:
+            self.bids = rows
 
     def _ordered_keys(self) -> list[RowKey]:
         return [(lv.side, lv.price) for lv in reversed(self.asks)] + [(lv.side, lv.price) for lv in self.bids]
