@@ -231,6 +231,7 @@ def check_file(path: Path, segment: Segment) -> ArchiveFile:
 def _write(path: Path, segment: Segment, source: str, chunks: Iterator[Sequence[Record]]) -> None:
     """Write an archive file of ``segment`` from its live records (checked on the way), fsynced."""
     _remove(path)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # the order history: the owner's only
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         # the file only counts once it is complete, checked and renamed: no rollback journal
@@ -258,7 +259,7 @@ def _write(path: Path, segment: Segment, source: str, chunks: Iterator[Sequence[
 def _locked(directory: Path) -> Iterator[None]:
     """One archiving run per directory at a time."""
     with exclusive_lock(directory / LOCK_FILE,
-                        lambda: ArchiveError(f"another exch journal archive is writing to {directory}"), 0o644):
+                        lambda: ArchiveError(f"another exch journal archive is writing to {directory}")):
         yield
 
 
@@ -428,7 +429,7 @@ def archive(
             for s in the_plan.segments
         ]
         return result
-    dest.mkdir(parents=True, exist_ok=True)
+    dest.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _locked(dest):
         result.leftovers = store.drop_archived_leftovers()
         for location in result.leftovers:
