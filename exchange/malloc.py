@@ -1,88 +1,90 @@
 """Give the C heap's free memory back to the operating system (glibc only).
 
-Every TLS connection costs OpenSSL and the event loop tens of KiB of small C
-allocations. When it closes they are freed, but glibc keeps freed memory
-inside its heap for reuse and returns it to the kernel only from the top of
-the heap; so after a burst of connections, or a long run of connection churn,
-the process's resident size stays near its high-water mark and creeps up as
-the heap fragments (measured in docs/operations.md, "Measured limits of one
-process"). ``malloc_trim(0)`` releases every free page of every arena, but
-on a fragmented heap of ~100 MiB it takes ~10 ms, so :class:`HeapTrimmer`
-calls it only when the resident size grew by :data:`TRIM_GROWTH` since the
-last trim. On other C libraries (musl, macOS) it does nothing.
+Every TLS connection costs OpenSSL and the event loop tens of KiB of C heap.
+When it closes that memory is freed, but glibc keeps freed memory inside its
+heap for reuse and hands it back to the kernel only from the top of the heap;
+so after a burst of connections, or during long connection churn, the
+process's resident size stays at its high-water mark and creeps up as the heap
+fragments (figures in docs/operations.md, "Measured limits of one process").
+``malloc_trim(0)`` releases every free page of every arena, but it takes ~10 ms
+on a fragmented heap of ~100 MiB, so :class:`HeapTrimmer` calls it only when
+memory was freed: when the heap's free bytes (``mallinfo2``) rose
+:data:`TRIM_FREED` above their lowest value seen since the last trim (memory
+taken from the free pool is resident; when it is freed again it is resident
+free memory). On other C libraries (musl, macOS) it does nothing.
 """
 
 from __future__ import annotations
 
 import ctypes
-import os
 import platform
 import time
 from collections.abc import Callable
 from typing import Final
 
-__all__ = ["TRIM_GROWTH", "TRIM_INTERVAL_S", "HeapTrimmer", "resident_bytes"]
+__all__ = ["TRIM_FREED", "TRIM_INTERVAL_S", "HeapTrimmer"]
 
-TRIM_INTERVAL_S: Final = 10.0
-"""How often the servers look at their resident size."""
-TRIM_GROWTH: Final = 16 * 2**20
-"""Growth of the resident size since the last trim that makes the next check trim."""
-
-
-def resident_bytes() -> int | None:
-    """This process's resident set size (Linux ``/proc/self/statm``), or None if unknown."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
+TRIM_INTERVAL_S: Final = 5.0
+"""How often the servers look at their heap."""
+TRIM_FREED: Final = 16 * 2**20
+"""Bytes freed since the last trim (or the lowest point since) that make the next check trim."""
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, or None where the C library is not glibc."""
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _glibc() -> tuple[Callable[[int], int], Callable[[], int]] | None:
+    """glibc's ``malloc_trim`` and a function giving the arenas' free bytes, or None (not glibc >= 2.33)."""
     if platform.libc_ver()[0] != "glibc":
         return None
     try:
-        fn = ctypes.CDLL(None).malloc_trim
+        libc = ctypes.CDLL(None)
+        trim, info = libc.malloc_trim, libc.mallinfo2
     except (OSError, AttributeError):
         return None
-    fn.argtypes = [ctypes.c_size_t]
-    fn.restype = ctypes.c_int
-    trim: Callable[[int], int] = fn
-    return trim
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    info.argtypes = []
+    info.restype = _MallInfo2
+
+    def free_bytes() -> int:
+        return int(info().fordblks)
+
+    return trim, free_bytes
 
 
 class HeapTrimmer:
-    """A callable, run periodically, that returns free heap pages to the kernel when the process grew.
+    """A callable, run periodically, that returns freed heap pages to the kernel.
 
     Attributes:
         available: the C library is glibc (otherwise calls do nothing).
-        growth: resident bytes gained since the last trim that trigger the next one.
+        freed: free bytes gained since the last trim that trigger the next one.
         calls: how many times it trimmed.
-        released: how many of those calls gave memory back.
         seconds: time spent in ``malloc_trim`` in total.
     """
 
-    def __init__(self, growth: int = TRIM_GROWTH, rss: Callable[[], int | None] = resident_bytes) -> None:
-        self._trim = _malloc_trim()
-        self._rss = rss
-        self.available = self._trim is not None
-        self.growth = growth
+    def __init__(self, freed: int = TRIM_FREED) -> None:
+        glibc = _glibc()
+        self.available = glibc is not None
+        self.freed = freed
         self.calls = 0
-        self.released = 0
         self.seconds = 0.0
-        self._base = rss()
+        self._trim, self._free = glibc if glibc is not None else (None, None)
+        self._low = self._free() if self._free is not None else 0
 
     def __call__(self) -> bool:
-        """Trim if the resident size grew by ``growth`` since the last trim (or is unknown); True if it trimmed."""
-        if self._trim is None:
+        """Trim if ``freed`` bytes were freed since the lowest point since the last trim; True if it trimmed."""
+        if self._trim is None or self._free is None:
             return False
-        now = self._rss()
-        if now is not None and self._base is not None and now - self._base < self.growth:
+        free = self._free()
+        self._low = min(self._low, free)
+        if free - self._low < self.freed:
             return False
         start = time.perf_counter()
-        self.released += bool(self._trim(0))
+        self._trim(0)
         self.seconds += time.perf_counter() - start
         self.calls += 1
-        self._base = self._rss()
+        self._low = self._free()
         return True

@@ -332,7 +332,7 @@ async def _serve(
             loop.add_signal_handler(sig, stop.set)
 
     tasks: list[asyncio.Task[None]] = []
-    trimmer = HeapTrimmer()  # connection churn fragments the C heap: give its free pages back
+    trimmer = HeapTrimmer()  # give the C heap that closed connections freed back to the kernel
     try:
         if publisher is not None:
             await publisher.start()
@@ -357,7 +357,8 @@ async def _serve(
             tasks.append(asyncio.create_task(_watch_loop_lag(gateway)))
             tasks.append(asyncio.create_task(every(0.025, lambda: hub.pump(time.monotonic()))))
             tasks.append(asyncio.create_task(every(ledger.config.checkpoint_interval, ledger.checkpoint)))
-            tasks.append(asyncio.create_task(every(TRIM_INTERVAL_S, trimmer)))
+            # on a worker thread: a trim after a burst of connections takes tens of ms
+            tasks.append(asyncio.create_task(every(TRIM_INTERVAL_S, lambda: loop.run_in_executor(None, trimmer))))
             if config.archive_to is not None:
                 tasks.append(asyncio.create_task(_archive_forever(config, home, gateway, say)))
             gateway.accepting = True
