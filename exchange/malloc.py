@@ -71,7 +71,8 @@ class HeapTrimmer:
         self.freed = freed
         self.calls = 0
         self.seconds = 0.0
-        self._trim, self._free = glibc if glibc is not None else (None, None)
+        self._trim: Callable[[int], int] | None = glibc[0] if glibc else None
+        self._free: Callable[[], int] | None = glibc[1] if glibc else None
         self._low = self._free() if self._free is not None else 0
 
     def __call__(self) -> bool:
