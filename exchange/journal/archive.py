@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from exchange.files import exclusive_lock, fsync_path
+from exchange.files import exclusive_lock, fsync_path, private_umask
 from exchange.journal.checkpoint import CheckpointError, load_engine
 from exchange.paths import journal_dir
 from exchange.store.base import (
@@ -549,6 +549,7 @@ def restore(store: Store, dirs: Sequence[Path], *, report: Reporter | None = Non
     Raises:
         ArchiveError: a file is missing or damaged (nothing restored).
     """
+    private_umask()  # the restored live segments are the owner's only, like the rest of the home
     entries = sorted(store.archived_segments(), key=lambda e: e.first_seq, reverse=True)
     if not entries:
         return []

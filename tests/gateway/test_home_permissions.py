@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import stat
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from client import Session
 from exchange.protocol import UserAddRequest
 
-from .conftest import MakeExchange, StartProc, exch_cmd, read_info, run_exch, unique, wait_healthy
+from .conftest import MakeExchange, StartProc, read_info, run_exch, unique, wait_healthy
 from .test_archive_to import SMALL, trade
 
 
@@ -108,7 +107,7 @@ def test_detached_server_pid_and_log_are_private(tmp_path: Path, loose_umask: No
     assert stopped.returncode == 0, stopped.stderr
 
 
-async def test_archived_segments_are_private_and_so_is_a_new_archive_directory(
+async def test_archived_and_restored_segments_are_private_and_so_is_a_new_archive_directory(
     make_exchange: MakeExchange, tmp_path: Path, loose_umask: None
 ) -> None:
     ex = make_exchange(journal=SMALL)
@@ -117,8 +116,10 @@ async def test_archived_segments_are_private_and_so_is_a_new_archive_directory(
     await asyncio.to_thread(ex.server.stop)
     os.umask(0o022)  # the in-process server made this process's umask 077: the CLI runs under 022
     dest = tmp_path / "archive"
-    moved = subprocess.run([*exch_cmd("journal", "archive", "--to", str(dest), "--home", str(ex.home))],
-                           capture_output=True, text=True, timeout=90)
+    moved = run_exch("journal", "archive", "--to", str(dest), home=ex.home)
     assert moved.returncode == 0, moved.stderr
     assert list(dest.glob("*.seg")), moved.stdout
     assert_private(dest)
+    back = run_exch("journal", "restore", "--from", str(dest), home=ex.home)  # the segments, live again
+    assert back.returncode == 0 and "restored" in back.stdout, back.stderr
+    assert_private(ex.home)
