@@ -1,14 +1,19 @@
-"""File-system primitives the journal, the archive and the server share: durable syncs and exclusive locks."""
+"""File-system primitives the journal, the archive and the server share: durable syncs, locks, private modes."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Final
 
-__all__ = ["exclusive_lock", "fsync_path"]
+__all__ = ["PRIVATE_UMASK", "exclusive_lock", "fsync_path", "make_private", "private_umask", "tighten"]
+
+PRIVATE_UMASK: Final = 0o077
+"""The umask of every exch process that writes a home: new files 0600, new directories 0700."""
 
 
 def fsync_path(path: Path) -> None:
@@ -36,3 +41,35 @@ def exclusive_lock(path: Path, busy: Callable[[], Exception], mode: int = 0o600)
         yield
     finally:
         os.close(fd)
+
+
+def private_umask() -> None:
+    """Set this process's umask to :data:`PRIVATE_UMASK`, so that whatever it creates (SQLite's
+    ``-wal``/``-shm`` files and journal segments included) is readable by its owner only."""
+    os.umask(PRIVATE_UMASK)
+
+
+def tighten(path: Path, mode: int) -> bool:
+    """Remove permission bits beyond ``mode`` from an existing file or directory; True if it changed."""
+    current = stat.S_IMODE(path.lstat().st_mode)
+    if not current & ~mode:
+        return False
+    path.chmod(current & mode)
+    return True
+
+
+def make_private(root: Path) -> list[Path]:
+    """Create ``root`` (0700) if missing; take group and other permissions away from it and from every
+    directory and file under it (an existing home written by an older version, or under a looser umask).
+
+    Symbolic links are neither followed nor changed. Returns the paths whose mode changed.
+    """
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    changed = [root] if tighten(root, 0o700) else []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        for name in (*dirnames, *filenames):
+            path = here / name
+            if not path.is_symlink() and tighten(path, 0o700 if name in dirnames else 0o600):
+                changed.append(path)
+    return changed

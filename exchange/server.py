@@ -37,7 +37,7 @@ from websockets.asyncio.server import serve
 
 from exchange.auth import LoginThrottle, TokenSigner, load_or_create_secret
 from exchange.engine.commands import AddSymbol
-from exchange.files import exclusive_lock
+from exchange.files import exclusive_lock, make_private, private_umask
 from exchange.gateway.core import Gateway
 from exchange.gateway.forwarded import DEFAULT_HEADER, TrustedProxies
 from exchange.gateway.http import WS_PATH, http_handler
@@ -45,6 +45,7 @@ from exchange.gateway.limits import GatewayLimits
 from exchange.journal.archive import ArchiveResult, archive
 from exchange.journal.config import JournalConfig
 from exchange.ledger import Ledger
+from exchange.malloc import TRIM_INTERVAL_S, HeapTrimmer
 from exchange.marketdata.bus import open_publisher
 from exchange.marketdata.feed import seed_hub
 from exchange.marketdata.hub import MarketDataHub
@@ -133,11 +134,21 @@ def read_server_info(home: Path) -> ServerInfo | None:
 def home_lock(home: Path) -> Iterator[None]:
     """Hold the home's exclusive lock: one process owns the journal at a time.
 
+    Every process that writes the home takes it, so once it holds the lock this is
+    also where the home is made private: the process's umask becomes 077 (what it creates, SQLite's
+    ``-wal``/``-shm`` files and new journal segments included, is 0600 in 0700
+    directories) and the home, every directory under it (0700) and every file
+    (0600) lose group and other permissions, which a home made by an older exch
+    or under a looser umask had.
+
     Raises:
         AlreadyRunning: another process holds it.
     """
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     with exclusive_lock(home / LOCK_FILE, lambda: AlreadyRunning(f"another exch process is using {home}")):
+        private_umask()
+        for path in make_private(home):
+            log.info("made %s private (owner only)", path)
         yield
 
 
@@ -240,7 +251,6 @@ async def run_server(
         out: where start-up notices go (stdout by default).
     """
     home = home_dir(config.home)
-    home.mkdir(parents=True, exist_ok=True)
 
     def say(text: str) -> None:
         if not config.quiet:
@@ -322,6 +332,7 @@ async def _serve(
             loop.add_signal_handler(sig, stop.set)
 
     tasks: list[asyncio.Task[None]] = []
+    trimmer = HeapTrimmer()  # give the C heap that closed connections freed back to the kernel
     try:
         if publisher is not None:
             await publisher.start()
@@ -346,6 +357,8 @@ async def _serve(
             tasks.append(asyncio.create_task(_watch_loop_lag(gateway)))
             tasks.append(asyncio.create_task(every(0.025, lambda: hub.pump(time.monotonic()))))
             tasks.append(asyncio.create_task(every(ledger.config.checkpoint_interval, ledger.checkpoint)))
+            # on a worker thread: a trim after a burst of connections takes tens of ms
+            tasks.append(asyncio.create_task(every(TRIM_INTERVAL_S, lambda: loop.run_in_executor(None, trimmer))))
             if config.archive_to is not None:
                 tasks.append(asyncio.create_task(_archive_forever(config, home, gateway, say)))
             gateway.accepting = True

@@ -3,11 +3,12 @@
 On first start :func:`ensure_certificates` creates, under ``$EXCH_HOME/tls/``::
 
     ca.pem            the local certificate authority (give this to remote clients)
-    ca-key.pem        its private key                  (0600, never leaves the host)
+    ca-key.pem        its private key                  (never leaves the host)
     server.pem        the server certificate, signed by the CA
-    server-key.pem    its private key                  (0600)
+    server-key.pem    its private key
 
-The directory is 0700. Keys are EC P-256, signatures ECDSA-SHA256. Validity:
+The directory is 0700 and every file 0600, like everything in the home (the
+certificates are public, but the owner copies them out). Keys are EC P-256, signatures ECDSA-SHA256. Validity:
 
 - CA: 10 years (:data:`CA_VALID_DAYS`); regenerated (with a new server
   certificate) only if it is missing or expires within :data:`RENEW_BEFORE_DAYS`.
@@ -49,6 +50,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from exchange.files import tighten
 
 __all__ = [
     "CA_CERT_NAME",
@@ -191,13 +194,6 @@ def _write_atomic(path: Path, data: bytes, *, mode: int) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _tighten(path: Path, mode: int) -> None:
-    """Remove permission bits beyond ``mode`` from an existing file or directory."""
-    current = path.stat().st_mode & 0o777
-    if current & ~mode:
-        path.chmod(current & mode)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -371,12 +367,12 @@ def ensure_certificates(
     renew_at = now + dt.timedelta(days=RENEW_BEFORE_DAYS)
 
     tls_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _tighten(tls_dir, 0o700)
+    tighten(tls_dir, 0o700)
     ca_path, ca_key_path = tls_dir / CA_CERT_NAME, tls_dir / CA_KEY_NAME
     cert_path, key_path = tls_dir / SERVER_CERT_NAME, tls_dir / SERVER_KEY_NAME
     for path in (ca_key_path, key_path):
         if path.exists():
-            _tighten(path, 0o600)
+            tighten(path, 0o600)
 
     ca_generated = cert_generated = False
     ca_cert = _load_cert(ca_path) if ca_path.exists() else None
@@ -390,7 +386,7 @@ def ensure_certificates(
     if ca_cert is None or (ca_key is not None and ca_cert.not_valid_after_utc <= renew_at):
         ca_cert, ca_key = _new_ca(now)
         _write_atomic(ca_key_path, _key_pem(ca_key), mode=0o600)
-        _write_atomic(ca_path, ca_cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+        _write_atomic(ca_path, ca_cert.public_bytes(serialization.Encoding.PEM), mode=0o600)
         ca_generated = True
 
     cert = _load_cert(cert_path) if cert_path.exists() else None
@@ -405,7 +401,7 @@ def ensure_certificates(
             sans += [v for v in _cert_sans(cert) if v not in sans]
         cert, key = _new_server_cert(ca_cert, ca_key, sans, now)
         _write_atomic(key_path, _key_pem(key), mode=0o600)
-        _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+        _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o600)
         cert_generated = True
 
     assert cert is not None

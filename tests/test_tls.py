@@ -83,8 +83,8 @@ def test_permissions(certs: CertPaths) -> None:
     assert _mode(tls_dir) == 0o700
     assert _mode(certs.key) == 0o600
     assert _mode(tls_dir / "ca-key.pem") == 0o600
-    assert _mode(certs.cert) == 0o644  # public, writable by the owner only
-    assert _mode(certs.ca) == 0o644
+    assert _mode(certs.cert) == 0o600  # public, but every file of the home is its owner's only
+    assert _mode(certs.ca) == 0o600
 
 
 def test_loose_permissions_are_tightened(tmp_path: Path) -> None:

@@ -82,3 +82,20 @@ def marketdata(
         result = run(subscribers=subscribers, l3_subscribers=l3_subscribers, interval_ms=interval_ms,
                      rate=rate, seconds=seconds, idle=idle, procs=procs, redis=redis)
     typer.echo(json.dumps(result))
+
+
+@app.command("soak")
+def soak(
+    seconds: float = typer.Option(60.0, min=1.0, max=86_400.0, help="Seconds of load before the restart check."),
+    traders: int = typer.Option(4, min=1, max=100, help="Traders placing, canceling and replacing orders."),
+    churners: int = typer.Option(20, min=0, max=1_000, help="Loops that connect, log in or subscribe, and close."),
+    slow_readers: int = typer.Option(10, min=0, max=1_000, help="level3 subscribers that never read."),
+    fuzzers: int = typer.Option(2, min=0, max=100, help="Connections sending random and hostile frames."),
+) -> None:
+    """Trading, connection churn, slow readers and fuzzed frames at once, then a restart that must lose no ack."""
+    from exchange.bench.soak import run
+
+    with cli_errors():
+        result = run(seconds=seconds, traders=traders, churners=churners, slow_readers=slow_readers,
+                     fuzzers=fuzzers)
+    typer.echo(json.dumps(result))

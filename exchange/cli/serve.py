@@ -38,6 +38,7 @@ from exchange.cli.common import (
     run,
     server_running,
 )
+from exchange.files import private_umask
 from exchange.paths import journal_dir
 
 __all__ = ["serve", "status", "stop"]
@@ -105,6 +106,7 @@ def serve(
 def _detach(root: Path, port: int) -> None:
     if server_running(root):
         fail(f"an exch server is already running on {root} (exch status)")
+    private_umask()  # the pid and log files, like the whole home, are the owner's only
     root.mkdir(parents=True, exist_ok=True)
     args = [a for a in sys.argv[1:] if a not in ("--detach", "-d")]
     log_path = root / LOG_FILE

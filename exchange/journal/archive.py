@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from exchange.files import exclusive_lock, fsync_path
+from exchange.files import exclusive_lock, fsync_path, private_umask
 from exchange.journal.checkpoint import CheckpointError, load_engine
 from exchange.paths import journal_dir
 from exchange.store.base import (
@@ -231,6 +231,7 @@ def check_file(path: Path, segment: Segment) -> ArchiveFile:
 def _write(path: Path, segment: Segment, source: str, chunks: Iterator[Sequence[Record]]) -> None:
     """Write an archive file of ``segment`` from its live records (checked on the way), fsynced."""
     _remove(path)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # the order history: the owner's only
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         # the file only counts once it is complete, checked and renamed: no rollback journal
@@ -258,7 +259,7 @@ def _write(path: Path, segment: Segment, source: str, chunks: Iterator[Sequence[
 def _locked(directory: Path) -> Iterator[None]:
     """One archiving run per directory at a time."""
     with exclusive_lock(directory / LOCK_FILE,
-                        lambda: ArchiveError(f"another exch journal archive is writing to {directory}"), 0o644):
+                        lambda: ArchiveError(f"another exch journal archive is writing to {directory}")):
         yield
 
 
@@ -428,7 +429,7 @@ def archive(
             for s in the_plan.segments
         ]
         return result
-    dest.mkdir(parents=True, exist_ok=True)
+    dest.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _locked(dest):
         result.leftovers = store.drop_archived_leftovers()
         for location in result.leftovers:
@@ -548,6 +549,7 @@ def restore(store: Store, dirs: Sequence[Path], *, report: Reporter | None = Non
     Raises:
         ArchiveError: a file is missing or damaged (nothing restored).
     """
+    private_umask()  # the restored live segments are the owner's only, like the rest of the home
     entries = sorted(store.archived_segments(), key=lambda e: e.first_seq, reverse=True)
     if not entries:
         return []
