@@ -25,7 +25,6 @@ import asyncio
 import functools
 import json
 import os
-import resource
 import shutil
 import ssl
 import subprocess
@@ -40,6 +39,7 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 
 from exchange.bench.gateway import _login, _provision, _start_exch
+from exchange.bench.proc import raise_fd_limit, rss_bytes
 from exchange.tls import client_context
 
 __all__ = ["run", "subscriber_main"]
@@ -52,11 +52,6 @@ class _Probe(msgspec.Struct):
 
 
 _probe = msgspec.json.Decoder(_Probe)
-
-
-def _rss(pid: int) -> int:
-    with open(f"/proc/{pid}/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
 
 
 def _cpu_s(pid: int) -> float:
@@ -257,20 +252,14 @@ def _fanout(urls: list[str], exch_url: str, home: Path, creds: list[tuple[str, s
 
 
 async def _idle_memory(url: str, home: Path, pid: int, idle: int) -> dict[str, Any]:
-    base = _rss(pid)
+    base = rss_bytes(pid)
     conns = await _open_many(url, home, idle)
     await asyncio.sleep(2.0)
-    grown = _rss(pid) - base
+    grown = rss_bytes(pid) - base
     for ws in conns:
         await ws.close()
     return {"idle_connections": idle, "server_rss_growth_bytes": grown,
             "bytes_per_idle_connection": round(grown / idle) if idle else 0}
-
-
-def _raise_fd_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _start_marketdata(home: Path, bus: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -297,7 +286,7 @@ def _start_marketdata(home: Path, bus: str) -> tuple[subprocess.Popen[bytes], st
 def run(*, subscribers: int = 1_000, l3_subscribers: int = 100, interval_ms: int = 100, rate: int = 1_000,
         seconds: float = 10.0, idle: int = 10_000, procs: int = 2, redis: str | None = None) -> dict[str, Any]:
     """Run the market-data benchmark and return its JSON object."""
-    _raise_fd_limit()
+    raise_fd_limit()
     home = Path(tempfile.mkdtemp(prefix="exch-bench-md-"))
     bus = f"{redis}{'&' if '?' in redis else '?'}prefix=bench{uuid.uuid4().hex[:8]}" if redis else None
     extra = ["--bus", bus] if bus else []

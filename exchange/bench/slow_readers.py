@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import resource
 import socket
 import ssl
 import time
@@ -32,26 +31,14 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-__all__ = ["rss_bytes", "slow_readers"]
+from exchange.bench.proc import raise_fd_limit, rss_bytes
+
+__all__ = ["open_stalled", "outcome", "slow_readers"]
 
 _MiB = 1024 * 1024
 
 
-def rss_bytes(pid: int) -> int:
-    """The resident set size of process ``pid`` (Linux)."""
-    with open(f"/proc/{pid}/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
-
-
-def _raise_fd_limit(wanted: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-
-
-async def _open_stalled(url: str, context: ssl.SSLContext | None, recv_buffer: int) -> ClientConnection:
+async def open_stalled(url: str, context: ssl.SSLContext | None, recv_buffer: int) -> ClientConnection:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "wss" else 80)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -68,7 +55,7 @@ async def _open_stalled(url: str, context: ssl.SSLContext | None, recv_buffer: i
         raise
 
 
-async def _outcome(ws: ClientConnection, timeout: float) -> str:
+async def outcome(ws: ClientConnection, timeout: float) -> str:
     """Read to the end: ``"open"``, ``"closed <code>"`` (a close frame came) or ``"cut"`` (none came)."""
     try:
         async with asyncio.timeout(timeout):
@@ -117,7 +104,7 @@ async def slow_readers(
         ``rss_before_mib``, ``rss_peak_mib``, ``rss_end_mib`` and ``rss_peak_per_connection_kib``
         (when ``pid`` is given), ``subscribes_sent`` and ``seconds``.
     """
-    _raise_fd_limit(n + 1_024)
+    raise_fd_limit(n + 1_024)
     context = ca if isinstance(ca, ssl.SSLContext) or ca is None else ssl.create_default_context(cafile=str(ca))
     request = json.dumps({"op": "subscribe", "channels": list(channels), "symbols": list(symbols)})
     peak = before = rss_bytes(pid) if pid is not None else 0
@@ -126,7 +113,7 @@ async def slow_readers(
     refused = 0
     sent = 0
     for start in range(0, n, chunk):
-        opened = await asyncio.gather(*(_open_stalled(url, context, recv_buffer) for _ in range(min(chunk, n - start))),
+        opened = await asyncio.gather(*(open_stalled(url, context, recv_buffer) for _ in range(min(chunk, n - start))),
                                       return_exceptions=True)
         for item in opened:
             if isinstance(item, ClientConnection):
@@ -155,7 +142,7 @@ async def slow_readers(
             next_subscribe += resubscribe_s
             sent += sum(await asyncio.gather(*(send(ws, 1) for ws in conns)))
     end = rss_bytes(pid) if pid is not None else 0
-    outcomes = Counter(await asyncio.gather(*(_outcome(ws, 2.0) for ws in conns)))
+    outcomes = Counter(await asyncio.gather(*(outcome(ws, 2.0) for ws in conns)))
     result: dict[str, Any] = {
         "n": n, "opened": len(conns), "refused": refused, "outcomes": dict(sorted(outcomes.items())),
         "subscribes_sent": sent, "seconds": round(time.monotonic() - started, 1),

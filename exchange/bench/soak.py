@@ -27,7 +27,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -37,13 +36,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from client import ClientError, ExchError, Session
 from client.session import Side
 from exchange.bench.gateway import _context, _open, _provision, _start_exch
-from exchange.bench.marketdata import _raise_fd_limit, _rss
+from exchange.bench.proc import raise_fd_limit, rss_bytes
+from exchange.bench.slow_readers import open_stalled, outcome
 from exchange.cli.common import run as run_loop
 from exchange.protocol import DoneMessage
 
@@ -129,27 +129,9 @@ async def _churn(url: str, home: Path, creds: list[tuple[str, str]], deadline: f
 
 async def _slow_reader(url: str, home: Path) -> ClientConnection:
     """A ``level3`` subscriber with a 4 KiB receive buffer that reads nothing after subscribing."""
-    parts = urlsplit(url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, (parts.hostname or "127.0.0.1", parts.port or 443))
-    ws = await connect(url, sock=sock, ssl=_context(home), server_hostname=parts.hostname, compression=None,
-                       ping_interval=None, max_queue=1, open_timeout=20)
+    ws = await open_stalled(url, _context(home), 4096)
     await ws.send(json.dumps({"op": "subscribe", "id": 1, "channels": ["level3"], "symbols": [SYMBOL]}))
     return ws
-
-
-async def _closed_by_server(ws: ClientConnection, quiet_s: float = 2.0) -> bool:
-    """Read what is buffered: True if the server closed the connection, False if it is still open."""
-    try:
-        while True:
-            await asyncio.wait_for(ws.recv(), quiet_s)
-    except ConnectionClosed:
-        return True
-    except TimeoutError:
-        await ws.close()
-        return False
 
 
 def _hostile(rng: random.Random) -> str | bytes:
@@ -233,7 +215,7 @@ async def _fuzz(url: str, home: Path, creds: tuple[str, str], deadline: float, t
 async def _sample_rss(pid: int, tally: _Tally, stop: asyncio.Event) -> None:
     while not stop.is_set():
         with contextlib.suppress(OSError):
-            tally.rss.append(_rss(pid))
+            tally.rss.append(rss_bytes(pid))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
 
@@ -262,8 +244,8 @@ async def _load(url: str, home: Path, pid: int, traders: list[_Trader], others: 
         *(_churn(url, home, others, deadline, tally) for _ in range(churners)),
         *(_fuzz(url, home, others[i % len(others)], deadline, tally, seed=1000 + i) for i in range(fuzzers)),
     )
-    closed = await asyncio.gather(*(_closed_by_server(ws) for ws in readers))
-    tally.slow_readers_closed = sum(closed)
+    ends = await asyncio.gather(*(outcome(ws, 2.0) for ws in readers))
+    tally.slow_readers_closed = sum(end != "open" for end in ends)
     await asyncio.sleep(0.5)  # the last pushes arrive
     states = [await _state(url, home, t) for t in traders]
     stop_sampling.set()
@@ -281,7 +263,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> int:
 def run(*, seconds: float = 60.0, traders: int = 4, churners: int = 20, slow_readers: int = 10,
         fuzzers: int = 2) -> dict[str, Any]:
     """Run the soak and return its JSON object (``lost_acks`` and ``server_crashes`` must be 0)."""
-    _raise_fd_limit()
+    raise_fd_limit()
     home = Path(tempfile.mkdtemp(prefix="exch-soak-"))
     try:
         proc, _ = _start_exch(home)  # first start: admin, symbols, certificates
@@ -295,10 +277,10 @@ def run(*, seconds: float = 60.0, traders: int = 4, churners: int = 20, slow_rea
         crashed = False
         try:
             time.sleep(0.5)
-            rss_start = _rss(proc.pid)
+            rss_start = rss_bytes(proc.pid)
             before = run_loop(_load(url, home, proc.pid, book, others, seconds=seconds, churners=churners,
                                       slow_readers=slow_readers, fuzzers=fuzzers, tally=tally))
-            rss_end = _rss(proc.pid)
+            rss_end = rss_bytes(proc.pid)
         finally:
             crashed = proc.poll() is not None  # it died before it was asked to stop
             exit_code = _stop(proc)
