@@ -36,6 +36,7 @@ from exchange.engine.commands import (
 from exchange.engine.core import Engine
 from exchange.engine.events import Applied, Done, Event, Match, Reject
 from exchange.engine.queries import balance, open_orders
+from exchange.gateway.candles import candles_handler
 from exchange.gateway.endpoint import Endpoint
 from exchange.gateway.forwarded import TrustedProxies
 from exchange.gateway.limits import GatewayLimits
@@ -72,6 +73,7 @@ from exchange.protocol.requests import (
     BalanceRequest,
     CancelAllRequest,
     CancelRequest,
+    CandlesRequest,
     DepositRequest,
     HaltRequest,
     Login,
@@ -199,6 +201,7 @@ class Gateway(Endpoint):
             UserDisableRequest: self._user_disable,
             UserEnableRequest: self._user_enable,
             DepositRequest: self._deposit,
+            CandlesRequest: candles_handler(self),
         })
 
     # ------------------------------------------------------------ connections

@@ -17,10 +17,12 @@ from exchange.engine.commands import OrderType, Side, TimeInForce
 
 __all__ = [
     "ADMIN_OPS",
+    "CANDLE_INTERVALS",
     "MAX_BATCH",
     "TRADER_OPS",
     "BalanceRequest",
     "BatchRequest",
+    "CandlesRequest",
     "CancelAllRequest",
     "CancelRequest",
     "Channel",
@@ -203,11 +205,25 @@ class SymbolAddRequest(_Request, tag="symbol_add"):
     lot: Annotated[int, msgspec.Meta(ge=1)] = 1
 
 
+CANDLE_INTERVALS: Final = (60, 300, 900, 3600, 86400)
+"""The candle widths ``candles`` serves, in seconds (1 minute to 1 day)."""
+
+
+class CandlesRequest(_Request, tag="candles"):
+    """OHLC candles of a symbol's trades (public): the last ``limit`` intervals before ``end_ts``."""
+
+    symbol: Symbol
+    interval_s: Literal[60, 300, 900, 3600, 86400] = 60
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 300
+    end_ts: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
 Request = (
     Login | OrderRequest | CancelRequest | ReplaceRequest | CancelAllRequest | OrdersRequest
     | BalanceRequest | SymbolsRequest | SubscribeRequest | UnsubscribeRequest | BatchRequest
     | PingRequest | UserAddRequest | UserListRequest | DepositRequest | UserDisableRequest
     | UserEnableRequest | SessionsRequest | HaltRequest | ResumeRequest | SymbolAddRequest
+    | CandlesRequest
 )
 
 TRADER_OPS: Final = frozenset({"order", "cancel", "replace", "cancel_all", "orders", "balance"})
