@@ -14,7 +14,9 @@ except under ``CI=true``, where they fail.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -107,6 +109,14 @@ class Browser:
         self.wait_for("([sel, text]) => (document.querySelector(sel)?.textContent ?? '').includes(text)",
                       [selector, text], timeout_ms)
 
+    async def until(self, js: str, arg: Any = None) -> None:
+        """:meth:`wait_for` off the event loop (so the test's client sessions keep reading)."""
+        await asyncio.to_thread(self.wait_for, js, arg)
+
+    async def until_text(self, selector: str, text: str) -> None:
+        """:meth:`wait_text` off the event loop."""
+        await asyncio.to_thread(self.wait_text, selector, text)
+
     def screenshot(self, step: str) -> Path:
         """Save the page as ``tests/artifacts/web/NAME-STEP.png``."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -117,10 +127,8 @@ class Browser:
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(RuntimeError, AssertionError, OSError, ValueError):
                 self.call("close")
-            except (RuntimeError, AssertionError, OSError, ValueError):
-                pass
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:

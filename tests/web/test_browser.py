@@ -15,8 +15,6 @@ from client import Session
 from tests.gateway.conftest import ProcServer, StartProc
 from tests.web.conftest import Browser, OpenBrowser
 
-LADDER_ROWS = "(sel) => document.querySelectorAll(sel).length"
-
 
 async def _admin(server: ProcServer) -> Session:
     s = await Session.connect(server.url, home=server.home, proxy=None)
@@ -27,8 +25,7 @@ async def _admin(server: ProcServer) -> Session:
 async def _page(browser: Browser, server: ProcServer) -> None:
     """Open the page (anonymous) and wait until the ACME book is synced."""
     await asyncio.to_thread(browser.call, "goto", f"https://127.0.0.1:{server.port}/#ACME")
-    await asyncio.to_thread(
-        browser.wait_for, "() => document.querySelector('#book-state').textContent.startsWith('seq')")
+    await browser.until("() => document.querySelector('#book-state').textContent.startsWith('seq')")
 
 
 def _no_page_errors(browser: Browser) -> None:
@@ -56,71 +53,71 @@ async def test_log_in_buy_from_another_trader_see_fill_ladder_and_charts(
         # Bob offers 40 @ 101.25 and 60 @ 101.50 from the Python client: the ladder shows both live.
         await bob.order("ACME", "sell", 40, price=10125)
         await bob.order("ACME", "sell", 60, price=10150)
-        await asyncio.to_thread(browser.wait_for, LADDER_ROWS, "#ladder .row.ask")
-        await asyncio.to_thread(browser.wait_for, "(n) => document.querySelectorAll('#ladder .row.ask').length === n", 2)
+        await browser.until("(n) => document.querySelectorAll('#ladder .row.ask').length === n", 2)
         assert browser.call("getAttribute", "#ladder .row.ask[data-price='10125']", "data-qty") == "40"
         assert "asks 2 levels 100 shares from 101.25" in str(browser.call("getAttribute", "#depth", "aria-label"))
-        await asyncio.to_thread(browser.screenshot, "1-market-view")
+        browser.screenshot("1-market-view")
 
         # Alice logs in and buys 25 at $101.30 (limit, GTC): it trades 25 @ 101.25 with bob.
         browser.call("fill", "#login-user", "alice")
         browser.call("fill", "#login-pass", "alice-password")
         browser.call("click", "#login-go")
-        await asyncio.to_thread(browser.wait_for, "() => !document.querySelector('#who').hidden")
+        await browser.until("() => !document.querySelector('#who').hidden")
         assert browser.text("#who-name") == "alice"
-        await asyncio.to_thread(browser.wait_for,
-                                "() => document.querySelector('#balance').textContent.includes('$10,000.00')")
+        await browser.until_text("#balance", "$10,000.00")
         browser.call("fill", "#o-price", "101.30")
         browser.call("fill", "#o-qty", "25")
-        browser.wait_text("#o-est", "cost $2,532.50")
+        await browser.until_text("#o-est", "cost $2,532.50")
         browser.call("click", "#o-submit")
-        await asyncio.to_thread(browser.wait_for, "() => document.querySelectorAll('#fills tr').length === 1")
+        await browser.until("() => document.querySelectorAll('#fills tr').length === 1")
         fill_row = browser.text("#fills tr")
         assert "101.25" in fill_row and "25" in fill_row and "taker" in fill_row
         assert "filled" in browser.text("#o-msg")
 
         # The ladder now shows 15 left at 101.25; the depth chart, tape, candles and balance moved.
-        await asyncio.to_thread(browser.wait_for,
-                                "() => document.querySelector(\"#ladder .row.ask[data-price='10125']\")"
-                                "?.dataset.qty === '15'")
+        await browser.until("() => document.querySelector(\"#ladder .row.ask[data-price='10125']\")"
+                            "?.dataset.qty === '15'")
         assert "asks 2 levels 75 shares" in str(browser.call("getAttribute", "#depth", "aria-label"))
-        await asyncio.to_thread(browser.wait_for,
-                                "() => document.querySelector('#candles').getAttribute('aria-label')"
-                                ".includes('last close 101.25 volume 25')")
+        await browser.until("() => document.querySelector('#candles').getAttribute('aria-label')"
+                            ".includes('last close 101.25 volume 25')")
         assert "101.25" in browser.text("#tape")
-        await asyncio.to_thread(browser.wait_for,
-                                "() => document.querySelector('#balance').textContent.includes('$7,468.75')")
+        await browser.until_text("#balance", "$7,468.75")
         assert "25 sh" in browser.text("#balance")
+        assert (await bob.balance()).cash == 25 * 10125  # the other side, seen from the Python client
 
         # A resting bid of alice's shows in the ladder with its queue position, then is replaced and canceled.
         browser.call("fill", "#o-price", "100.00")
         browser.call("fill", "#o-qty", "10")
         browser.call("click", "#o-submit")
-        await asyncio.to_thread(browser.wait_for, "() => document.querySelectorAll('#orders tr[data-order-id]').length"
-                                " === 1")
-        await asyncio.to_thread(browser.wait_for,
-                                "() => document.querySelector(\"#ladder .row.bid[data-price='10000'] .mine\")"
-                                "?.textContent === '10 #1/1'")
-        await asyncio.to_thread(browser.screenshot, "2-after-fill")
+        await browser.until("() => document.querySelectorAll('#orders tr[data-order-id]').length === 1")
+        await browser.until("() => document.querySelector(\"#ladder .row.bid[data-price='10000'] .mine\")"
+                            "?.textContent === '10 #1/1'")
+        browser.screenshot("2-after-fill")
         browser.call("click", "#orders tr[data-order-id] button:has-text('Modify')")
         browser.call("fill", "#orders input[aria-label='price']", "99.50")
         browser.call("click", "#orders button:has-text('Save')")
-        await asyncio.to_thread(browser.wait_for,
-                                "() => document.querySelector(\"#ladder .row.bid[data-price='9950']\")"
-                                "?.classList.contains('own')")
+        await browser.until("() => document.querySelector(\"#ladder .row.bid[data-price='9950']\")"
+                            "?.classList.contains('own')")
         open_orders = await _orders_of(server, "alice", "alice-password")
         assert [(o.price, o.remaining) for o in open_orders] == [(9950, 10)]
         browser.call("click", "#orders tr[data-order-id] button:has-text('Cancel')")
-        await asyncio.to_thread(browser.wait_for, "() => !document.querySelector('#orders tr[data-order-id]')")
+        await browser.until("() => !document.querySelector('#orders tr[data-order-id]')")
         assert await _orders_of(server, "alice", "alice-password") == []
 
         # A refused order shows the server's precise error and changes nothing.
         browser.call("fill", "#o-price", "1000.00")
         browser.call("fill", "#o-qty", "1000")
         browser.call("click", "#o-submit")
-        await asyncio.to_thread(browser.wait_for,
-                                "() => document.querySelector('#o-msg').textContent.startsWith('insufficient_funds')")
-        await asyncio.to_thread(browser.screenshot, "3-refused")
+        await browser.until("() => document.querySelector('#o-msg').textContent.startsWith('insufficient_funds')")
+        browser.screenshot("3-refused")
+        assert await _orders_of(server, "alice", "alice-password") == []
+        assert "$7,468.75" in browser.text("#balance")
+
+        # A reload logs in again with the session's token (no password) and shows the same account.
+        browser.call("reload")
+        await browser.until("() => !document.querySelector('#who').hidden")
+        await browser.until_text("#balance", "$7,468.75")
+        assert browser.text("#who-name") == "alice"
         _no_page_errors(browser)
     finally:
         await bob.close()
