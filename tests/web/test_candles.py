@@ -7,9 +7,9 @@ import time
 import pytest
 
 from client import ExchError
-from exchange.gateway.candles import fold_candles
-from exchange.protocol import Candle, CandlesReply
-from exchange.store.base import Trade
+from exchange.gateway.candles import MAX_INTERVALS, CandleCache, fold_candles
+from exchange.protocol import Candle, CandlesReply, CandlesRequest
+from exchange.store.base import Store, Trade
 from tests.gateway.conftest import Exchange
 
 MINUTE = 60 * 1_000_000_000
@@ -75,3 +75,43 @@ def test_fold_candles_buckets_by_interval_and_leaves_out_quiet_ones_and_the_wind
         Candle(ts=t0 + 2 * MINUTE, open=10010, high=10010, low=10010, close=10010, volume=1, trades=1),
         Candle(ts=t0 + 3 * MINUTE, open=9900, high=9900, low=9900, close=9900, volume=4, trades=1),
     ]
+
+
+def test_the_cache_folds_only_new_trades_and_matches_a_full_fold(store: Store) -> None:
+    """Each request folds what was committed since the last; the answer equals folding everything."""
+    now = 1_700_000_000 * 10**9 + 30 * 10**9
+    t0 = now - now % MINUTE - 10 * MINUTE
+    cache = CandleCache()
+    request = CandlesRequest(symbol="ACME", interval_s=60, limit=20)
+    store.add_trades([_trade(t0 + i * 20 * 10**9, 10000 + i, 1, i + 1) for i in range(15)])
+    first = cache.candles(store, request, now)
+    assert sum(c.trades for c in first) == 15
+    # More trades, one of them stamped before the newest folded (a clock step back of 2 s).
+    late = [_trade(t0 + 15 * 20 * 10**9, 10100, 5, 16), _trade(t0 + 14 * 20 * 10**9 - 2 * 10**9, 9000, 2, 17)]
+    store.add_trades(late)
+    second = cache.candles(store, request, now)
+    window_end = now - now % MINUTE + MINUTE
+    everything = fold_candles(store.trades(symbol="ACME"), MINUTE, window_end - 20 * MINUTE, window_end)
+    assert second == everything
+    assert sum(c.trades for c in second) == 17 and min(c.low for c in second) == 9000
+    assert first[-1].close != second[-1].close or len(second) > len(first)  # the new trades changed the answer
+    # The reply's candles are copies: folding more later does not change what was answered.
+    store.add_trades([_trade(t0 + 16 * 20 * 10**9, 1, 1, 18)])
+    snapshot = [c.low for c in second]
+    cache.candles(store, request, now)
+    assert [c.low for c in second] == snapshot
+    # A window beyond what the cache keeps (paging far back) is folded for that request alone.
+    old = CandlesRequest(symbol="ACME", interval_s=60, limit=5, end_ts=now - 2000 * MINUTE)
+    assert cache.candles(store, old, now) == []
+    store.add_trades([_trade(now - 2000 * MINUTE, 4242, 3, 19)])
+    assert [(c.open, c.volume) for c in cache.candles(store, old, now)] == [(4242, 3)]
+
+
+def test_the_cache_forgets_candles_that_fall_out_of_the_window(store: Store) -> None:
+    now = 1_700_000_000 * 10**9
+    cache = CandleCache()
+    request = CandlesRequest(symbol="ACME", interval_s=60, limit=MAX_INTERVALS)
+    store.add_trades([_trade(now - 999 * MINUTE, 10000, 1, 1), _trade(now, 10001, 1, 2)])
+    assert len(cache.candles(store, request, now)) == 2
+    later = now + 2 * MINUTE  # the oldest candle is now more than MAX_INTERVALS intervals back
+    assert [c.open for c in cache.candles(store, request, later)] == [10001]
