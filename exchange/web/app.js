@@ -39,7 +39,7 @@ function touch(...parts) {
 }
 
 const wire = new Wire(sameOriginUrl(), { onOpen, onPush, onState });
-const candleChart = new CandleChart(byId("candles"));
+const candleChart = new CandleChart(byId("candles"), byId("candles-empty"));
 const depthChart = new DepthChart(byId("depth"));
 
 // ------------------------------------------------------------------ connection
@@ -239,6 +239,9 @@ for (const b of form.querySelectorAll(".side")) {
   });
 }
 for (const el of [fType, fTif, fPrice, fQty, fPost]) el.addEventListener("input", () => touch("form"));
+let limitTif = "gtc"; // what the person chose for limit orders (market orders cannot be GTC)
+fTif.addEventListener("input", () => { if (fType.value === "limit") limitTif = fTif.value; });
+fType.addEventListener("input", () => { if (fType.value === "limit") fTif.value = limitTif; });
 
 function say(text, kind = "") {
   const el = byId("o-msg");

@@ -17,9 +17,13 @@ export function bucket(ts, intervalS) {
 }
 
 export class CandleChart {
-  /** @param {HTMLElement} el */
-  constructor(el) {
+  /**
+   * @param {HTMLElement} el where the chart goes
+   * @param {HTMLElement} empty shown while there is no candle
+   */
+  constructor(el, empty) {
     this.el = el;
+    this.empty = empty;
     this.intervalS = 60;
     this.bars = new Map(); // time (s) -> {time, open, high, low, close, volume}
     this.chart = createChart(el, {
@@ -83,6 +87,7 @@ export class CandleChart {
   #label() {
     const bars = [...this.bars.values()];
     const last = bars[bars.length - 1];
+    this.empty.hidden = bars.length > 0;
     this.el.setAttribute(
       "aria-label",
       `Candles: ${bars.length}` + (last ? `, last close ${price(last.close)} volume ${last.volume}` : ""),

@@ -109,6 +109,7 @@ export class DepthChart {
     };
     side(this.bids, BID, -1);
     side(this.asks, ASK, 1);
+    if (!this.bids.length || !this.asks.length) return; // no spread: no mid line
     g.strokeStyle = "#5d606b";
     g.setLineDash([3, 3]);
     g.beginPath();

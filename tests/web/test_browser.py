@@ -58,8 +58,12 @@ async def test_log_in_buy_from_another_trader_see_fill_ladder_and_charts(
         assert "asks 2 levels 100 shares from 101.25" in str(browser.call("getAttribute", "#depth", "aria-label"))
         browser.screenshot("1-market-view")
 
-        # Alice logs in and buys 25 at $101.30 (limit, GTC): it trades 25 @ 101.25 with bob.
+        # A wrong password gets the server's one refusal; alice then logs in and buys 25 at $101.30
+        # (limit, GTC): it trades 25 @ 101.25 with bob.
         browser.call("fill", "#login-user", "alice")
+        browser.call("fill", "#login-pass", "not-her-password")
+        browser.call("click", "#login-go")
+        await browser.until_text("#login-msg", "invalid username or password")
         browser.call("fill", "#login-pass", "alice-password")
         browser.call("click", "#login-go")
         await browser.until("() => !document.querySelector('#who').hidden")
