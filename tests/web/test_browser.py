@@ -84,7 +84,7 @@ async def test_log_in_buy_from_another_trader_see_fill_ladder_and_charts(
         assert "asks 2 levels 75 shares" in str(browser.call("getAttribute", "#depth", "aria-label"))
         await browser.until("() => document.querySelector('#candles').getAttribute('aria-label')"
                             ".includes('last close 101.25 volume 25')")
-        assert "101.25" in browser.text("#tape")
+        await browser.until_text("#tape", "101.25")
         await browser.until_text("#balance", "$7,468.75")
         assert "25 sh" in browser.text("#balance")
         assert (await bob.balance()).cash == 25 * 10125  # the other side, seen from the Python client
