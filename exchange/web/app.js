@@ -489,6 +489,10 @@ function renderBalance() {
 function renderOrders() {
   const tbody = byId("orders");
   const book = S.feed?.book;
+  // Rows are rebuilt as the book moves (queue positions): keep the focus of a Modify being typed.
+  const active = tbody.contains(document.activeElement) ? document.activeElement : null;
+  const focus = active?.getAttribute("aria-label");
+  const caret = active?.selectionStart;
   fill(tbody, S.orders.map((o) => {
     const editing = S.editing?.order_id === o.order_id;
     const q = o.symbol === S.symbol ? book?.queue(o.order_id) : null;
@@ -515,6 +519,11 @@ function renderOrders() {
       h("td", { class: "muted" }, queue), h("td", {}, actions));
   }));
   if (!S.orders.length) fill(tbody, h("tr", {}, h("td", { colspan: 9, class: "muted" }, S.user ? "no open orders" : "")));
+  const again = focus ? tbody.querySelector(`input[aria-label="${focus}"]`) : null;
+  if (again) {
+    again.focus();
+    if (caret != null) again.setSelectionRange(caret, caret);
+  }
 }
 
 function renderFills() {

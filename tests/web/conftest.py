@@ -77,6 +77,7 @@ class Browser:
         self.proc = proc
         self.name = name
         self.shots: list[Path] = []
+        self.seq = 0
         self.first_reply = self._read()
 
     def _read(self) -> Any:
@@ -85,6 +86,8 @@ class Browser:
         if not line:
             raise RuntimeError(f"the browser driver exited ({self.proc.poll()})")
         reply = json.loads(line)
+        if reply.get("seq") != self.seq:
+            raise RuntimeError(f"browser driver answered request {reply.get('seq')}, not {self.seq}: {line[:200]}")
         if not reply["ok"]:
             raise AssertionError(f"browser: {reply['error']}")
         return reply["value"]
@@ -92,7 +95,8 @@ class Browser:
     def call(self, method: str, *args: Any) -> Any:
         """Run ``page.METHOD(*args)`` and return its (JSON) value; a Playwright error raises."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"method": method, "args": list(args)}) + "\n")
+        self.seq += 1
+        self.proc.stdin.write(json.dumps({"seq": self.seq, "method": method, "args": list(args)}) + "\n")
         self.proc.stdin.flush()
         return self._read()
 
@@ -165,4 +169,7 @@ def open_browser(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Ope
 
     yield start
     for b in opened:
+        with contextlib.suppress(RuntimeError, AssertionError, OSError, ValueError):
+            b.screenshot("last")  # the page as the test left it (a failure's evidence)
+            (ARTIFACTS / f"{b.name}-console.json").write_text(json.dumps(b.call("logs"), indent=1))
         b.close()

@@ -1,7 +1,8 @@
 // A line-oriented bridge from pytest to a real Chromium (Debian's /usr/bin/chromium) through
 // playwright-core. One JSON request per stdin line, one JSON reply per stdout line:
 //   {"method": "goto", "args": ["https://..."]}      -> {"ok": true, "value": ...}
-// `method` is a Playwright Page method; "logs" returns (and clears) the console messages and
+// `method` is a Playwright Page method (for evaluate and waitForFunction, args[0] is the source of
+// a JS function); "logs" returns (and clears) the console messages and
 // page errors seen so far; "close" ends the browser. Launch options come from argv[2] (JSON).
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
@@ -19,11 +20,11 @@ let logs = [];
 page.on("console", (m) => logs.push({ kind: m.type(), text: m.text() }));
 page.on("pageerror", (e) => logs.push({ kind: "pageerror", text: String(e) }));
 
-const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
-out({ ok: true, value: "ready" });
+process.stdout.write(JSON.stringify({ seq: 0, ok: true, value: "ready" }) + "\n");
 for await (const line of createInterface({ input: process.stdin })) {
   if (!line.trim()) continue;
-  const { method, args = [] } = JSON.parse(line);
+  const { seq, method, args = [] } = JSON.parse(line);
+  const out = (obj) => process.stdout.write(JSON.stringify({ seq, ...obj }) + "\n");
   try {
     if (method === "close") {
       await context.close();
@@ -36,6 +37,11 @@ for await (const line of createInterface({ input: process.stdin })) {
       continue;
     }
     if (typeof page[method] !== "function") throw new Error(`no page method ${method}`);
+    // Playwright treats a string as an expression: "() => x" would evaluate to a function (truthy,
+    // so a wait would end at once). Turn function source into a function before passing it.
+    if ((method === "evaluate" || method === "waitForFunction") && typeof args[0] === "string") {
+      args[0] = new Function(`return (${args[0]});`)();
+    }
     const value = await page[method](...args);
     out({ ok: true, value: value === undefined || typeof value === "object" && value !== null && !Array.isArray(value) && value.constructor?.name !== "Object" ? null : value });
   } catch (e) {

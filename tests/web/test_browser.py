@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from client import Session
 from tests.gateway.conftest import ProcServer, StartProc
 from tests.web.conftest import Browser, OpenBrowser
@@ -45,6 +47,8 @@ async def test_log_in_buy_from_another_trader_see_fill_ladder_and_charts(
     await bob.login("bob", "bob-password")
     browser = open_browser(server.home)
     try:
+        with pytest.raises(AssertionError, match="Timeout"):  # the harness's waits do wait, and can fail
+            browser.wait_for("() => false", None, 300)
         await _page(browser, server)
         # Read-only market view without login: an empty book, the order form locked.
         assert browser.text("#o-submit") == "Log in to trade"
@@ -52,7 +56,7 @@ async def test_log_in_buy_from_another_trader_see_fill_ladder_and_charts(
 
         # Bob offers 40 @ 101.25 and 60 @ 101.50 from the Python client: the ladder shows both live.
         await bob.order("ACME", "sell", 40, price=10125)
-        await bob.order("ACME", "sell", 60, price=10150)
+        far_ask = await bob.order("ACME", "sell", 60, price=10150)
         await browser.until("(n) => document.querySelectorAll('#ladder .row.ask').length === n", 2)
         assert browser.call("getAttribute", "#ladder .row.ask[data-price='10125']", "data-qty") == "40"
         assert "asks 2 levels 100 shares from 101.25" in str(browser.call("getAttribute", "#depth", "aria-label"))
@@ -99,6 +103,11 @@ async def test_log_in_buy_from_another_trader_see_fill_ladder_and_charts(
         browser.screenshot("2-after-fill")
         browser.call("click", "#orders tr[data-order-id] button:has-text('Modify')")
         browser.call("fill", "#orders input[aria-label='price']", "99.50")
+        # The book moves while the new price is being typed: the rows are rebuilt, the typing is kept.
+        await bob.cancel(far_ask.order_id)
+        await browser.until("() => !document.querySelector(\"#ladder .row.ask[data-price='10150']\")")
+        assert browser.call("evaluate", "() => [document.activeElement.getAttribute('aria-label'), "
+                                        "document.activeElement.value]") == ["price", "99.50"]
         browser.call("click", "#orders button:has-text('Save')")
         await browser.until("() => document.querySelector(\"#ladder .row.bid[data-price='9950']\")"
                             "?.classList.contains('own')")
