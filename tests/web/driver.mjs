@@ -3,7 +3,8 @@
 //   {"method": "goto", "args": ["https://..."]}      -> {"ok": true, "value": ...}
 // `method` is a Playwright Page method (for evaluate and waitForFunction, args[0] is the source of
 // a JS function); "logs" returns (and clears) the console messages and
-// page errors seen so far; "close" ends the browser. Launch options come from argv[2] (JSON).
+// page errors seen so far; "routeWs", "dropNext" and "wsFrames" cut into the page's WebSocket
+// (to lose a frame on purpose); "close" ends the browser. Launch options come from argv[2] (JSON).
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
@@ -17,6 +18,9 @@ const context = await chromium.launchPersistentContext(opts.userDataDir, {
 const page = context.pages()[0] ?? (await context.newPage());
 page.setDefaultTimeout(opts.timeoutMs ?? 15000);
 let logs = [];
+let dropNext = null;
+const wsSent = [];
+const wsDropped = [];
 page.on("console", (m) => logs.push({ kind: m.type(), text: m.text() }));
 page.on("pageerror", (e) => logs.push({ kind: "pageerror", text: String(e) }));
 
@@ -30,6 +34,33 @@ for await (const line of createInterface({ input: process.stdin })) {
       await context.close();
       out({ ok: true, value: null });
       break;
+    }
+    if (method === "routeWs") {
+      // Put this bridge between the page and the server's WebSocket: it records what the page
+      // sends, and drops the next server frame containing the text given to "dropNext".
+      await page.routeWebSocket(/\/ws$/, (ws) => {
+        const server = ws.connectToServer();
+        ws.onMessage((m) => { wsSent.push(String(m)); server.send(m); });
+        server.onMessage((m) => {
+          if (dropNext !== null && String(m).includes(dropNext)) {
+            dropNext = null;
+            wsDropped.push(String(m));
+            return;
+          }
+          ws.send(m);
+        });
+      });
+      out({ ok: true, value: null });
+      continue;
+    }
+    if (method === "dropNext") {
+      dropNext = args[0];
+      out({ ok: true, value: null });
+      continue;
+    }
+    if (method === "wsFrames") {
+      out({ ok: true, value: { sent: wsSent.splice(0), dropped: wsDropped.splice(0) } });
+      continue;
     }
     if (method === "logs") {
       out({ ok: true, value: logs });

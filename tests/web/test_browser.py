@@ -9,6 +9,7 @@ depth chart, the candles, the balance and the tape change. Screenshots land in
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -141,3 +142,40 @@ async def _orders_of(server: ProcServer, user: str, password: str) -> list[Any]:
     async with Session.connect(server.url, home=server.home, proxy=None) as s:
         await s.login(user, password)
         return list((await s.orders()).orders)
+
+
+async def test_a_lost_l3_message_is_a_gap_the_page_resubscribes_and_resyncs(
+    proc_server: StartProc, open_browser: OpenBrowser
+) -> None:
+    """docs/protocol.md "Building a local book": on a gap, resubscribe; the new snapshot is the truth."""
+    server = proc_server()
+    admin = await _admin(server)
+    await admin.user_add("bob", "bob-password", positions={"ACME": 100})
+    bob = await Session.connect(server.url, home=server.home, proxy=None)
+    await bob.login("bob", "bob-password")
+    browser = open_browser(server.home)
+    try:
+        browser.call("routeWs")
+        await _page(browser, server)
+        browser.call("wsFrames")  # forget the start-up frames
+        browser.call("dropNext", '"type":"l3"')
+        await bob.order("ACME", "sell", 10, price=10200)  # its l3 never reaches the page
+        frames = browser.call("wsFrames")
+        while not frames["dropped"]:
+            await asyncio.sleep(0.05)
+            frames = browser.call("wsFrames")
+        assert '"price":10200' in frames["dropped"][0]
+        assert browser.call("evaluate", "() => document.querySelector(\"#ladder .row[data-price='10200']\")") is None
+        await bob.order("ACME", "sell", 20, price=10300)  # seq 2 after 0: a gap
+        await browser.until("() => document.querySelector(\"#ladder .row[data-price='10200']\")?.dataset.qty === '10'")
+        await browser.until("() => document.querySelector(\"#ladder .row[data-price='10300']\")?.dataset.qty === '20'")
+        await browser.until_text("#book-state", "seq 2")
+        sent = [json.loads(f) for f in browser.call("wsFrames")["sent"]]
+        ops = [(f["op"], f.get("channels"), f.get("symbols")) for f in sent]
+        assert ("unsubscribe", ["level3"], ["ACME"]) in ops
+        assert ops.index(("subscribe", ["level3"], ["ACME"])) > ops.index(("unsubscribe", ["level3"], ["ACME"]))
+        browser.screenshot("resynced")
+        _no_page_errors(browser)
+    finally:
+        await bob.close()
+        await admin.close()
