@@ -106,6 +106,7 @@ class ServerConfig:
     proxy_header: str = DEFAULT_HEADER  # the one header read from them (x-forwarded-for, forwarded, …)
     archive_to: Path | None = None  # move journal segments no kept checkpoint needs here (None: keep all)
     archive_interval_s: float = 3600.0  # how often (and once at start) when ``archive_to`` is set
+    web: bool = True  # serve the browser client at / (exch serve --no-web: off)
 
 
 @dataclass
@@ -342,7 +343,7 @@ async def _serve(
             config.host,
             config.port,
             ssl=ssl_context,
-            process_request=http_handler(gateway),
+            process_request=http_handler(gateway, web=config.web),
             **websocket_options(config.limits, server_header="exch"),
         ) as server:
             port = _bound_port(server) or config.port
@@ -364,6 +365,8 @@ async def _serve(
             gateway.accepting = True
             say(f"exch serving {info.url} (engine seq {ledger.engine.seq}, "
                 f"{len(ledger.engine.books)} symbols, home {home})")
+            if config.web:
+                say(f"web client at {info.url.removesuffix(WS_PATH).replace('ws', 'http', 1)}/")
             if gateway.trusted_proxies:
                 say(f"client addresses from {gateway.trusted_proxies}")
             if ready is not None:

@@ -72,6 +72,7 @@ def serve(
     archive_to: Path | None = typer.Option(
         None, "--archive-to", metavar="DIR", help="At start and hourly, move journal segments no kept checkpoint "
         "needs into DIR (as exch journal archive --to DIR; default: keep the whole journal live)."),
+    web: bool = typer.Option(True, "--web/--no-web", help="Serve the browser trading client at https://HOST:PORT/."),
 ) -> None:
     """Run the exchange: TLS WebSocket gateway, engine, journal (foreground unless --detach)."""
     with cli_errors():
@@ -94,7 +95,7 @@ def serve(
             symbols=[s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else (),
             db=db, certfile=certfile, keyfile=keyfile, insecure=insecure, tls_names=tls_name, fsync=fsync,
             bcrypt_rounds=bcrypt_rounds, bus=bus, trusted_proxies=trusted_proxy, proxy_header=header,
-            archive_to=archive_to,
+            archive_to=archive_to, web=web,
             limits=listener_limits(messages_per_s=messages_per_s, orders_per_s=orders_per_s,
                                    max_connections=max_connections, max_per_address=max_per_address,
                                    max_output_mib=max_output_mib),

@@ -35,6 +35,7 @@ from exchange.engine.commands import (
 from exchange.engine.core import Engine
 from exchange.engine.events import Applied, Done, Event, Match, Reject
 from exchange.engine.queries import balance, open_orders
+from exchange.gateway.candles import candles_handler
 from exchange.gateway.endpoint import Endpoint
 from exchange.gateway.forwarded import TrustedProxies
 from exchange.gateway.history import History
@@ -73,6 +74,7 @@ from exchange.protocol.requests import (
     BalanceRequest,
     CancelAllRequest,
     CancelRequest,
+    CandlesRequest,
     DepositRequest,
     HaltRequest,
     HistoryRequest,
@@ -204,6 +206,7 @@ class Gateway(Endpoint):
             UserEnableRequest: self._user_enable,
             DepositRequest: self._deposit,
             HistoryRequest: History(store=store, executor=store_executor, engine=self.engine, reply=self._reply),
+            CandlesRequest: candles_handler(self),
         })
 
     # ------------------------------------------------------------ connections

@@ -1,11 +1,14 @@
-"""Plain HTTP on a WebSocket port: ``/healthz``, ``/metrics``, and the ``/ws`` gate.
+"""Plain HTTP on a WebSocket port: ``/healthz``, ``/metrics``, the web client, and the ``/ws`` gate.
 
 Both servers — the exchange and ``exch marketdata`` — answer plain HTTP on the
 port they serve WebSockets on: ``/healthz`` (200 with a small JSON body while
 serving, 503 while starting or shutting down), ``/metrics`` on the exchange
 (Prometheus text), 404 elsewhere. ``/ws`` opens the WebSocket handshake unless
 the endpoint is not accepting or is full (503), or the client's address has
-as many connections as ``max_per_address`` allows (429).
+as many connections as ``max_per_address`` allows (429). The exchange also serves the
+browser client (:mod:`exchange.web`) at ``/`` and ``/assets/…`` unless started
+with ``--no-web``: a fixed table of files with a strict Content-Security-Policy
+and ETag revalidation.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ if TYPE_CHECKING:
 
     from exchange.gateway.core import Gateway
     from exchange.gateway.endpoint import Endpoint
+    from exchange.web import WebAsset
 
 __all__ = [
+    "CONTENT_SECURITY_POLICY",
     "WS_PATH",
     "Route",
     "endpoint_http",
@@ -32,10 +37,26 @@ __all__ = [
     "http_handler",
     "http_response",
     "metrics_text",
+    "web_response",
 ]
 
 WS_PATH = "/ws"
 Route = Callable[[], Response]
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+"""The web client's policy: its own files only; WebSockets to the same origin (``'self'``)."""
+_WEB_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+    ("Cache-Control", "no-cache"),  # keep it, but ask (If-None-Match) before using it
+)
 
 
 def http_response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
@@ -53,10 +74,22 @@ def health_response(body: Mapping[str, Any]) -> Response:
     return http_response(status, json.dumps(body).encode() + b"\n", "application/json")
 
 
-def endpoint_http(endpoint: Endpoint, routes: Mapping[str, Route]) -> Callable[[ServerConnection, Request],
-                                                                             Response | None]:
-    """The ``process_request`` hook: the ``/ws`` gate, then ``routes``, else 404."""
-    known = ", ".join([WS_PATH, *routes])
+def web_response(asset: WebAsset, request: Request) -> Response:
+    """One file of the web client: 200 with its bytes, or 304 when the browser's copy is current."""
+    tags = {t.strip().removeprefix("W/") for t in request.headers.get("If-None-Match", "").split(",")}
+    headers = Headers([("ETag", asset.etag), *_WEB_HEADERS, ("Connection", "close")])
+    if asset.etag in tags:
+        return Response(HTTPStatus.NOT_MODIFIED.value, HTTPStatus.NOT_MODIFIED.phrase, headers, b"")
+    headers["Content-Type"] = asset.content_type
+    headers["Content-Length"] = str(len(asset.body))
+    return Response(HTTPStatus.OK.value, HTTPStatus.OK.phrase, headers, asset.body)
+
+
+def endpoint_http(
+    endpoint: Endpoint, routes: Mapping[str, Route], web: Mapping[str, WebAsset] | None = None
+) -> Callable[[ServerConnection, Request], Response | None]:
+    """The ``process_request`` hook: the ``/ws`` gate, then ``routes``, then ``web`` files, else 404."""
+    known = ", ".join([WS_PATH, *routes, *(["/"] if web else [])])
 
     def process_request(conn: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
@@ -73,6 +106,9 @@ def endpoint_http(endpoint: Endpoint, routes: Mapping[str, Route]) -> Callable[[
         route = routes.get(path)
         if route is not None:
             return route()
+        asset = web.get(path) if web else None
+        if asset is not None:
+            return web_response(asset, request)
         return http_response(HTTPStatus.NOT_FOUND, f"not found: use {known}\n".encode(), "text/plain")
 
     return process_request
@@ -120,8 +156,8 @@ def metrics_text(gateway: Gateway) -> str:
     return "\n".join(lines) + "\n"
 
 
-def http_handler(gateway: Gateway) -> Callable[[ServerConnection, Request], Response | None]:
-    """The exchange's ``process_request``: ``/ws``, ``/healthz``, ``/metrics``."""
+def http_handler(gateway: Gateway, *, web: bool = True) -> Callable[[ServerConnection, Request], Response | None]:
+    """The exchange's ``process_request``: ``/ws``, ``/healthz``, ``/metrics``, and (``web``) the web client."""
 
     def healthz() -> Response:
         return health_response({
@@ -134,4 +170,9 @@ def http_handler(gateway: Gateway) -> Callable[[ServerConnection, Request], Resp
     def metrics() -> Response:
         return http_response(HTTPStatus.OK, metrics_text(gateway).encode(), "text/plain; version=0.0.4")
 
-    return endpoint_http(gateway, {"/healthz": healthz, "/metrics": metrics})
+    assets = None
+    if web:
+        from exchange.web import load_assets
+
+        assets = load_assets()
+    return endpoint_http(gateway, {"/healthz": healthz, "/metrics": metrics}, assets)

@@ -19,6 +19,8 @@ __all__ = [
     "BalanceReply",
     "CanceledAllReply",
     "CanceledReply",
+    "Candle",
+    "CandlesReply",
     "DepositReply",
     "DoneMessage",
     "ErrorMessage",
@@ -463,13 +465,33 @@ class StatsMessage(_Message, tag="stats"):
     events: list[OperatorEvent] = []
 
 
+class Candle(msgspec.Struct, kw_only=True):
+    """One interval of a symbol's trades: ``ts`` is the interval's start (ns)."""
+
+    ts: int
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    trades: int
+
+
+class CandlesReply(_Reply, tag="candles"):
+    """OHLC candles, oldest first; intervals without trades are left out."""
+
+    symbol: str
+    interval_s: int
+    candles: list[Candle]
+
+
 Message = (
     LoginReply | AckMessage | FillMessage | DoneMessage | ErrorMessage | CanceledReply
     | CanceledAllReply | OrdersReply | BalanceReply | SymbolsReply | SubscribedReply
     | UnsubscribedReply | PongReply | ShutdownMessage | UserAddReply | UserListReply
     | DepositReply | UserDisableReply | UserEnableReply | SessionsReply | HaltReply
     | ResumeReply | SymbolAddReply | SnapshotMessage | L3Message | L2Message | TickerMessage
-    | TradeMessage | StatsMessage | StatusMessage | HistoryReply
+    | TradeMessage | StatsMessage | StatusMessage | HistoryReply | CandlesReply
 )
 
 _decoder: Final = msgspec.json.Decoder(Message)

@@ -18,6 +18,7 @@ from exchange.engine.limits import MAX_DEPOSIT, MAX_LOT, MAX_PRICE, MAX_QTY, MAX
 
 __all__ = [
     "ADMIN_OPS",
+    "CANDLE_INTERVALS",
     "MAX_BATCH",
     "MAX_HISTORY",
     "TRADER_OPS",
@@ -25,6 +26,7 @@ __all__ = [
     "BatchRequest",
     "CancelAllRequest",
     "CancelRequest",
+    "CandlesRequest",
     "Channel",
     "DepositRequest",
     "HaltRequest",
@@ -218,11 +220,25 @@ class SymbolAddRequest(_Request, tag="symbol_add"):
     lot: Annotated[int, msgspec.Meta(ge=1, le=MAX_LOT)] = 1
 
 
+CANDLE_INTERVALS: Final = (60, 300, 900, 3600, 86400)
+"""The candle widths ``candles`` serves, in seconds (1 minute to 1 day)."""
+
+
+class CandlesRequest(_Request, tag="candles"):
+    """OHLC candles of a symbol's trades (public): the last ``limit`` intervals before ``end_ts``."""
+
+    symbol: Symbol
+    interval_s: Literal[60, 300, 900, 3600, 86400] = 60
+    limit: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 300
+    end_ts: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
 Request = (
     Login | OrderRequest | CancelRequest | ReplaceRequest | CancelAllRequest | OrdersRequest
     | BalanceRequest | SymbolsRequest | SubscribeRequest | UnsubscribeRequest | BatchRequest
     | PingRequest | UserAddRequest | UserListRequest | DepositRequest | UserDisableRequest
     | UserEnableRequest | SessionsRequest | HaltRequest | ResumeRequest | SymbolAddRequest | HistoryRequest
+    | CandlesRequest
 )
 
 TRADER_OPS: Final = frozenset({"order", "cancel", "replace", "cancel_all", "orders", "balance", "history"})

@@ -1,0 +1,117 @@
+"""The public ``candles`` query: OHLC candles from the trades store, over the wire."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from client import ExchError
+from exchange.gateway.candles import MAX_INTERVALS, CandleCache, fold_candles
+from exchange.protocol import Candle, CandlesReply, CandlesRequest
+from exchange.store.base import Store, Trade
+from tests.gateway.conftest import Exchange
+
+MINUTE = 60 * 1_000_000_000
+
+
+async def test_candles_fold_the_trades_and_need_no_login(exchange: Exchange) -> None:
+    seller = await exchange.trader(shares={"ACME": 100})
+    buyer = await exchange.trader(cash=10_000_000)
+    for price, qty in [(10120, 5), (10130, 7), (10115, 3), (10125, 10)]:
+        await seller.order("ACME", "sell", qty, price=price)
+        await buyer.order("ACME", "buy", qty, price=price)
+    anonymous = await exchange.connect()
+    reply = await anonymous.request("candles", symbol="ACME", interval_s=3600)
+    assert isinstance(reply, CandlesReply)
+    assert (reply.symbol, reply.interval_s) == ("ACME", 3600)
+    # All four trades fall in this hour (or, across an hour boundary, in two candles).
+    assert sum(c.trades for c in reply.candles) == 4
+    assert sum(c.volume for c in reply.candles) == 25
+    assert reply.candles[0].open == 10120 and reply.candles[-1].close == 10125
+    assert max(c.high for c in reply.candles) == 10130 and min(c.low for c in reply.candles) == 10115
+    assert all(c.ts % (3600 * 10**9) == 0 for c in reply.candles)
+    assert (await anonymous.request("candles", symbol="BOLT")).candles == []  # type: ignore[union-attr]
+    # A window that ends before the trades holds none of them.
+    past = await anonymous.request("candles", symbol="ACME", end_ts=time.time_ns() - 3 * 86400 * 10**9)
+    assert past.candles == []  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("fields", "code", "field"), [
+    ({"symbol": "NOPE"}, "unknown_symbol", "symbol"),
+    ({"symbol": "ACME", "interval_s": 61}, "bad_request", "interval_s"),
+    ({"symbol": "ACME", "limit": 0}, "bad_request", "limit"),
+    ({"symbol": "ACME", "limit": 1001}, "bad_request", "limit"),
+    ({"symbol": "ACME", "end_ts": -1}, "bad_request", "end_ts"),
+    ({}, "bad_request", "symbol"),
+])
+async def test_bad_candles_requests_get_a_precise_error(
+    exchange: Exchange, fields: dict[str, object], code: str, field: str
+) -> None:
+    s = await exchange.connect()
+    with pytest.raises(ExchError) as err:
+        await s.request("candles", **fields)
+    assert (err.value.code, err.value.field) == (code, field)
+    assert (await s.ping()).ts > 0  # the connection stays usable
+
+
+def _trade(ts: int, price: int, qty: int, trade_id: int) -> Trade:
+    return Trade(trade_id, trade_id, ts, "ACME", price, qty, "sell", 1, trade_id, 2, 100 + trade_id)
+
+
+def test_fold_candles_buckets_by_interval_and_leaves_out_quiet_ones_and_the_window_edges() -> None:
+    t0 = 1_700_000_040 * 10**9  # a minute boundary
+    trades = [
+        _trade(t0 - 1, 9999, 1, 1),           # before the window
+        _trade(t0, 10000, 2, 2),
+        _trade(t0 + MINUTE - 1, 10050, 3, 3),
+        _trade(t0 + 3 * MINUTE + 5, 9900, 4, 4),  # minutes 1 and 2 are quiet
+        _trade(t0 + 2 * MINUTE, 10010, 1, 5),     # out of time order (a clock step back): still its own bucket
+        _trade(t0 + 4 * MINUTE, 1, 1, 6),         # at the window's end: excluded
+    ]
+    got = fold_candles(trades, MINUTE, t0, t0 + 4 * MINUTE)
+    assert got == [
+        Candle(ts=t0, open=10000, high=10050, low=10000, close=10050, volume=5, trades=2),
+        Candle(ts=t0 + 2 * MINUTE, open=10010, high=10010, low=10010, close=10010, volume=1, trades=1),
+        Candle(ts=t0 + 3 * MINUTE, open=9900, high=9900, low=9900, close=9900, volume=4, trades=1),
+    ]
+
+
+def test_the_cache_folds_only_new_trades_and_matches_a_full_fold(store: Store) -> None:
+    """Each request folds what was committed since the last; the answer equals folding everything."""
+    now = 1_700_000_000 * 10**9 + 30 * 10**9
+    t0 = now - now % MINUTE - 10 * MINUTE
+    cache = CandleCache()
+    request = CandlesRequest(symbol="ACME", interval_s=60, limit=20)
+    store.add_trades([_trade(t0 + i * 20 * 10**9, 10000 + i, 1, i + 1) for i in range(15)])
+    first = cache.candles(store, request, now)
+    assert sum(c.trades for c in first) == 15
+    # More trades, one of them stamped before the newest folded (a clock step back of 2 s).
+    late = [_trade(t0 + 15 * 20 * 10**9, 10100, 5, 16), _trade(t0 + 14 * 20 * 10**9 - 2 * 10**9, 9000, 2, 17)]
+    store.add_trades(late)
+    second = cache.candles(store, request, now)
+    window_end = now - now % MINUTE + MINUTE
+    everything = fold_candles(store.trades(symbol="ACME"), MINUTE, window_end - 20 * MINUTE, window_end)
+    assert second == everything
+    assert sum(c.trades for c in second) == 17 and min(c.low for c in second) == 9000
+    assert first[-1].close != second[-1].close or len(second) > len(first)  # the new trades changed the answer
+    # The reply's candles are copies: folding more later does not change what was answered.
+    store.add_trades([_trade(t0 + 16 * 20 * 10**9, 1, 1, 18)])
+    snapshot = [c.low for c in second]
+    cache.candles(store, request, now)
+    assert [c.low for c in second] == snapshot
+    # A window beyond what the cache keeps (paging far back) is folded for that request alone.
+    old = CandlesRequest(symbol="ACME", interval_s=60, limit=5, end_ts=now - 2000 * MINUTE)
+    assert cache.candles(store, old, now) == []
+    store.add_trades([_trade(now - 2000 * MINUTE, 4242, 3, 19)])
+    assert [(c.open, c.volume) for c in cache.candles(store, old, now)] == [(4242, 3)]
+
+
+def test_the_cache_forgets_candles_that_fall_out_of_the_window(store: Store) -> None:
+    now = 1_700_000_000 * 10**9
+    cache = CandleCache()
+    request = CandlesRequest(symbol="ACME", interval_s=60, limit=MAX_INTERVALS)
+    store.add_trades([_trade(now - 999 * MINUTE, 10000, 1, 1), _trade(now, 10001, 1, 2)])
+    assert len(cache.candles(store, request, now)) == 2
+    later = now + 2 * MINUTE  # the oldest candle is now more than MAX_INTERVALS intervals back
+    assert [c.open for c in cache.candles(store, request, later)] == [10001]
