@@ -8,6 +8,7 @@ from exchange.cli import bench, bots, console, demo, health, marketdata, serve, 
 from exchange.cli import journal as journal_cli
 from exchange.cli import trades as trades_cli
 from exchange.cli.help import quiet_flags
+from exchange.files import private_umask
 
 __all__ = ["app", "main"]
 
@@ -47,5 +48,10 @@ def root(
 
 
 def main() -> None:
-    """Entry point of the ``exch`` console script."""
+    """Entry point of the ``exch`` console script.
+
+    Every file an exch command creates (server home, robots' log, market-data info,
+    archives) is its owner's only, whatever the caller's umask.
+    """
+    private_umask()
     app()

@@ -72,6 +72,10 @@ def test_demo_starts_moves_and_stops_everything_on_sigint(tmp_path: Path) -> Non
         health = run_exch("health", "--home", str(home), env=env)
         assert health.returncode == 0, health.stderr
         assert json.loads(health.stdout)["status"] == "ok"
+        # whatever the umask, every file the demo's processes made in the running home is the owner's only
+        loose = {str(p.relative_to(home)): oct(p.stat().st_mode & 0o777) for p in home.rglob("*")
+                 if p.stat().st_mode & 0o077}
+        assert loose == {}
 
         time.sleep(max(0.0, 4.0 - (time.monotonic() - up)))  # a status line or two
         proc.send_signal(signal.SIGINT)
