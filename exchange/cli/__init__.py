@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from exchange.cli import bench, bots, console, demo, health, marketdata, serve, trade, users, version
+from exchange.cli import bench, bots, console, demo, health, marketdata, schema, serve, trade, users, version
 from exchange.cli import journal as journal_cli
 from exchange.cli import trades as trades_cli
 from exchange.cli.help import quiet_flags
@@ -34,6 +34,7 @@ app.add_typer(journal_cli.app, name="journal")
 app.command("replay")(journal_cli.replay)
 app.command("trades")(trades_cli.trades)
 app.add_typer(bench.app, name="bench")
+app.command("schema")(schema.schema)
 app.command("version")(version.version)
 
 

@@ -130,6 +130,7 @@ class Engine:
                     exc.code,
                     exc.message,
                     getattr(command, "client_order_id", None),
+                    exc.field,
                 )
             ]
         self.seq += 1
@@ -153,7 +154,7 @@ class Engine:
             if price is not None:
                 raise EngineError("invalid_price", "a market order takes no price")
             if post_only:
-                raise EngineError("bad_request", "post_only applies to limit orders only")
+                raise EngineError("bad_request", "post_only applies to limit orders only", "post_only")
             price = 0
             limit_key = _NO_LIMIT
         else:
@@ -161,7 +162,7 @@ class Engine:
                 price = self._check_price(book, price)
             limit_key = opp.sign * price
             if post_only and tif != "gtc":
-                raise EngineError("bad_request", "post_only orders must be gtc")
+                raise EngineError("bad_request", "post_only orders must be gtc", "post_only")
         acct = self.accounts.get(user)
         if acct is None:
             raise EngineError(
@@ -457,15 +458,16 @@ class Engine:
 
     def _deposit(self, c: Deposit, ts: int) -> list[Event]:
         if c.cash < 0 or c.qty < 0:
-            raise EngineError("bad_request", "a deposit cannot be negative")
+            raise EngineError("bad_request", "a deposit cannot be negative", "cash" if c.cash < 0 else "qty")
         if c.cash > self.limits.max_deposit or c.qty > self.limits.max_deposit:
             raise EngineError(
-                "bad_request", f"a deposit is at most {self.limits.max_deposit:,} (cents of cash or shares)"
+                "bad_request", f"a deposit is at most {self.limits.max_deposit:,} (cents of cash or shares)",
+                "cash" if c.cash > self.limits.max_deposit else "qty",
             )
         if (c.qty and c.symbol is None) or (c.symbol is not None and c.symbol not in self.books):
             raise EngineError("unknown_symbol", f"no symbol {c.symbol!r}")
         if not c.cash and not c.qty:
-            raise EngineError("bad_request", "a deposit needs cash or a symbol and qty")
+            raise EngineError("bad_request", "a deposit needs cash or a symbol and qty", "cash")
         if c.cash > MAX_CASH - self.cash:
             raise EngineError(
                 "limit_exceeded",
@@ -494,15 +496,16 @@ class Engine:
 
     def _add_symbol(self, c: AddSymbol, ts: int) -> list[Event]:
         if not c.symbol or len(c.symbol) > 12 or not set(c.symbol) <= _SYMBOL_CHARS:
-            raise EngineError("bad_request", "a symbol is 1-12 of A-Z, 0-9, '.' and '-'")
+            raise EngineError("bad_request", "a symbol is 1-12 of A-Z, 0-9, '.' and '-'", "symbol")
         if c.symbol in self.books:
-            raise EngineError("bad_request", f"symbol {c.symbol} is already listed")
+            raise EngineError("bad_request", f"symbol {c.symbol} is already listed", "symbol")
         limits = self.limits
         if not (1 <= c.tick <= limits.max_price and 1 <= c.lot <= limits.max_qty):
             raise EngineError(
                 "bad_request",
                 f"tick must be 1 to {limits.max_price} and lot 1 to {limits.max_qty}, "
                 f"got tick {c.tick} and lot {c.lot}",
+                "tick" if not 1 <= c.tick <= limits.max_price else "lot",
             )
         self.books[c.symbol] = Book(c.symbol, c.tick, c.lot)
         return [Applied("add_symbol", c.symbol, "trading")]
@@ -558,10 +561,11 @@ class Engine:
             elif client_order_id is not None:
                 order = acct.client_ids.get(client_order_id)
             else:
-                raise EngineError("bad_request", "name the order by order_id or client_order_id")
+                raise EngineError("bad_request", "name the order by order_id or client_order_id", "order_id")
         if acct is None or order is None:
             ref = order_id if order_id is not None else client_order_id
-            raise EngineError("unknown_order", f"no open order {ref!r} of yours")
+            raise EngineError("unknown_order", f"no open order {ref!r} of yours",
+                              "order_id" if order_id is not None else "client_order_id")
         return acct, order
 
     @staticmethod

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-__all__ = ["ERROR_CODES", "EngineError", "ErrorCode"]
+__all__ = ["CODE_FIELDS", "ERROR_CODES", "EngineError", "ErrorCode"]
 
 ErrorCode = Literal[
     "bad_request",
@@ -57,15 +57,27 @@ ErrorCode = Literal[
 ERROR_CODES: Final[tuple[str, ...]] = ErrorCode.__args__  # type: ignore[attr-defined]
 
 
+CODE_FIELDS: Final[dict[str, str]] = {
+    "unknown_symbol": "symbol",
+    "invalid_price": "price",
+    "invalid_qty": "qty",
+    "duplicate_client_order_id": "client_order_id",
+    "would_cross": "price",
+}
+"""The request field a refusal with this code is about, unless it names another."""
+
+
 class EngineError(Exception):
     """Raised inside the engine for a rejection; turned into a ``Reject`` event.
 
     Args:
         code: one of :data:`ERROR_CODES`.
         message: a plain-words explanation for the user.
+        field: the command field refused (default: :data:`CODE_FIELDS` of ``code``, else None).
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.field = field if field is not None else CODE_FIELDS.get(code)

@@ -119,14 +119,17 @@ class Ack(_Event):
 class Reject(_Event):
     """The command was refused and changed nothing."""
 
-    __slots__ = ("user", "code", "message", "client_order_id")
-    _fields: ClassVar[tuple[str, ...]] = ("user", "code", "message", "client_order_id")
+    __slots__ = ("user", "code", "message", "client_order_id", "field")
+    _fields: ClassVar[tuple[str, ...]] = ("user", "code", "message", "client_order_id", "field")
 
-    def __init__(self, user: int, code: str, message: str, client_order_id: str | None = None) -> None:
+    def __init__(
+        self, user: int, code: str, message: str, client_order_id: str | None = None, field: str | None = None
+    ) -> None:
         self.user = user
         self.code = code
         self.message = message
         self.client_order_id = client_order_id
+        self.field = field
 
 
 @mypyc_attr(acyclic=True, free_list_len=1)

@@ -482,7 +482,7 @@ class Gateway(Endpoint):
     async def _user_add(self, s: ClientSession, r: UserAddRequest) -> None:
         for symbol in r.positions:
             if symbol not in self.engine.books:
-                self._unknown_symbol(s, r.id, symbol)
+                self._reply(s, r.id, error_frame(r.id, "unknown_symbol", f"no symbol {symbol!r}", field="positions"))
                 return
         try:
             user = await self._in_store(lambda: self.store.add_user(r.username, r.password, role=r.role))

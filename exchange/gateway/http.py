@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from exchange.protocol.schema import asyncapi_bytes, json_schema_bytes
+
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
 
@@ -157,7 +159,7 @@ def metrics_text(gateway: Gateway) -> str:
 
 
 def http_handler(gateway: Gateway, *, web: bool = True) -> Callable[[ServerConnection, Request], Response | None]:
-    """The exchange's ``process_request``: ``/ws``, ``/healthz``, ``/metrics``, and (``web``) the web client."""
+    """The exchange's ``process_request``: ``/ws``, ``/healthz``, ``/metrics``, ``/api/*.json``, and the web client."""
 
     def healthz() -> Response:
         return health_response({
@@ -175,4 +177,9 @@ def http_handler(gateway: Gateway, *, web: bool = True) -> Callable[[ServerConne
         from exchange.web import load_assets
 
         assets = load_assets()
-    return endpoint_http(gateway, {"/healthz": healthz, "/metrics": metrics}, assets)
+    def api(body: bytes) -> Route:
+        return lambda: http_response(HTTPStatus.OK, body, "application/json")
+
+    routes = {"/healthz": healthz, "/metrics": metrics,
+              "/api/schema.json": api(json_schema_bytes()), "/api/asyncapi.json": api(asyncapi_bytes())}
+    return endpoint_http(gateway, routes, assets)

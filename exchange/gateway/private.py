@@ -41,7 +41,9 @@ def reply_frame(rid: RequestId, event: Ack | Reject | Canceled | CanceledAll, ts
             )
         )
     if isinstance(event, Reject):
-        return error_frame(rid, event.code, event.message, client_order_id=event.client_order_id)
+        return error_frame(
+            rid, event.code, event.message, field=event.field, client_order_id=event.client_order_id
+        )
     if isinstance(event, Canceled):
         return encode_message(
             CanceledReply(

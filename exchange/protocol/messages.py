@@ -338,8 +338,8 @@ class SymbolAddReply(_Reply, tag="symbol_add"):
     lot: int
 
 
-class SnapshotMessage(_Message, tag="snapshot", omit_defaults=True):
-    """The state of one channel for one symbol, as of ``seq``."""
+class SnapshotMessage(_Message, tag="snapshot"):
+    """The state of one channel for one symbol, as of ``seq`` (fields of other channels: null)."""
 
     channel: str
     symbol: str
@@ -350,8 +350,8 @@ class SnapshotMessage(_Message, tag="snapshot", omit_defaults=True):
     trades: list[dict[str, Any]] | None = None
 
 
-class L3Message(_Message, tag="l3", omit_defaults=True):
-    """One book change: ``event`` is open, match, change or done, with its fields."""
+class L3Message(_Message, tag="l3"):
+    """One book change: ``event`` is open, match, change or done; fields it does not use are null."""
 
     symbol: str
     seq: int

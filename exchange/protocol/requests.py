@@ -345,6 +345,8 @@ def _classify(text: str, frame: bytes | str) -> RequestError:
     field = match.group(1) if match else None
     if field == "op":
         op = _op_of(frame)
+        if not isinstance(op, str):
+            return RequestError("bad_request", f"field 'op' must be a string, got {op!r}", id=rid, field="op")
         return RequestError("unknown_op", f"unknown op {op!r}", id=rid, field="op")
     detail = text.split(" - at ")[0]
     code = _FIELD_CODES.get(field or "", "bad_request")

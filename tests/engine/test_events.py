@@ -16,7 +16,7 @@ def test_equality_is_by_type_and_fields() -> None:
 def test_defaults_keywords_and_repr() -> None:
     assert Applied("deposit") == Applied(op="deposit", symbol=None, status=None)
     assert repr(Reject(3, "halted", "ACME is halted")) == (
-        "Reject(user=3, code='halted', message='ACME is halted', client_order_id=None)"
+        "Reject(user=3, code='halted', message='ACME is halted', client_order_id=None, field=None)"
     )
     done = Done("ACME", 0, 9, 2, None, "sell", None, "expired", 4, 0)
     assert (done.seq, done.price, done.reason, done.remaining) == (0, None, "expired", 4)

@@ -8,6 +8,9 @@
   the wire, logged in on a fresh :class:`client.Session`.
 - ``proc_server``: ``python -m exchange serve`` as a subprocess (for signals,
   ``kill -9`` and the CLI), waited for through ``server.json`` and ``/healthz``.
+- ``contract`` (autouse): every frame any :class:`client.Session` receives is
+  validated against the published JSON Schema; a test fails at teardown if one
+  broke it.
 
 Everything is xdist-safe: ports are ephemeral, homes are per test.
 """
@@ -36,6 +39,7 @@ import pytest
 
 from client import Session
 from exchange.server import ServerConfig, ServerInfo, run_server
+from tests.contract.frames import FrameChecker
 
 ROUNDS = 4
 """bcrypt cost in these tests."""
@@ -183,6 +187,21 @@ class Exchange:
     async def close_sessions(self) -> None:
         await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
         self.sessions.clear()
+
+
+@pytest.fixture(autouse=True)
+def contract(monkeypatch: pytest.MonkeyPatch) -> Iterator[FrameChecker]:
+    """Validate every frame a ``Session`` receives against ``GET /api/schema.json``'s schema."""
+    checker = FrameChecker()
+    dispatch = Session._dispatch
+
+    def checked(self: Session, frame: str | bytes) -> None:
+        checker.check(frame)
+        dispatch(self, frame)
+
+    monkeypatch.setattr(Session, "_dispatch", checked)
+    yield checker
+    assert not checker.problems, f"{len(checker.problems)} frames broke the contract: {checker.problems[:5]}"
 
 
 def _config(home: Path, **overrides: Any) -> ServerConfig:

@@ -369,10 +369,10 @@ async def test_batch_replies_to_each_item_in_order(exchange: Exchange) -> None:
     assert replies[0].status == "open"  # type: ignore[union-attr]
     errors = [r for r in replies if isinstance(r, ErrorMessage)]
     assert [(e.code, e.field) for e in errors] == [
-        ("invalid_qty", None),
+        ("invalid_qty", "qty"),
         ("unknown_op", "op"),
         ("bad_request", "side"),
-        ("unknown_order", None),
+        ("unknown_order", "order_id"),
     ]
     assert replies[4].cash_held == 200  # type: ignore[union-attr]  # the order before it is in
     ids = [r.id for r in replies]  # type: ignore[union-attr]
