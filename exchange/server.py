@@ -21,13 +21,11 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
-import json
 import logging
 import os
-import secrets
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,11 +35,12 @@ from websockets.asyncio.server import serve
 
 from exchange.auth import LoginThrottle, TokenSigner, load_or_create_secret
 from exchange.engine.commands import AddSymbol
-from exchange.files import exclusive_lock, make_private, private_umask
 from exchange.gateway.core import Gateway
 from exchange.gateway.forwarded import DEFAULT_HEADER, TrustedProxies
 from exchange.gateway.http import WS_PATH, http_handler
 from exchange.gateway.limits import GatewayLimits
+from exchange.home import ensure_admin, home_lock
+from exchange.info import ServerInfo, remove_server_info, write_server_info
 from exchange.journal.archive import ArchiveResult, archive
 from exchange.journal.config import JournalConfig
 from exchange.ledger import Ledger
@@ -58,12 +57,7 @@ from exchange.tls import serving_context
 __all__ = [
     "DEFAULT_PORT",
     "DEFAULT_SYMBOLS",
-    "AlreadyRunning",
     "ServerConfig",
-    "ServerInfo",
-    "ensure_admin",
-    "home_lock",
-    "read_server_info",
     "run_server",
 ]
 
@@ -71,13 +65,6 @@ log = logging.getLogger("exch.server")
 
 DEFAULT_PORT = 8443
 DEFAULT_SYMBOLS: tuple[tuple[str, int, int], ...] = (("ACME", 1, 1), ("BOLT", 1, 1), ("CHIP", 1, 1))
-INFO_FILE = "server.json"
-LOCK_FILE = "exch.lock"
-ADMIN_PASSWORD_FILE = "admin-password"
-
-
-class AlreadyRunning(RuntimeError):
-    """Another exch process holds this home's lock."""
 
 
 @dataclass
@@ -109,63 +96,6 @@ class ServerConfig:
     web: bool = True  # serve the browser client at / (exch serve --no-web: off)
 
 
-@dataclass
-class ServerInfo:
-    """What a running server writes to ``$EXCH_HOME/server.json`` for ``status``, apps and CLI."""
-
-    pid: int
-    url: str
-    host: str
-    port: int
-    tls: bool
-    started_ts: int
-    ca: str | None
-
-
-def read_server_info(home: Path) -> ServerInfo | None:
-    """The info file of the server using ``home``, if one was written."""
-    try:
-        data = json.loads((home / INFO_FILE).read_text())
-        return ServerInfo(**data)
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-@contextlib.contextmanager
-def home_lock(home: Path) -> Iterator[None]:
-    """Hold the home's exclusive lock: one process owns the journal at a time.
-
-    Every process that writes the home takes it, so once it holds the lock this is
-    also where the home is made private: the process's umask becomes 077 (what it creates, SQLite's
-    ``-wal``/``-shm`` files and new journal segments included, is 0600 in 0700
-    directories) and the home, every directory under it (0700) and every file
-    (0600) lose group and other permissions, which a home made by an older exch
-    or under a looser umask had.
-
-    Raises:
-        AlreadyRunning: another process holds it.
-    """
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with exclusive_lock(home / LOCK_FILE, lambda: AlreadyRunning(f"another exch process is using {home}")):
-        private_umask()
-        for path in make_private(home):
-            log.info("made %s private (owner only)", path)
-        yield
-
-
-def ensure_admin(store: Store, home: Path, say: Callable[[str], None]) -> None:
-    """On first start create ``admin`` with a random password, shown once and saved 0600."""
-    if any(u.role == "admin" for u in store.users()):
-        return
-    password = secrets.token_urlsafe(12)
-    store.add_user("admin", password, role="admin")
-    path = home / ADMIN_PASSWORD_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(password + "\n")
-    say(f"created user 'admin' with password {password} (saved to {path}, mode 0600)")
-
-
 def _ensure_symbols(ledger: Ledger, wanted: Sequence[str], say: Callable[[str], None]) -> None:
     books = ledger.engine.books
     if wanted:
@@ -188,12 +118,6 @@ def _record_symbols(store: Store, ledger: Ledger) -> None:
     for symbol, book in sorted(ledger.engine.books.items()):
         if symbol not in known:
             store.add_symbol(symbol, tick=book.tick, lot=book.lot)
-
-
-def _write_info(home: Path, info: ServerInfo) -> None:
-    tmp = home / (INFO_FILE + ".tmp")
-    tmp.write_text(json.dumps(info.__dict__))
-    tmp.replace(home / INFO_FILE)
 
 
 async def _watch_loop_lag(gateway: Gateway, interval: float = 0.1) -> None:
@@ -275,7 +199,7 @@ async def run_server(
             finally:
                 ledger.close(checkpoint=ledger.writer.error is None)
         finally:
-            (home / INFO_FILE).unlink(missing_ok=True)
+            remove_server_info(home)
             store.close()
 
 
@@ -353,7 +277,7 @@ async def _serve(
                 pid=os.getpid(), url=f"{scheme}://{shown_host}:{port}{WS_PATH}", host=config.host,
                 port=port, tls=ssl_context is not None, started_ts=time.time_ns(), ca=ca,
             )
-            _write_info(home, info)
+            write_server_info(home, info)
             tasks.append(asyncio.create_task(every(config.stats_interval_s, gateway.publish_stats)))
             tasks.append(asyncio.create_task(_watch_loop_lag(gateway)))
             tasks.append(asyncio.create_task(every(0.025, lambda: hub.pump(time.monotonic()))))

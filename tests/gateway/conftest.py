@@ -35,7 +35,8 @@ from typing import Any
 import pytest
 
 from client import Session
-from exchange.server import ServerConfig, ServerInfo, run_server
+from exchange.info import ServerInfo
+from exchange.server import ServerConfig, run_server
 
 ROUNDS = 4
 """bcrypt cost in these tests."""
