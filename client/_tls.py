@@ -13,7 +13,7 @@ from pathlib import Path
 
 from client.errors import ConnectError
 from exchange.paths import home_dir
-from exchange.tls import client_context
+from exchange.tlsclient import client_context
 
 __all__ = ["ca_path", "certificate_hint"]
 

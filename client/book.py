@@ -52,6 +52,7 @@ from exchange.protocol import (
     UnsubscribedReply,
 )
 from exchange.protocol.book import GapError, L2Book, L3Book
+from exchange.types import Side
 
 __all__ = ["BookChannel", "BookKeeper", "MarketDataSession", "SymbolBook"]
 
@@ -179,7 +180,7 @@ class SymbolBook:
             return self.l2
         return self.l3 if self.l3 is not None else self.l2
 
-    def best(self, side: Literal["buy", "sell"]) -> Level | None:
+    def best(self, side: Side) -> Level | None:
         """``(price, total qty)`` of the best level of ``side``, or None (empty or nothing tracked)."""
         book = self._book()
         if book is not None:
@@ -197,16 +198,16 @@ class SymbolBook:
         """``(price, qty)`` of the best ask, or None."""
         return self.best("sell")
 
-    def levels(self, side: Literal["buy", "sell"], depth: int | None = None) -> list[Level]:
+    def levels(self, side: Side, depth: int | None = None) -> list[Level]:
         """``(price, total qty)`` per level of ``side``, best first, at most ``depth`` of them."""
         book = self._book()
         return [] if book is None else book.levels(side, depth)
 
-    def orders_at(self, side: Literal["buy", "sell"], price: int) -> list[Level]:
+    def orders_at(self, side: Side, price: int) -> list[Level]:
         """``(order_id, qty)`` resting at ``price`` in priority order (needs ``level3``)."""
         return [] if self.l3 is None else self.l3.orders_at(side, price)
 
-    def orders(self, side: Literal["buy", "sell"]) -> list[list[int]]:
+    def orders(self, side: Side) -> list[list[int]]:
         """Every order of ``side`` as ``[order_id, price, qty]`` in priority order (needs ``level3``)."""
         return [] if self.l3 is None else self.l3.rows(side)
 

@@ -107,6 +107,7 @@ from exchange.protocol import (
     UserListRequest,
     decode_message,
 )
+from exchange.types import OrderType, Side, TimeInForce
 
 __all__ = [
     "DEFAULT_QUEUE_SIZE",
@@ -123,9 +124,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Side = Literal["buy", "sell"]
-OrderType = Literal["limit", "market"]
-TimeInForce = Literal["gtc", "ioc", "fok"]
 Channel = Literal["ticker", "level2", "level3", "trades", "stats"]
 MessageCallback = Callable[[Message], object]
 CloseCallback = Callable[[SessionClosed], object]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from exchange.server import ADMIN_PASSWORD_FILE, read_server_info
+from exchange.info import ADMIN_PASSWORD_FILE, read_server_info
 
 __all__ = ["ConsoleConfig", "resolve"]
 

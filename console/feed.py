@@ -26,8 +26,8 @@ from client.live import LinkState, LiveConnection
 from client.session import Session
 from console.config import ConsoleConfig
 from console.model import ConsoleModel
-from exchange.server import read_server_info
-from exchange.tls import client_context
+from exchange.info import read_server_info
+from exchange.tlsclient import client_context
 
 __all__ = ["Feed", "metrics_url", "parse_failed_logins"]
 

@@ -2,17 +2,24 @@
 
 Reading this file alone shows how data flows through exch::
 
-    TLS WebSocket frame
-      -> Gateway.on_frame          decode, authenticate, rate-limit  (exchange/gateway)
-      -> Ledger.submit             sequence + apply + journal         (exchange/ledger.py)
-           -> Engine.apply         match, risk, events (pure)         (exchange/engine)
-           -> JournalWriter        group commit on its own thread     (exchange/journal)
-      -> PublicFeed.frames         public market data                 (exchange/marketdata)
-      -> Releaser                  held until the journal commit      (exchange/gateway/release.py)
-      -> private replies / fills / done to sessions, market data to subscribers, stats
+    listeners        TLS WebSocket frames, /health, /metrics   (websockets.serve, exchange/gateway/http.py)
+      -> Gateway     Endpoint.on_frame decodes, Gateway.authorize checks role
+                     and rate; Logins (password, token), Admin (users, gifts,
+                     halts), trading requests                  (exchange/gateway/core.py, login.py, admin.py)
+      -> Ledger      Ledger.submit: sequence + apply + journal (exchange/ledger.py)
+           -> Engine.apply    match, risk, events (pure)     (exchange/engine)
+           -> JournalWriter   group commit on its own thread (exchange/journal)
+      -> Outbox      held by the Releaser until the commit,    (exchange/gateway/outbox.py, release.py)
+                     then: the reply, fills and done to the owners' sessions,
+                     public messages to the MarketDataHub      (exchange/marketdata/hub.py)
+                     and the bus to other processes            (exchange/marketdata/bus.py)
+      -> Stats       the operators' stats channel and events   (exchange/gateway/stats.py)
 
 Everything with a side effect (sockets, threads, files, signals, clocks) lives
-here or in the shell modules it builds; the engine stays pure.
+here or in the shell modules it builds; the engine stays pure. The home's lock
+and first admin are in :mod:`exchange.home`, ``server.json`` in
+:mod:`exchange.info`, upkeep (listings, collector, archiving) in
+:mod:`exchange.upkeep`.
 """
 
 from __future__ import annotations
@@ -20,14 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gc
-import json
 import logging
 import os
-import secrets
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,13 +40,16 @@ from typing import Any, TextIO
 from websockets.asyncio.server import serve
 
 from exchange.auth import LoginThrottle, TokenSigner, load_or_create_secret
-from exchange.engine.commands import AddSymbol
-from exchange.files import exclusive_lock, make_private, private_umask
 from exchange.gateway.core import Gateway
 from exchange.gateway.forwarded import DEFAULT_HEADER, TrustedProxies
 from exchange.gateway.http import WS_PATH, http_handler
 from exchange.gateway.limits import GatewayLimits
-from exchange.journal.archive import ArchiveResult, archive
+from exchange.gateway.login import Logins
+from exchange.gateway.outbox import Outbox
+from exchange.gateway.session import ClientSession
+from exchange.gateway.stats import Counters, Stats
+from exchange.home import ensure_admin, home_lock
+from exchange.info import ServerInfo, remove_server_info, write_server_info
 from exchange.journal.config import JournalConfig
 from exchange.ledger import Ledger
 from exchange.malloc import TRIM_INTERVAL_S, HeapTrimmer
@@ -51,33 +58,20 @@ from exchange.marketdata.feed import seed_hub
 from exchange.marketdata.hub import MarketDataHub
 from exchange.paths import home_dir
 from exchange.store import open_store
-from exchange.store.base import DEFAULT_BCRYPT_ROUNDS, Store, StoreError
+from exchange.store.base import DEFAULT_BCRYPT_ROUNDS, Store
 from exchange.tasks import every, websocket_options
 from exchange.tls import serving_context
+from exchange.upkeep import archive_forever, ensure_symbols, quiet_collector, record_symbols, watch_loop_lag
 
 __all__ = [
     "DEFAULT_PORT",
-    "DEFAULT_SYMBOLS",
-    "AlreadyRunning",
     "ServerConfig",
-    "ServerInfo",
-    "ensure_admin",
-    "home_lock",
-    "read_server_info",
     "run_server",
 ]
 
 log = logging.getLogger("exch.server")
 
 DEFAULT_PORT = 8443
-DEFAULT_SYMBOLS: tuple[tuple[str, int, int], ...] = (("ACME", 1, 1), ("BOLT", 1, 1), ("CHIP", 1, 1))
-INFO_FILE = "server.json"
-LOCK_FILE = "exch.lock"
-ADMIN_PASSWORD_FILE = "admin-password"
-
-
-class AlreadyRunning(RuntimeError):
-    """Another exch process holds this home's lock."""
 
 
 @dataclass
@@ -107,133 +101,6 @@ class ServerConfig:
     archive_to: Path | None = None  # move journal segments no kept checkpoint needs here (None: keep all)
     archive_interval_s: float = 3600.0  # how often (and once at start) when ``archive_to`` is set
     web: bool = True  # serve the browser client at / (exch serve --no-web: off)
-
-
-@dataclass
-class ServerInfo:
-    """What a running server writes to ``$EXCH_HOME/server.json`` for ``status``, apps and CLI."""
-
-    pid: int
-    url: str
-    host: str
-    port: int
-    tls: bool
-    started_ts: int
-    ca: str | None
-
-
-def read_server_info(home: Path) -> ServerInfo | None:
-    """The info file of the server using ``home``, if one was written."""
-    try:
-        data = json.loads((home / INFO_FILE).read_text())
-        return ServerInfo(**data)
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-@contextlib.contextmanager
-def home_lock(home: Path) -> Iterator[None]:
-    """Hold the home's exclusive lock: one process owns the journal at a time.
-
-    Every process that writes the home takes it, so once it holds the lock this is
-    also where the home is made private: the process's umask becomes 077 (what it creates, SQLite's
-    ``-wal``/``-shm`` files and new journal segments included, is 0600 in 0700
-    directories) and the home, every directory under it (0700) and every file
-    (0600) lose group and other permissions, which a home made by an older exch
-    or under a looser umask had.
-
-    Raises:
-        AlreadyRunning: another process holds it.
-    """
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with exclusive_lock(home / LOCK_FILE, lambda: AlreadyRunning(f"another exch process is using {home}")):
-        private_umask()
-        for path in make_private(home):
-            log.info("made %s private (owner only)", path)
-        yield
-
-
-def ensure_admin(store: Store, home: Path, say: Callable[[str], None]) -> None:
-    """On first start create ``admin`` with a random password, shown once and saved 0600."""
-    if any(u.role == "admin" for u in store.users()):
-        return
-    password = secrets.token_urlsafe(12)
-    store.add_user("admin", password, role="admin")
-    path = home / ADMIN_PASSWORD_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(password + "\n")
-    say(f"created user 'admin' with password {password} (saved to {path}, mode 0600)")
-
-
-def _ensure_symbols(ledger: Ledger, wanted: Sequence[str], say: Callable[[str], None]) -> None:
-    books = ledger.engine.books
-    if wanted:
-        todo = [(s, 1, 1) for s in wanted if s not in books]
-    elif not books:
-        todo = list(DEFAULT_SYMBOLS)
-        say("first start: listing the default symbols " + ", ".join(s for s, _, _ in todo))
-    else:
-        todo = []
-    for symbol, tick, lot in todo:
-        _, events = ledger.submit(AddSymbol(symbol, tick, lot))
-        reply = events[0]
-        if getattr(reply, "code", None):
-            raise ValueError(f"cannot list symbol {symbol!r}: {getattr(reply, 'message', '')}")
-
-
-def _record_symbols(store: Store, ledger: Ledger) -> None:
-    """Copy the engine's listings into the store's symbol catalog (the journal stays the truth)."""
-    known = {info.symbol for info in store.symbols()}
-    for symbol, book in sorted(ledger.engine.books.items()):
-        if symbol not in known:
-            store.add_symbol(symbol, tick=book.tick, lot=book.lot)
-
-
-def _write_info(home: Path, info: ServerInfo) -> None:
-    tmp = home / (INFO_FILE + ".tmp")
-    tmp.write_text(json.dumps(info.__dict__))
-    tmp.replace(home / INFO_FILE)
-
-
-async def _watch_loop_lag(gateway: Gateway, interval: float = 0.1) -> None:
-    loop = asyncio.get_running_loop()
-    while True:
-        start = loop.time()
-        await asyncio.sleep(interval)
-        gateway.loop_lag_ms = max(0.0, (loop.time() - start - interval) * 1000)
-
-
-async def _archive_forever(config: ServerConfig, home: Path, gateway: Gateway, say: Callable[[str], None]) -> None:
-    """``--archive-to``: at start and every ``archive_interval_s``, archive what no kept checkpoint needs.
-
-    The work runs in a thread on a store connection of its own, as ``exch journal
-    archive`` would from another process; trading goes on meanwhile.
-    """
-    assert config.archive_to is not None
-    dest = config.archive_to
-    while True:
-        try:
-            result = await asyncio.to_thread(_archive_once, config, home, dest)
-        except (StoreError, OSError) as exc:
-            log.error("journal archive to %s failed: %s", dest, exc)
-            gateway.note("admin", f"journal archive to {dest} failed: {exc}")
-        else:
-            if result.moved:
-                first, last = result.moved[0].segment.first_seq, result.moved[-1].segment.last_seq
-                text = (f"archived {len(result.moved)} journal segment(s), records {first}..{last} "
-                        f"({result.freed:,} bytes), to {dest}")
-                say(text)
-                gateway.note("admin", text)
-        await asyncio.sleep(config.archive_interval_s)
-
-
-def _archive_once(config: ServerConfig, home: Path, dest: Path) -> ArchiveResult:
-    store = open_store(config.db, home=home, bcrypt_rounds=config.bcrypt_rounds)
-    try:
-        return archive(store, dest, report=log.warning)
-    finally:
-        store.close()
 
 
 async def run_server(
@@ -266,16 +133,16 @@ async def run_server(
                 journal_config = dataclasses.replace(journal_config, fsync=True)
             ledger = Ledger.open(store, config=journal_config, progress=not config.quiet)
             try:
-                _ensure_symbols(ledger, config.symbols, say)
-                _record_symbols(store, ledger)
+                ensure_symbols(ledger, config.symbols, say)
+                record_symbols(store, ledger)
                 try:
                     return await _serve(config, home, store, ledger, say, ready, stop)
                 finally:
-                    _record_symbols(store, ledger)
+                    record_symbols(store, ledger)
             finally:
                 ledger.close(checkpoint=ledger.writer.error is None)
         finally:
-            (home / INFO_FILE).unlink(missing_ok=True)
+            remove_server_info(home)
             store.close()
 
 
@@ -289,39 +156,41 @@ async def _serve(
     stop: asyncio.Event | None,
 ) -> int:
     loop = asyncio.get_running_loop()
-    # Everything built so far (the recovered engine, the hub) lives as long as the
-    # server: keep it out of the collector's scans, and collect the young less often,
-    # so that a full collection does not hold replies back for milliseconds.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    quiet_collector()
     ssl_context, ca = serving_context(home, host=config.host, certfile=config.certfile, keyfile=config.keyfile,
                                       insecure=config.insecure, names=config.tls_names, say=say)
     store_thread = ThreadPoolExecutor(1, thread_name_prefix="exch-store")
     bcrypt_threads = ThreadPoolExecutor(2, thread_name_prefix="exch-bcrypt")
+    clock_ns, monotonic = time.time_ns, time.monotonic
+    sessions: set[ClientSession] = set()
+    counters = Counters()
+    # market data: the public books, seeded from the recovered engine, and the bus to other processes
     hub = MarketDataHub()
     seed_hub(hub, ledger.engine)
     publisher = open_publisher(config.bus, source=hub) if config.bus else None
-    gateway = Gateway(
-        sequencer=ledger,
-        store=store,
-        store_executor=store_thread,
-        bcrypt_executor=bcrypt_threads,
+    # the outgoing stage: everything waits here for the journal commit
+    outbox = Outbox(committed=ledger.engine.seq, engine_seq=lambda: ledger.engine.seq, hub=hub,
+                    bus=publisher.publish if publisher is not None else None, counters=counters, monotonic=monotonic)
+    stats = Stats(engine=ledger.engine, sessions=sessions, counters=counters, outbox=outbox,
+                  journal_seq=lambda: ledger.durable_seq, clock_ns=clock_ns, monotonic=monotonic)
+    logins = Logins(
+        store=store, store_executor=store_thread, bcrypt_executor=bcrypt_threads,
         signer=TokenSigner(load_or_create_secret(home / "token-secret"), ttl_s=config.token_ttl_s),
-        throttle=LoginThrottle(),
-        limits=config.limits,
-        journal_seq=lambda: ledger.durable_seq,
-        bcrypt_rounds=config.bcrypt_rounds,
-        hub=hub,
+        throttle=LoginThrottle(), bcrypt_rounds=config.bcrypt_rounds, monotonic=monotonic,
+    )
+    # the inbound side: frames in, commands to the ledger, output to the outbox
+    gateway = Gateway(
+        sequencer=ledger, outbox=outbox, logins=logins, stats=stats, sessions=sessions, counters=counters,
+        limits=config.limits, clock_ns=clock_ns, monotonic=monotonic, journal_seq=lambda: ledger.durable_seq,
         max_uncommitted=config.max_uncommitted,
-        bus=publisher.publish if publisher is not None else None,
         trusted_proxies=TrustedProxies(config.trusted_proxies, header=config.proxy_header),
     )
+    # the journal's commits release the outbox, on the loop; a journal failure stops the server
     journal_failed: list[BaseException] = []
     stop = stop or asyncio.Event()
 
     def committed(seq: int) -> None:
-        loop.call_soon_threadsafe(gateway.committed, seq)
+        loop.call_soon_threadsafe(outbox.committed, seq)
 
     def failed(exc: BaseException) -> None:
         journal_failed.append(exc)
@@ -338,6 +207,7 @@ async def _serve(
         if publisher is not None:
             await publisher.start()
             tasks.append(asyncio.create_task(every(publisher.snapshot_interval_s, publisher.snapshot_changed)))
+        # the listeners: WebSocket upgrades to the gateway, plain HTTP (/health, /metrics, the web client)
         async with serve(
             gateway.handle,
             config.host,
@@ -353,15 +223,15 @@ async def _serve(
                 pid=os.getpid(), url=f"{scheme}://{shown_host}:{port}{WS_PATH}", host=config.host,
                 port=port, tls=ssl_context is not None, started_ts=time.time_ns(), ca=ca,
             )
-            _write_info(home, info)
-            tasks.append(asyncio.create_task(every(config.stats_interval_s, gateway.publish_stats)))
-            tasks.append(asyncio.create_task(_watch_loop_lag(gateway)))
+            write_server_info(home, info)
+            tasks.append(asyncio.create_task(every(config.stats_interval_s, stats.publish)))
+            tasks.append(asyncio.create_task(watch_loop_lag(stats)))
             tasks.append(asyncio.create_task(every(0.025, lambda: hub.pump(time.monotonic()))))
             tasks.append(asyncio.create_task(every(ledger.config.checkpoint_interval, ledger.checkpoint)))
             # on a worker thread: a trim after a burst of connections takes tens of ms
             tasks.append(asyncio.create_task(every(TRIM_INTERVAL_S, lambda: loop.run_in_executor(None, trimmer))))
             if config.archive_to is not None:
-                tasks.append(asyncio.create_task(_archive_forever(config, home, gateway, say)))
+                tasks.append(asyncio.create_task(archive_forever(config, home, stats.note, say)))
             gateway.accepting = True
             say(f"exch serving {info.url} (engine seq {ledger.engine.seq}, "
                 f"{len(ledger.engine.books)} symbols, home {home})")
@@ -377,11 +247,11 @@ async def _serve(
             server.close(close_connections=False)
             say("shutting down: committing what is in flight")
             # 2. finish and commit what is in flight, release its replies.
-            await _drain(ledger, gateway)
+            await _drain(ledger, outbox)
             # 3. checkpoint.
             if not journal_failed:
                 ledger.checkpoint()
-                await _drain(ledger, gateway)
+                await _drain(ledger, outbox)
             # 4. tell every client, close them with 1001.
             reason = "journal failure" if journal_failed else "server shutting down"
             gateway.shutdown_notice(reason)
@@ -401,11 +271,11 @@ async def _serve(
     return 0
 
 
-async def _drain(ledger: Ledger, gateway: Gateway) -> None:
+async def _drain(ledger: Ledger, outbox: Outbox) -> None:
     """Wait until the journal has committed everything accepted so far, and release it."""
     target = ledger.engine.seq
     await asyncio.get_running_loop().run_in_executor(None, ledger.writer.wait, target)
-    gateway.committed(ledger.durable_seq)
+    outbox.committed(ledger.durable_seq)
 
 
 def _bound_port(server: Any) -> int | None:

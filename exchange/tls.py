@@ -52,6 +52,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from exchange.files import tighten
+from exchange.tlsclient import CA_CERT_NAME, TLS_DIR_NAME, client_context, default_tls_dir
 
 __all__ = [
     "CA_CERT_NAME",
@@ -73,8 +74,6 @@ __all__ = [
     "serving_context",
 ]
 
-TLS_DIR_NAME: Final = "tls"
-CA_CERT_NAME: Final = "ca.pem"
 CA_KEY_NAME: Final = "ca-key.pem"
 SERVER_CERT_NAME: Final = "server.pem"
 SERVER_KEY_NAME: Final = "server-key.pem"
@@ -121,11 +120,6 @@ class CertPaths:
     def generated(self) -> bool:
         """Whether anything was created on this call."""
         return self.ca_generated or self.cert_generated
-
-
-def default_tls_dir(home: Path) -> Path:
-    """The TLS directory inside the data directory ``home``."""
-    return home / TLS_DIR_NAME
 
 
 # --------------------------------------------------------------------------- names
@@ -436,36 +430,6 @@ def server_context(certfile: Path | str, keyfile: Path | str) -> ssl.SSLContext:
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.options |= ssl.OP_NO_COMPRESSION
     ctx.load_cert_chain(certfile=str(certfile), keyfile=str(keyfile))
-    return ctx
-
-
-def client_context(*, cafile: Path | str | None = None, home: Path | None = None) -> ssl.SSLContext:
-    """A client-side SSL context that verifies the server and its host name.
-
-    Trusts the system's default CAs (so real certificates work) plus one more:
-    ``cafile`` if given, else ``home/tls/ca.pem`` when that file exists.
-
-    Args:
-        cafile: A CA certificate (PEM) to trust, e.g. a copy of the server's ``ca.pem``.
-        home: The exch data directory whose local CA to trust when ``cafile`` is None.
-
-    Returns:
-        The context (TLS 1.2 or newer, ``CERT_REQUIRED``, host name checked).
-
-    Raises:
-        FileNotFoundError: ``cafile`` does not exist.
-        ssl.SSLError: ``cafile`` is not a PEM certificate.
-    """
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if cafile is not None:
-        if not Path(cafile).is_file():
-            raise FileNotFoundError(f"CA file not found: {cafile}")
-        ctx.load_verify_locations(cafile=str(cafile))
-    elif home is not None:
-        local = default_tls_dir(home) / CA_CERT_NAME
-        if local.is_file():
-            ctx.load_verify_locations(cafile=str(local))
     return ctx
 
 

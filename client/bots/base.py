@@ -28,7 +28,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal, NotRequired, TypedDict, Unpack
+from typing import ClassVar, NotRequired, TypedDict, Unpack
 
 from client.book import BookKeeper, SymbolBook
 from client.errors import ClientError, ExchError
@@ -341,7 +341,7 @@ class Bot:
         """Look at the market and send at most one order request; True if one was sent."""
         raise NotImplementedError
 
-    def side_for(self, buy_probability: float) -> Literal["buy", "sell"]:
+    def side_for(self, buy_probability: float) -> Side:
         """A random side, ``buy`` with the probability given (clamped to 5 to 95 %)."""
         p = min(0.95, max(0.05, buy_probability))
         return "buy" if self.rng.random() < p else "sell"

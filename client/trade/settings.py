@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from exchange.info import read_server_info
 from exchange.paths import home_dir
-from exchange.server import read_server_info
 
 __all__ = ["DEFAULT_COLLAR", "FALLBACK_URL", "TradeSettings"]
 

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 from client import format as fmt
+from exchange.bounds import MAX_PRICE, MAX_QTY
+from exchange.types import OrderType, Side, TimeInForce
 
 __all__ = ["MAX_VALUE", "OrderTicket", "TicketError", "check_ticket", "collar_breach"]
 
-MAX_VALUE: Final = 1_000_000_000
+MAX_VALUE: Final = min(MAX_PRICE, MAX_QTY)
 """Largest price (ticks) and quantity the protocol accepts."""
 
-Side = Literal["buy", "sell"]
-OrderType = Literal["limit", "market"]
-Tif = Literal["gtc", "ioc", "fok"]
 
 
 class TicketError(ValueError):
@@ -39,7 +38,7 @@ class OrderTicket:
     qty: int
     price: int | None
     type: OrderType = "limit"
-    tif: Tif = "gtc"
+    tif: TimeInForce = "gtc"
     post_only: bool = False
 
 
@@ -50,7 +49,7 @@ def check_ticket(
     price_text: str,
     qty_text: str,
     type: OrderType = "limit",
-    tif: Tif = "gtc",
+    tif: TimeInForce = "gtc",
     post_only: bool = False,
     tick: int | None = None,
     lot: int | None = None,

@@ -336,8 +336,8 @@ async def _batches(url: str, home: Path, creds: list[tuple[str, str]], *, second
 def _provision(home: Path, users: int) -> list[tuple[str, str]]:
     """Create funded bench users on the (stopped) home with the CLI's offline path."""
     from exchange.engine.commands import Deposit
+    from exchange.home import home_lock
     from exchange.ledger import Ledger
-    from exchange.server import home_lock
     from exchange.store import open_store
 
     creds = []

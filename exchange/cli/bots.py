@@ -57,7 +57,7 @@ async def run_bots(
 ) -> int:
     """Provision, start, run and stop a farm; SIGINT/SIGTERM stop it cleanly. Returns the exit code."""
     from client.bots import BotFarm, FarmConfig, PasswordBook, provision, roster, top_up
-    from exchange.server import read_server_info
+    from exchange.info import read_server_info
 
     if url is None:
         info = read_server_info(home)

@@ -127,9 +127,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def cli_errors() -> Iterator[None]:
     """Turn the errors a user can cause into one line and a non-zero exit, never a traceback."""
     from client.errors import ClientError
+    from exchange.home import AlreadyRunning
     from exchange.journal.recovery import RecoveryError
     from exchange.journal.writer import JournalError
-    from exchange.server import AlreadyRunning
     from exchange.store.base import StoreError
     from exchange.tls import TLSSetupError
 
@@ -185,7 +185,7 @@ def run(coro: Awaitable[T]) -> T:
 
 def server_running(home: Path) -> bool:
     """Whether a server process holds this home (its lock is taken)."""
-    from exchange.server import AlreadyRunning, home_lock
+    from exchange.home import AlreadyRunning, home_lock
 
     try:
         with home_lock(home):
@@ -201,7 +201,7 @@ async def admin_session(home: Path, *, url: str | None = None, user: str = "admi
         ValueError: no server info or no admin password in ``home``.
     """
     from client import Session
-    from exchange.server import ADMIN_PASSWORD_FILE, read_server_info
+    from exchange.info import ADMIN_PASSWORD_FILE, read_server_info
 
     info = read_server_info(home)
     if url is None:

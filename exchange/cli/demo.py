@@ -98,7 +98,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _prepare_home(root: Path, *, keep: bool) -> None:
     """Make ``root`` a fresh demo home (or keep an earlier demo's with ``keep``)."""
-    from exchange.server import LOCK_FILE
+    from exchange.home import LOCK_FILE
 
     is_demo = (root / MARKER).is_file()
     if root.exists() and any(p.name != LOCK_FILE for p in root.iterdir()) and not is_demo:
@@ -150,7 +150,7 @@ class Started:
 
     def server(self, port: int, bcrypt_rounds: int) -> str:
         """``exch serve --detach`` on the demo home; returns its URL."""
-        from exchange.server import read_server_info
+        from exchange.info import read_server_info
 
         if port and not _free(port):
             typer.echo(f"port {port} is taken: the demo server takes any free port")

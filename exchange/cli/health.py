@@ -43,7 +43,7 @@ def health_url(url: str) -> str:
 
 def _local_url(home: Path) -> str:
     """The URL of the server running on ``home`` (``server.json``), else the default port on loopback."""
-    from exchange.server import read_server_info
+    from exchange.info import read_server_info
 
     info = read_server_info(home)
     if info is None:

@@ -123,7 +123,7 @@ def _detach(root: Path, port: int) -> None:
             fail(f"the server exited with code {proc.returncode}; see {log_path}")
         health = _health(root)
         if health is not None and health.get("status") == "ok":
-            from exchange.server import read_server_info
+            from exchange.info import read_server_info
 
             info = read_server_info(root)
             typer.echo(f"exch serving {info.url if info else '?'} in the background (pid {proc.pid}, log {log_path})")
@@ -134,7 +134,7 @@ def _detach(root: Path, port: int) -> None:
 
 def _health(root: Path) -> dict[str, Any] | None:
     """GET /healthz of the server on ``root`` (None if it does not answer)."""
-    from exchange.server import read_server_info
+    from exchange.info import read_server_info
     from exchange.tls import client_context
 
     info = read_server_info(root)
@@ -176,7 +176,7 @@ def status(home: Path | None = HomeOption) -> None:
 
 def _report(root: Path) -> int:
     """Print the running server of ``root`` in one line; the exit code (0 running, 1 not answering)."""
-    from exchange.server import read_server_info
+    from exchange.info import read_server_info
 
     info = read_server_info(root)
     health = _health(root)
@@ -198,7 +198,7 @@ def stop(
 ) -> None:
     """Stop the background exchange cleanly (SIGTERM) and wait for it to exit."""
     with cli_errors():
-        from exchange.server import read_server_info
+        from exchange.info import read_server_info
 
         root = resolve_home(home)
         info = read_server_info(root)

@@ -71,8 +71,8 @@ def _gifts(cash: int, shares: dict[str, int]) -> str:
 
 def _offline(root: Path, db: str | None, action: Any) -> Any:
     """Run ``action(store, ledger_factory)`` holding the home lock."""
+    from exchange.home import home_lock
     from exchange.ledger import Ledger
-    from exchange.server import home_lock
     from exchange.store import open_store
 
     with home_lock(root):

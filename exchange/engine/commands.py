@@ -9,9 +9,11 @@ small). Commands are immutable.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final
 
 import msgspec
+
+from exchange.types import BUY, SELL, OrderType, Side, SymbolStatus, TimeInForce
 
 __all__ = [
     "BUY",
@@ -32,15 +34,6 @@ __all__ = [
     "decode_command",
     "encode_command",
 ]
-
-Side = Literal["buy", "sell"]
-OrderType = Literal["limit", "market"]
-TimeInForce = Literal["gtc", "ioc", "fok"]
-SymbolStatus = Literal["trading", "halted"]
-
-BUY: Final = "buy"
-SELL: Final = "sell"
-
 
 class NewOrder(msgspec.Struct, frozen=True, array_like=True, gc=False, tag_field="op", tag="order"):
     """Place an order. ``price`` is ``None`` for market orders."""

@@ -79,6 +79,8 @@ class Endpoint:
         trusted_proxies: peers whose one chosen header (``trusted_proxies.header``,
             e.g. ``X-Forwarded-For``) names the client (default: none; every
             other peer's headers, and every other header, are ignored).
+        sessions: the set of open connections to keep (default: a new one).
+        counters: the totals to count into (default: new ones).
     """
 
     def __init__(
@@ -89,14 +91,16 @@ class Endpoint:
         clock_ns: Callable[[], int] = time.time_ns,
         monotonic: Callable[[], float] = time.monotonic,
         trusted_proxies: TrustedProxies | None = None,
+        sessions: set[ClientSession] | None = None,
+        counters: Counters | None = None,
     ) -> None:
         self.hub = hub
         self.limits = limits or GatewayLimits()
         self.trusted_proxies = trusted_proxies or TrustedProxies()
         self.clock_ns = clock_ns
         self.monotonic = monotonic
-        self.sessions: set[ClientSession] = set()
-        self.counters = Counters()
+        self.sessions: set[ClientSession] = set() if sessions is None else sessions
+        self.counters = Counters() if counters is None else counters
         self.started = monotonic()
         self.accepting = False
         self._dirty: list[ClientSession] = []

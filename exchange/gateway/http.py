@@ -118,7 +118,7 @@ def endpoint_http(
 
 def metrics_text(gateway: Gateway) -> str:
     """The Prometheus exposition of the gateway's counters and gauges."""
-    stats = gateway.stats_message()
+    stats = gateway.stats.message()
     c = gateway.counters
     lines = [
         "# HELP exch_up 1 while the exchange accepts orders.",

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
-from exchange.engine.commands import OrderType, Side, TimeInForce
-from exchange.engine.limits import MAX_DEPOSIT, MAX_LOT, MAX_PRICE, MAX_QTY, MAX_TICK
+from exchange.bounds import MAX_DEPOSIT, MAX_LOT, MAX_PRICE, MAX_QTY, MAX_TICK
+from exchange.types import OrderType, Side, TimeInForce
 
 __all__ = [
     "ADMIN_OPS",

@@ -22,7 +22,7 @@ from collections import deque
 from pathlib import Path
 
 from client import ExchError, Session
-from exchange.server import ADMIN_PASSWORD_FILE, read_server_info
+from exchange.info import ADMIN_PASSWORD_FILE, read_server_info
 
 __all__ = ["drive"]
 

@@ -38,7 +38,8 @@ from typing import Any
 import pytest
 
 from client import Session
-from exchange.server import ServerConfig, ServerInfo, run_server
+from exchange.info import ServerInfo
+from exchange.server import ServerConfig, run_server
 from tests.contract.frames import FrameChecker
 
 ROUNDS = 4

@@ -473,11 +473,25 @@ async def test_server_busy_when_the_journal_is_behind(make_exchange: MakeExchang
     # max_uncommitted=0: the gateway counts the journal as always behind, so every
     # order is refused before it reaches the engine (the backpressure path).
     ex = make_exchange(max_uncommitted=0)
-    s = await ex.trader(cash=CASH)
+    s = await ex.trader()  # no gift: nothing to submit
     with pytest.raises(ExchError) as info:
         await s.order("ACME", "buy", 1, price=10)
     assert info.value.code == "server_busy"
     assert (await s.orders()).orders == []
     bal = await s.balance()
-    assert (bal.cash, bal.cash_held) == (CASH, 0)
+    assert (bal.cash, bal.cash_held) == (0, 0)
     assert isinstance(await s.ping(), PongReply)
+
+
+async def test_user_add_gifts_take_the_same_backpressure_as_orders(make_exchange: MakeExchange) -> None:
+    # The gifts of a user_add are engine commands like any other: while the journal is
+    # behind they are refused with server_busy (they used to bypass the check).
+    ex = make_exchange(max_uncommitted=0)
+    with pytest.raises(ExchError) as info:
+        await ex.add_user("gifted", cash=CASH)
+    assert info.value.code == "server_busy"
+    assert info.value.message.startswith("user added, but ")
+    s = await ex.connect()
+    await s.login("gifted", "pw-gifted")  # the user was added; the gift changed nothing
+    bal = await s.balance()
+    assert (bal.cash, bal.cash_held) == (0, 0)

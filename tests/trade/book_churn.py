@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from client import ExchError, Session
+from exchange.info import read_server_info
 from exchange.protocol import AckMessage, CancelRequest, ErrorMessage, Message, OrderRequest
-from exchange.server import read_server_info
 
 PER_CONNECTION = 300
 """Book changes per second per driver connection (under the default 500 orders/s limit)."""

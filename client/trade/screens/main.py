@@ -39,6 +39,7 @@ from client.trade.widgets import (
     TradeTape,
 )
 from client.widgets.linkbar import LinkBar
+from exchange.types import Side
 
 if TYPE_CHECKING:
     from client.trade.app import TradeApp
@@ -225,7 +226,7 @@ class TradeScreen(Screen[None]):
         """Go to the price or quantity field, its text selected."""
         self.query_one(OrderEntry).edit(field)
 
-    def send(self, side: Literal["buy", "sell"] | None = None) -> None:
+    def send(self, side: Side | None = None) -> None:
         """Check the ticket and send it (in a worker); far from the market, only once confirmed."""
         entry = self.query_one(OrderEntry)
         try:

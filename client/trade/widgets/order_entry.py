@@ -28,11 +28,10 @@ from client import format as fmt
 from client.trade.model import TradeModel
 from client.trade.validate import OrderTicket, TicketError, check_ticket
 from client.trade.widgets.number_input import NumberInput
+from exchange.types import TIFS, OrderType, Side, TimeInForce
 
 __all__ = ["OrderEntry"]
 
-Side = Literal["buy", "sell"]
-_TIFS: tuple[Literal["gtc", "ioc", "fok"], ...] = ("gtc", "ioc", "fok")
 
 
 class OrderEntry(Vertical):
@@ -45,8 +44,8 @@ class OrderEntry(Vertical):
     ]
 
     side: reactive[Side] = reactive("buy")
-    order_type: reactive[Literal["limit", "market"]] = reactive("limit")
-    tif: reactive[Literal["gtc", "ioc", "fok"]] = reactive("gtc")
+    order_type: reactive[OrderType] = reactive("limit")
+    tif: reactive[TimeInForce] = reactive("gtc")
     post_only: reactive[bool] = reactive(False)
 
     def __init__(self, model: TradeModel, *, id: str | None = None) -> None:
@@ -168,7 +167,7 @@ class OrderEntry(Vertical):
 
     def cycle_tif(self) -> None:
         """GTC → IOC → FOK → GTC (a market order: IOC ↔ FOK)."""
-        tifs = _TIFS[1:] if self.order_type == "market" else _TIFS
+        tifs = TIFS[1:] if self.order_type == "market" else TIFS
         self.tif = tifs[(tifs.index(self.tif) + 1) % len(tifs)] if self.tif in tifs else tifs[0]
         if self.tif != "gtc":
             self.post_only = False
