@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
-from exchange.gateway.session import ClientSession
 from exchange.protocol.messages import Candle, CandlesReply, encode_message
 from exchange.protocol.requests import CandlesRequest
+from exchange.serving.session import ClientSession
 from exchange.store.base import Store, Trade
 
 if TYPE_CHECKING:

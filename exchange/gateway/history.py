@@ -16,9 +16,9 @@ from concurrent.futures import Executor
 from functools import partial
 
 from exchange.engine.core import Engine
-from exchange.gateway.session import ClientSession
 from exchange.protocol.messages import HistoryFill, HistoryOrder, HistoryReply, encode_message
 from exchange.protocol.requests import HistoryRequest, RequestId
+from exchange.serving.session import ClientSession
 from exchange.store.base import Store, Trade
 
 __all__ = ["History", "fills_of", "finished_orders"]
