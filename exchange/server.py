@@ -182,7 +182,7 @@ async def _serve(
     )
     # the inbound side: frames in, commands to the ledger, output to the outbox
     gateway = Gateway(
-        sequencer=ledger, outbox=outbox, logins=logins, stats=stats, sessions=sessions, counters=counters,
+        sequencer=ledger, outbox=outbox, logins=logins, stats=stats, trades=store, sessions=sessions, counters=counters,
         limits=config.limits, clock_ns=clock_ns, monotonic=monotonic, journal_seq=lambda: ledger.durable_seq,
         max_uncommitted=config.max_uncommitted,
         trusted_proxies=TrustedProxies(config.trusted_proxies, header=config.proxy_header),

@@ -53,6 +53,7 @@ from exchange.serving.forwarded import TrustedProxies
 from exchange.serving.frames import error_frame
 from exchange.serving.limits import GatewayLimits
 from exchange.serving.session import ClientSession, SessionState
+from exchange.store.base import TradeStore
 
 __all__ = ["AUTH_FAILED", "Gateway", "Sequencer"]
 
@@ -82,6 +83,7 @@ class Gateway(Endpoint):
         outbox: where replies and events wait for the commit, and the user→sessions index.
         logins: checks credentials and issues tokens (also the store's thread).
         stats: the ``stats`` channel and the operator event log.
+        trades: the trade store, for ``history`` and ``candles`` (read on the logins' store thread).
         sessions: the open connections (shared with ``stats``).
         counters: the server's totals (shared with ``outbox`` and ``stats``).
         limits: per-connection limits.
@@ -100,6 +102,7 @@ class Gateway(Endpoint):
         outbox: Outbox,
         logins: Logins,
         stats: Stats,
+        trades: TradeStore,
         sessions: set[ClientSession],
         counters: Counters,
         limits: GatewayLimits | None = None,
@@ -116,7 +119,7 @@ class Gateway(Endpoint):
         self.outbox = outbox
         self.logins = logins
         self.stats = stats
-        self.store = logins.store
+        self.trades = trades
         self._in_store = logins.in_store
         self.max_uncommitted = max_uncommitted
         self._journal_seq = journal_seq
@@ -130,7 +133,7 @@ class Gateway(Endpoint):
             OrdersRequest: self._orders,
             BalanceRequest: self._balance,
             Login: self._login,
-            HistoryRequest: History(store=self.store, executor=logins.store_executor, engine=self.engine,
+            HistoryRequest: History(store=trades, executor=logins.store_executor, engine=self.engine,
                                     reply=self._reply),
             CandlesRequest: candles_handler(self),
             **Admin(self).handlers(),
