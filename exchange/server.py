@@ -41,13 +41,10 @@ from websockets.asyncio.server import serve
 
 from exchange.auth import LoginThrottle, TokenSigner, load_or_create_secret
 from exchange.gateway.core import Gateway
-from exchange.gateway.forwarded import DEFAULT_HEADER, TrustedProxies
-from exchange.gateway.http import WS_PATH, http_handler
-from exchange.gateway.limits import GatewayLimits
+from exchange.gateway.http import http_handler
 from exchange.gateway.login import Logins
 from exchange.gateway.outbox import Outbox
-from exchange.gateway.session import ClientSession
-from exchange.gateway.stats import Counters, Stats
+from exchange.gateway.stats import Stats
 from exchange.home import ensure_admin, home_lock
 from exchange.info import ServerInfo, remove_server_info, write_server_info
 from exchange.journal.config import JournalConfig
@@ -57,6 +54,11 @@ from exchange.marketdata.bus import open_publisher
 from exchange.marketdata.feed import seed_hub
 from exchange.marketdata.hub import MarketDataHub
 from exchange.paths import home_dir
+from exchange.serving.counters import Counters
+from exchange.serving.forwarded import DEFAULT_HEADER, TrustedProxies
+from exchange.serving.http import WS_PATH
+from exchange.serving.limits import GatewayLimits
+from exchange.serving.session import ClientSession
 from exchange.store import open_store
 from exchange.store.base import DEFAULT_BCRYPT_ROUNDS, Store
 from exchange.tasks import every, websocket_options
@@ -180,7 +182,7 @@ async def _serve(
     )
     # the inbound side: frames in, commands to the ledger, output to the outbox
     gateway = Gateway(
-        sequencer=ledger, outbox=outbox, logins=logins, stats=stats, sessions=sessions, counters=counters,
+        sequencer=ledger, outbox=outbox, logins=logins, stats=stats, trades=store, sessions=sessions, counters=counters,
         limits=config.limits, clock_ns=clock_ns, monotonic=monotonic, journal_seq=lambda: ledger.durable_seq,
         max_uncommitted=config.max_uncommitted,
         trusted_proxies=TrustedProxies(config.trusted_proxies, header=config.proxy_header),

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from exchange.gateway.limits import GatewayLimits
+from exchange.serving.limits import GatewayLimits
 
 __all__ = ["every", "websocket_options"]
 

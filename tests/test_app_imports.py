@@ -47,3 +47,16 @@ def test_app_loads_no_server_side_module(module: str) -> None:
 def test_the_check_sees_a_server_import() -> None:
     """The probe itself works: importing the server is reported."""
     assert "exchange.server" in _loaded("exchange.server")
+
+
+@pytest.mark.parametrize("module", ["exchange.marketdata.server", "exchange.serving.endpoint", "exchange.serving.http"])
+def test_market_data_and_serving_load_no_gateway(module: str) -> None:
+    """``exch marketdata`` serves from the shared plumbing, not from the gateway's internals."""
+    assert [n for n in _loaded(module) if n.startswith(("exchange.gateway", "exchange.server", "exchange.store"))] == []
+
+
+def test_the_redis_bus_does_not_import_the_in_process_bus() -> None:
+    """``bus`` opens ``redisbus`` by URL; ``redisbus`` needs only the contract (no import cycle)."""
+    code = "import sys, exchange.marketdata.redisbus; print('exchange.marketdata.bus' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
-from exchange.gateway.limits import GatewayLimits, MiB
 from exchange.paths import home_dir
+from exchange.serving.limits import GatewayLimits, MiB
 
 if TYPE_CHECKING:
     from exchange.store.base import Store
@@ -83,7 +83,7 @@ def check_cert_pair(certfile: Path | None, keyfile: Path | None) -> None:
 
 def check_trusted_proxies(values: list[str]) -> None:
     """Every ``--trusted-proxy`` value is a network; one readable error line if not."""
-    from exchange.gateway.forwarded import parse_network
+    from exchange.serving.forwarded import parse_network
 
     for value in values:
         try:
@@ -104,7 +104,7 @@ def check_proxy_header(header: str | None, trusted: list[str]) -> str:
 
     Giving it without ``--trusted-proxy`` is an error too: it would do nothing.
     """
-    from exchange.gateway.forwarded import DEFAULT_HEADER, parse_header
+    from exchange.serving.forwarded import DEFAULT_HEADER, parse_header
 
     if header is None:
         return DEFAULT_HEADER

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from exchange.engine.commands import AddSymbol, Command, Deposit, Halt, Resume
 from exchange.engine.events import Reject
-from exchange.gateway.private import error_frame
-from exchange.gateway.session import ClientSession, SessionState
 from exchange.money import dollars
 from exchange.protocol.messages import (
     DepositReply,
@@ -41,11 +39,13 @@ from exchange.protocol.requests import (
     UserEnableRequest,
     UserListRequest,
 )
+from exchange.serving.frames import error_frame
+from exchange.serving.session import ClientSession, SessionState
 from exchange.store.base import StoreError, User, UserExists
 
 if TYPE_CHECKING:
     from exchange.gateway.core import Gateway
-    from exchange.gateway.endpoint import Handler
+    from exchange.serving.endpoint import Handler
 
 __all__ = ["Admin"]
 

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
-from exchange.gateway.session import ClientSession
 from exchange.protocol.messages import Candle, CandlesReply, encode_message
 from exchange.protocol.requests import CandlesRequest
-from exchange.store.base import Store, Trade
+from exchange.serving.session import ClientSession
+from exchange.store.base import Trade, TradeStore
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -79,7 +79,7 @@ class CandleCache:
     def __init__(self) -> None:
         self._series: dict[tuple[str, int], _Series] = {}
 
-    def candles(self, store: Store, r: CandlesRequest, now_ns: int) -> list[Candle]:
+    def candles(self, store: TradeStore, r: CandlesRequest, now_ns: int) -> list[Candle]:
         """The candles ``r`` asks for, as of what ``store`` holds now."""
         interval_ns = r.interval_s * NS
         end = r.end_ts if r.end_ts is not None else now_ns
@@ -92,7 +92,7 @@ class CandleCache:
         # Copies: the loop encodes them while this thread may fold the next trades into the cache.
         return [msgspec.structs.replace(c) for k, c in sorted(series.by_start.items()) if start <= k < end]
 
-    def _refresh(self, store: Store, symbol: str, interval_ns: int, floor: int) -> _Series:
+    def _refresh(self, store: TradeStore, symbol: str, interval_ns: int, floor: int) -> _Series:
         key = (symbol, interval_ns)
         series = self._series.get(key)
         if series is None:
@@ -117,7 +117,7 @@ def candles_handler(gateway: Gateway) -> Callable[[ClientSession, CandlesRequest
         if r.symbol not in gateway.engine.books:
             gateway._unknown_symbol(s, r.id, r.symbol)
             return
-        rows = await gateway._in_store(cache.candles, gateway.store, r, gateway.clock_ns())
+        rows = await gateway._in_store(cache.candles, gateway.trades, r, gateway.clock_ns())
         gateway._reply(s, r.id, encode_message(CandlesReply(
             id=r.id, symbol=r.symbol, interval_s=r.interval_s, candles=rows,
         )))

@@ -1,7 +1,7 @@
 """The gateway: WebSocket frames in, engine commands out to the ledger, output to the outbox.
 
 For each frame: decode into a typed request (a precise ``error`` otherwise,
-:class:`~exchange.gateway.endpoint.Endpoint`), check the session's state, role
+:class:`~exchange.serving.endpoint.Endpoint`), check the session's state, role
 and rate limits (:meth:`Gateway.authorize`), turn it into an engine command or a
 read, and hand it to the sequencer. The reply and the engine's events go to the
 :class:`~exchange.gateway.outbox.Outbox`, which releases them after the journal
@@ -24,15 +24,11 @@ from exchange.engine.events import Applied, Event, Reject
 from exchange.engine.queries import balance, open_orders
 from exchange.gateway.admin import Admin
 from exchange.gateway.candles import candles_handler
-from exchange.gateway.endpoint import Endpoint
-from exchange.gateway.forwarded import TrustedProxies
 from exchange.gateway.history import History
-from exchange.gateway.limits import GatewayLimits
 from exchange.gateway.login import AUTH_FAILED, Logins
 from exchange.gateway.outbox import Outbox
-from exchange.gateway.private import error_frame, reply_frame
-from exchange.gateway.session import ClientSession, SessionState
-from exchange.gateway.stats import Counters, Stats
+from exchange.gateway.private import reply_frame
+from exchange.gateway.stats import Stats
 from exchange.marketdata.feed import public_messages
 from exchange.protocol.messages import BalanceReply, LoginReply, Message, OrdersReply, encode_message
 from exchange.protocol.requests import (
@@ -51,6 +47,13 @@ from exchange.protocol.requests import (
     RequestId,
     SubscribeRequest,
 )
+from exchange.serving.counters import Counters
+from exchange.serving.endpoint import Endpoint
+from exchange.serving.forwarded import TrustedProxies
+from exchange.serving.frames import error_frame
+from exchange.serving.limits import GatewayLimits
+from exchange.serving.session import ClientSession, SessionState
+from exchange.store.base import TradeStore
 
 __all__ = ["AUTH_FAILED", "Gateway", "Sequencer"]
 
@@ -80,6 +83,7 @@ class Gateway(Endpoint):
         outbox: where replies and events wait for the commit, and the user→sessions index.
         logins: checks credentials and issues tokens (also the store's thread).
         stats: the ``stats`` channel and the operator event log.
+        trades: the trade store, for ``history`` and ``candles`` (read on the logins' store thread).
         sessions: the open connections (shared with ``stats``).
         counters: the server's totals (shared with ``outbox`` and ``stats``).
         limits: per-connection limits.
@@ -98,6 +102,7 @@ class Gateway(Endpoint):
         outbox: Outbox,
         logins: Logins,
         stats: Stats,
+        trades: TradeStore,
         sessions: set[ClientSession],
         counters: Counters,
         limits: GatewayLimits | None = None,
@@ -114,7 +119,7 @@ class Gateway(Endpoint):
         self.outbox = outbox
         self.logins = logins
         self.stats = stats
-        self.store = logins.store
+        self.trades = trades
         self._in_store = logins.in_store
         self.max_uncommitted = max_uncommitted
         self._journal_seq = journal_seq
@@ -128,7 +133,7 @@ class Gateway(Endpoint):
             OrdersRequest: self._orders,
             BalanceRequest: self._balance,
             Login: self._login,
-            HistoryRequest: History(store=self.store, executor=logins.store_executor, engine=self.engine,
+            HistoryRequest: History(store=trades, executor=logins.store_executor, engine=self.engine,
                                     reply=self._reply),
             CandlesRequest: candles_handler(self),
             **Admin(self).handlers(),

@@ -16,10 +16,10 @@ from concurrent.futures import Executor
 from functools import partial
 
 from exchange.engine.core import Engine
-from exchange.gateway.session import ClientSession
 from exchange.protocol.messages import HistoryFill, HistoryOrder, HistoryReply, encode_message
 from exchange.protocol.requests import HistoryRequest, RequestId
-from exchange.store.base import Store, Trade
+from exchange.serving.session import ClientSession
+from exchange.store.base import Trade, TradeStore
 
 __all__ = ["History", "fills_of", "finished_orders"]
 
@@ -65,7 +65,7 @@ class History:
         reply: sends a reply in order with the session's others.
     """
 
-    def __init__(self, *, store: Store, executor: Executor, engine: Engine, reply: Reply) -> None:
+    def __init__(self, *, store: TradeStore, executor: Executor, engine: Engine, reply: Reply) -> None:
         self.store = store
         self.executor = executor
         self.engine = engine

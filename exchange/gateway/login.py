@@ -15,7 +15,7 @@ from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 from exchange.auth import LoginThrottle, TokenSigner, verify_or_dummy
-from exchange.store.base import Store, User
+from exchange.store.base import User, UserStore
 
 __all__ = ["AUTH_FAILED", "Logins"]
 
@@ -40,7 +40,7 @@ class Logins:
     def __init__(
         self,
         *,
-        store: Store,
+        store: UserStore,
         store_executor: Executor,
         bcrypt_executor: Executor | None,
         signer: TokenSigner,

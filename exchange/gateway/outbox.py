@@ -16,10 +16,10 @@ from typing import Any
 from exchange.engine.events import Done, Event, Match
 from exchange.gateway.private import PRIVATE_DONE_REASONS, done_frame, fill_frames
 from exchange.gateway.release import Releaser
-from exchange.gateway.session import ClientSession
-from exchange.gateway.stats import Counters
 from exchange.marketdata.feed import PublicMessages
 from exchange.marketdata.hub import MarketDataHub
+from exchange.serving.counters import Counters
+from exchange.serving.session import ClientSession
 
 __all__ = ["Outbox"]
 

@@ -10,24 +10,15 @@ from exchange.protocol.messages import (
     CanceledAllReply,
     CanceledReply,
     DoneMessage,
-    ErrorMessage,
     FillMessage,
     encode_message,
 )
 from exchange.protocol.requests import RequestId
+from exchange.serving.frames import error_frame
 
-__all__ = ["PRIVATE_DONE_REASONS", "done_frame", "error_frame", "fill_frames", "reply_frame"]
+__all__ = ["PRIVATE_DONE_REASONS", "done_frame", "fill_frames", "reply_frame"]
 
 PRIVATE_DONE_REASONS: Final = frozenset({"filled", "canceled", "expired", "self_trade"})
-
-
-def error_frame(
-    rid: RequestId, code: str, message: str, *, field: str | None = None, client_order_id: str | None = None
-) -> bytes:
-    """An ``error`` reply."""
-    return encode_message(
-        ErrorMessage(id=rid, code=code, message=message, field=field, client_order_id=client_order_id)
-    )
 
 
 def reply_frame(rid: RequestId, event: Ack | Reject | Canceled | CanceledAll, ts: int) -> bytes:

@@ -1,7 +1,6 @@
-"""Server counters and rates, and the operators' ``stats`` channel with its event log.
+"""The operators' ``stats`` channel and its event log.
 
-:class:`Counters` and :class:`Rates` are plain totals (also for ``/metrics`` and
-``sessions``); :class:`Stats` builds the ``stats`` message, keeps the operator
+:class:`Stats` builds the ``stats`` message, keeps the operator
 events (:meth:`Stats.note`) and sends both to the admins subscribed, after the
 commit like every other frame.
 """
@@ -9,69 +8,26 @@ commit like every other frame.
 from __future__ import annotations
 
 import logging
-import os
 from collections import deque
 from collections.abc import Callable, Set
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from exchange.protocol.messages import OperatorEvent, StatsMessage, SymbolStats, encode_message
+from exchange.serving.counters import Counters, Rates, rss_bytes
 
 if TYPE_CHECKING:
     from exchange.engine.core import Engine
     from exchange.gateway.outbox import Outbox
-    from exchange.gateway.session import ClientSession
+    from exchange.serving.session import ClientSession
 
-__all__ = ["EVENTS_KEPT", "Counters", "Rates", "Stats", "rss_bytes"]
+__all__ = ["EVENTS_KEPT", "Stats"]
 
 log = logging.getLogger("exch.gateway")
 
 EVENTS_KEPT = 100
 """Operator events kept for consoles that subscribe to ``stats`` later."""
-
-_PAGE: Final = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def rss_bytes() -> int:
-    """The resident set size of this process (Linux ``/proc``; 0 elsewhere)."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-class Counters:
-    """Monotonic totals since start."""
-
-    __slots__ = ("orders", "trades", "messages_in", "messages_out", "logins_failed", "connections")
-
-    def __init__(self) -> None:
-        self.orders = 0
-        self.trades = 0
-        self.messages_in = 0
-        self.messages_out = 0
-        self.logins_failed = 0
-        self.connections = 0
-
-
-class Rates:
-    """Per-second rates of a counter over a sliding window of samples."""
-
-    def __init__(self, *, window_s: float = 2.0) -> None:
-        self.window_s = window_s
-        self.samples: deque[tuple[float, int]] = deque()
-
-    def sample(self, now: float, total: int) -> float:
-        """Record ``total`` at ``now`` and return the rate over the window."""
-        samples = self.samples
-        samples.append((now, total))
-        while len(samples) > 2 and now - samples[0][0] > self.window_s:
-            samples.popleft()
-        t0, v0 = samples[0]
-        return (total - v0) / (now - t0) if now > t0 else 0.0
-
 
 class Stats:
     """The ``stats`` channel: the server's state twice a second, with the operator events.

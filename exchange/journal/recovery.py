@@ -52,8 +52,8 @@ from exchange.store.base import (
     Store,
     StoreError,
     Trade,
+    segment_files,
 )
-from exchange.store.sqlite import SQLiteStore
 
 __all__ = [
     "LIMITS_KEY",
@@ -168,9 +168,9 @@ def _read_ahead(
     for seg, held in sources:
         if held is not None:
             files.append((str(held.path), seg.last_seq))
-        elif isinstance(store, SQLiteStore):
+        elif (on_disk := segment_files(store)) is not None:
             try:
-                files.append((str(store.segment_file(seg)), seg.last_seq))
+                files.append((str(on_disk.segment_file(seg)), seg.last_seq))
             except StoreError:
                 return None
         else:

@@ -34,7 +34,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from exchange.marketdata.bus import PublicMessage, SnapshotSource, resnapshot
+from exchange.marketdata.contract import PublicMessage, SnapshotSource, resnapshot
 from exchange.marketdata.hub import MarketDataHub
 from exchange.protocol.book import GapError
 from exchange.protocol.messages import encode_message

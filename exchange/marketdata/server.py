@@ -29,13 +29,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.server import serve
 
-from exchange.gateway.endpoint import Endpoint
-from exchange.gateway.forwarded import DEFAULT_HEADER, TrustedProxies
-from exchange.gateway.http import WS_PATH, endpoint_http, health_response
-from exchange.gateway.limits import GatewayLimits
-from exchange.marketdata.bus import BusFollower, open_follower
+from exchange.marketdata.bus import open_follower
+from exchange.marketdata.contract import BusFollower
 from exchange.marketdata.hub import MarketDataHub
 from exchange.paths import home_dir
+from exchange.serving.endpoint import Endpoint
+from exchange.serving.forwarded import DEFAULT_HEADER, TrustedProxies
+from exchange.serving.http import WS_PATH, endpoint_http, health_response
+from exchange.serving.limits import GatewayLimits
 from exchange.tasks import every, websocket_options
 from exchange.tls import serving_context
 

@@ -25,7 +25,8 @@ import struct
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol
+from pathlib import Path
+from typing import Final, Literal, Protocol, runtime_checkable
 
 import bcrypt
 import msgspec
@@ -36,21 +37,28 @@ __all__ = [
     "ROLES",
     "ArchivedSegment",
     "CheckpointInfo",
+    "CheckpointStore",
     "JournalSink",
+    "JournalStore",
     "NotFound",
     "Record",
     "Role",
     "Segment",
+    "SegmentFiles",
     "SegmentUnreadable",
     "Store",
     "StoreError",
     "SymbolInfo",
+    "SymbolStore",
     "Trade",
+    "TradeStore",
     "User",
     "UserExists",
+    "UserStore",
     "check_password",
     "checksum",
     "hash_password",
+    "segment_files",
 ]
 
 Role = Literal["trader", "admin"]
@@ -218,12 +226,9 @@ class JournalSink(Protocol):
         """Release the sink's connections."""
 
 
-class Store(Protocol):
-    """Users, symbols, journal, checkpoints, trades and meta values."""
+class UserStore(Protocol):
+    """Users: passwords (bcrypt), roles, disabling; what logins and user admin need."""
 
-    description: str
-
-    # -- users
     def add_user(self, name: str, password: str, *, role: Role = "trader") -> User:
         """Create a user with a bcrypt-hashed password; the store assigns its id."""
 
@@ -248,21 +253,26 @@ class Store(Protocol):
     def set_disabled(self, name: str, disabled: bool) -> User:
         """Disable or enable a user; moves its ``generation`` (revokes its tokens); returns it."""
 
-    # -- symbols
+
+class SymbolStore(Protocol):
+    """The symbol catalog (the journal stays the truth) and the few ``meta`` values."""
+
     def add_symbol(self, symbol: str, *, tick: int = 1, lot: int = 1) -> SymbolInfo:
         """List a symbol."""
 
     def symbols(self) -> list[SymbolInfo]:
         """All listed symbols by name."""
 
-    # -- meta
     def get_meta(self, key: str) -> str | None:
         """A stored configuration value."""
 
     def set_meta(self, key: str, value: str) -> None:
         """Store a configuration value."""
 
-    # -- journal
+
+class JournalStore(Protocol):
+    """The journal's segments, live and archived; what recovery, archiving and the writer need."""
+
     def segments(self) -> list[Segment]:
         """The journal catalog, by ``first_seq``."""
 
@@ -286,7 +296,7 @@ class Store(Protocol):
     def open_sink(self, *, fsync: bool = False) -> JournalSink:
         """A handle for the journal writer thread (``fsync``: durable on power loss)."""
 
-    # -- archive (exchange.journal.archive writes and checks the files)
+    # archive (exchange.journal.archive writes and checks the files)
     def archived_segments(self) -> list[ArchivedSegment]:
         """Segments moved out of the live journal, by ``first_seq``."""
 
@@ -306,7 +316,10 @@ class Store(Protocol):
         """Put an archived segment back into the live journal from its records (which the
         caller has checked) and drop its archive row, in one commit; return the catalog row."""
 
-    # -- checkpoints
+
+class CheckpointStore(Protocol):
+    """Engine checkpoints: the newest few, by ``seq``."""
+
     def checkpoints(self) -> list[CheckpointInfo]:
         """Stored checkpoints, newest first."""
 
@@ -316,7 +329,10 @@ class Store(Protocol):
     def prune_checkpoints(self, keep: int) -> list[int]:
         """Delete all but the newest ``keep`` checkpoints; return the seqs deleted."""
 
-    # -- trades
+
+class TradeStore(Protocol):
+    """Trades, for history, candles and ``exch trades``."""
+
     def add_trades(self, trades: Sequence[Trade]) -> None:
         """Insert trades; ones already stored (same trade id) are left alone."""
 
@@ -326,5 +342,28 @@ class Store(Protocol):
     def user_trades(self, user: int, *, before: int | None = None, limit: int = 100) -> list[Trade]:
         """The newest ``limit`` trades ``user`` took part in (maker or taker), newest first, ids below ``before``."""
 
+
+class Store(UserStore, SymbolStore, JournalStore, CheckpointStore, TradeStore, Protocol):
+    """The whole store (what ``open_store`` returns): each part above, and its description."""
+
+    description: str
+
     def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class SegmentFiles(Protocol):
+    """Capability: journal segments are files of their own (SQLite), which a helper process may read."""
+
+    def segment_file(self, segment: Segment) -> Path:
+        """The file holding ``segment``'s records.
+
+        Raises:
+            StoreError: the segment has no readable file.
+        """
+
+
+def segment_files(store: object) -> SegmentFiles | None:
+    """``store`` as :class:`SegmentFiles` if it keeps segments in files, else None."""
+    return store if isinstance(store, SegmentFiles) else None

@@ -7,8 +7,8 @@ import itertools
 import pytest
 
 from client import ConnectError
-from exchange.gateway.limits import GatewayLimits
 from exchange.protocol import L2Message, SnapshotMessage, TickerMessage
+from exchange.serving.limits import GatewayLimits
 
 from .conftest import Exchange, MakeExchange, Pushes
 

@@ -18,8 +18,8 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
 from client import ExchError, Session
-from exchange.gateway.limits import GatewayLimits
 from exchange.protocol import ErrorMessage, OrderRequest, PongReply
+from exchange.serving.limits import GatewayLimits
 
 from .conftest import Exchange, MakeExchange, ca_context, unique
 

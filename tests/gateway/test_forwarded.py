@@ -1,4 +1,4 @@
-"""The client address behind trusted proxies (exchange/gateway/forwarded.py), without a socket."""
+"""The client address behind trusted proxies (exchange/serving/forwarded.py), without a socket."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from exchange.gateway.forwarded import (
+from exchange.serving.forwarded import (
     DEFAULT_HEADER,
     HEADERS,
     TrustedProxies,

@@ -11,8 +11,8 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
-from exchange.gateway.limits import GatewayLimits
 from exchange.protocol import L3Message, OrderRequest
+from exchange.serving.limits import GatewayLimits
 
 from .conftest import Exchange, MakeExchange, Pushes, ca_context, http_get
 

@@ -21,7 +21,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
-from exchange.gateway.limits import GatewayLimits
+from exchange.serving.limits import GatewayLimits
 
 from .conftest import Exchange, MakeExchange, ca_context
 

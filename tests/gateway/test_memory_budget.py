@@ -19,8 +19,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from client import Session
 from exchange.bench.slow_readers import slow_readers
-from exchange.gateway.limits import GatewayLimits
 from exchange.protocol import L3Message, OrderRequest
+from exchange.serving.limits import GatewayLimits
 
 from .conftest import Exchange, MakeExchange, Pushes, StartProc, ca_context
 

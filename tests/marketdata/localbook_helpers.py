@@ -20,10 +20,10 @@ from typing import Any
 
 from client import BookKeeper, ExchError, Session
 from exchange.engine.queries import level2, level3, ticker
-from exchange.gateway.limits import GatewayLimits
 from exchange.ledger import Ledger
 from exchange.protocol import AckMessage, L2Message, L3Message, Message, OrderRequest
 from exchange.server import ServerConfig
+from exchange.serving.limits import GatewayLimits
 from exchange.store import open_store
 from tests.gateway.conftest import ServerThread
 

@@ -27,7 +27,8 @@ import msgspec
 import pytest
 import redis
 
-from exchange.marketdata.bus import InProcessBus, PublicMessage, split_bus_url
+from exchange.marketdata.bus import InProcessBus, split_bus_url
+from exchange.marketdata.contract import PublicMessage
 from exchange.marketdata.hub import MarketDataHub
 from exchange.marketdata.redisbus import BusKeys, RedisFollower, RedisPublisher
 from exchange.protocol.messages import L3Message, StatusMessage, TradeMessage

@@ -10,10 +10,10 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
-from exchange.gateway.endpoint import Endpoint
-from exchange.gateway.forwarded import TrustedProxies
-from exchange.gateway.limits import GatewayLimits
 from exchange.marketdata.hub import MarketDataHub
+from exchange.serving.endpoint import Endpoint
+from exchange.serving.forwarded import TrustedProxies
+from exchange.serving.limits import GatewayLimits
 from exchange.tasks import websocket_options
 
 

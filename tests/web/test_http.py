@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.gateway.http import CONTENT_SECURITY_POLICY
+from exchange.serving.http import CONTENT_SECURITY_POLICY
 from exchange.web import FILES
 from tests.gateway.conftest import Exchange, MakeExchange, StartProc, ca_context
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Final
 
 from websockets.protocol import State
 
-from exchange.gateway.limits import GatewayLimits, OutputBudget, TokenBucket
+from exchange.serving.limits import GatewayLimits, OutputBudget, TokenBucket
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection

@@ -16,7 +16,7 @@ the connections holding the most are closed with 1013 first.
 A client's address (login throttling, the per-address connection cap, the
 session list, log lines) is the TCP peer's, or — when the peer is one of
 ``trusted_proxies`` — the client the proxy names in the one handshake header
-the operator chose (``--proxy-header``, :mod:`exchange.gateway.forwarded`).
+the operator chose (``--proxy-header``, :mod:`exchange.serving.forwarded`).
 """
 
 from __future__ import annotations
@@ -29,11 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import ConnectionClosed
 
-from exchange.gateway.forwarded import TrustedProxies, client_address
-from exchange.gateway.limits import REFUSED_WINDOW_S, GatewayLimits, OutputBudget
-from exchange.gateway.private import error_frame
-from exchange.gateway.session import ClientSession, SessionState
-from exchange.gateway.stats import Counters
 from exchange.marketdata.hub import CHANNELS, MarketDataHub
 from exchange.protocol.messages import (
     PongReply,
@@ -57,6 +52,11 @@ from exchange.protocol.requests import (
     decode_request,
     request_id,
 )
+from exchange.serving.counters import Counters
+from exchange.serving.forwarded import TrustedProxies, client_address
+from exchange.serving.frames import error_frame
+from exchange.serving.limits import REFUSED_WINDOW_S, GatewayLimits, OutputBudget
+from exchange.serving.session import ClientSession, SessionState
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
