@@ -46,6 +46,7 @@ __all__ = [
     "LoginThrottle",
     "TokenSigner",
     "bcrypt_executor",
+    "check_password",
     "hash_password",
     "hash_password_async",
     "load_or_create_secret",
@@ -110,6 +111,12 @@ async def hash_password_async(
     """
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(executor, functools.partial(hash_password, password, rounds=rounds))
+
+
+def check_password(password: str, hashed: str | bytes) -> bool:
+    """Whether ``password`` matches the bcrypt ``hashed``. Blocking: off the event loop only."""
+    data = _password_bytes(password)
+    return data is not None and _checkpw(data, hashed.encode() if isinstance(hashed, str) else hashed)
 
 
 def _checkpw(password: bytes, hashed: bytes) -> bool:

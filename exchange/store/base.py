@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, Protocol, runtime_checkable
 
-import bcrypt
 import msgspec
+
+from exchange import auth
 
 __all__ = [
     "DEFAULT_BCRYPT_ROUNDS",
@@ -55,7 +56,6 @@ __all__ = [
     "User",
     "UserExists",
     "UserStore",
-    "check_password",
     "checksum",
     "hash_password",
     "segment_files",
@@ -200,13 +200,8 @@ class Trade(msgspec.Struct, frozen=True, gc=False):
 
 
 def hash_password(password: str, rounds: int) -> str:
-    """A bcrypt hash of ``password`` at cost ``rounds``."""
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
-
-
-def check_password(password: str, hashed: str) -> bool:
-    """Whether ``password`` matches the bcrypt ``hashed``."""
-    return bcrypt.checkpw(password.encode(), hashed.encode())
+    """The bcrypt hash of ``password`` at cost ``rounds``, as stored (text)."""
+    return auth.hash_password(password, rounds=rounds).decode()
 
 
 class JournalSink(Protocol):

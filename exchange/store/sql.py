@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Final, Generic, Protocol, TypeVar
 
+from exchange.auth import check_password
 from exchange.store.base import (
     ROLES,
     ArchivedSegment,
@@ -37,7 +38,6 @@ from exchange.store.base import (
     Trade,
     User,
     UserExists,
-    check_password,
     hash_password,
 )
 
