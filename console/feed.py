@@ -3,8 +3,8 @@
 :class:`Feed` keeps one admin :class:`~client.live.LiveConnection` up (it
 reconnects with backoff by itself), subscribes on every new session to
 ``stats`` and to ``trades`` of every listed symbol, and polls what is not
-pushed: ``sessions`` and ``user_list`` over the protocol, and the failed-login
-counter from the server's ``/metrics`` (same host and port, same TLS trust).
+pushed: ``sessions`` and ``user_list`` over the protocol (the failed-login count
+comes with ``stats``).
 Each poll waits for its answer before the next is armed, so a slow server
 never piles requests up. Everything it learns goes into the
 :class:`~console.model.ConsoleModel`.
@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
-import ssl
-import urllib.request
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from client.errors import ClientError
 from client.live import LinkState, LiveConnection
@@ -27,25 +23,8 @@ from client.session import Session
 from console.config import ConsoleConfig
 from console.model import ConsoleModel
 from exchange.info import read_server_info
-from exchange.tlsclient import client_context
 
-__all__ = ["Feed", "metrics_url", "parse_failed_logins"]
-
-_FAILED = re.compile(r"^exch_logins_failed_total\s+(\d+)", re.MULTILINE)
-
-
-def metrics_url(ws_url: str) -> str:
-    """``wss://host:port/ws`` → ``https://host:port/metrics``."""
-    parts = urlsplit(ws_url)
-    scheme = "https" if parts.scheme == "wss" else "http"
-    return urlunsplit((scheme, parts.netloc, "/metrics", "", ""))
-
-
-def parse_failed_logins(text: str) -> int | None:
-    """The ``exch_logins_failed_total`` value of a Prometheus text page."""
-    match = _FAILED.search(text)
-    return int(match.group(1)) if match else None
-
+__all__ = ["Feed"]
 
 class Feed:
     """Keeps the console's admin session and fills the model.
@@ -55,7 +34,7 @@ class Feed:
         model: what to fill.
         on_state: told every link change ``(state, detail)``.
         on_data: called on every pushed message (the link bar's data age).
-        poll_s: seconds between ``sessions`` / ``user_list`` / ``/metrics`` polls.
+        poll_s: seconds between ``sessions`` / ``user_list`` polls.
     """
 
     def __init__(
@@ -79,8 +58,6 @@ class Feed:
             config.url, username=config.user, password=config.password, cafile=config.cafile,
             home=config.home, setup=self._setup, on_state=self._state, queue_size=0,
         )
-        self._ssl: ssl.SSLContext | None = None
-        self._metrics_ok = True
         self._down_noted = False
 
     @property
@@ -172,20 +149,3 @@ class Feed:
                 self.subscribed |= new
         except ClientError:
             return  # the link reports the failure; the next round tries again
-        if self._metrics_ok:
-            total = await asyncio.to_thread(self._failed_logins)
-            if total is not None:
-                self.model.set_failed_logins(total)
-
-    def _failed_logins(self) -> int | None:
-        url = metrics_url(self.live.url)
-        try:
-            if self._ssl is None and url.startswith("https"):
-                self._ssl = client_context(cafile=self.config.cafile, home=self.config.home)
-            opener = urllib.request.build_opener(
-                urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=self._ssl)
-            )
-            with opener.open(url, timeout=2.0) as response:
-                return parse_failed_logins(response.read().decode())
-        except (OSError, ValueError, ssl.SSLError):
-            return None

@@ -135,6 +135,7 @@ class ConsoleModel:
         """A ``stats`` message: the numbers, the charts and what changed since the last one."""
         first = self.stats is None
         self.stats = m
+        self.failed_logins = m.logins_failed
         self.rss.append(float(m.memory_rss_bytes))
         self.orders_rate.append(m.orders_per_s)
         self.trades_rate.append(m.trades_per_s)
@@ -226,10 +227,6 @@ class ConsoleModel:
         operator events, in ``stats``.
         """
         self.users = {u.username: u for u in users}
-
-    def set_failed_logins(self, total: int) -> None:
-        """The server's count of failed logins since it started (from ``/metrics``)."""
-        self.failed_logins = total
 
     # ------------------------------------------------------------------ tape
 

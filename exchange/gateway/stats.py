@@ -111,7 +111,8 @@ class Stats:
             trades_per_s=round(self._rates["trades"].sample(now, self.counters.trades), 1),
             messages_out_per_s=round(self._rates["out"].sample(now, self.counters.messages_out), 1),
             journal_seq=self.journal_seq(), journal_lag_ms=round(self.outbox.commit_lag_ms, 3),
-            loop_lag_ms=round(self.loop_lag_ms, 3), symbols=symbols_, events=events or [],
+            loop_lag_ms=round(self.loop_lag_ms, 3), logins_failed=self.counters.logins_failed, symbols=symbols_,
+            events=events or [],
         )
 
     def publish(self) -> None:

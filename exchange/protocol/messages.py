@@ -463,6 +463,8 @@ class StatsMessage(_Message, tag="stats"):
     loop_lag_ms: float
     symbols: dict[str, SymbolStats]
     events: list[OperatorEvent] = []
+    logins_failed: int = 0
+    """Failed logins since the server started (wrong password, unknown user, throttled, bad token)."""
 
 
 class Candle(msgspec.Struct, kw_only=True):

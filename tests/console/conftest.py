@@ -72,7 +72,7 @@ def fixed_model(*, samples: int = 60, halted: str | None = None, shutdown: bool 
             memory_rss_bytes=(80 + i // 4) * 1048576, orders_per_s=800.0 + (i * 37) % 200,
             trades_per_s=140.0 + (i * 13) % 40, messages_out_per_s=5000.0 + (i * 101) % 900,
             journal_seq=18_000 + 400 * i, journal_lag_ms=1.8, loop_lag_ms=0.4, symbols=symbols,
-            events=EVENTS.get(i, []),
+            events=EVENTS.get(i, []), logins_failed=5,
         ))
         if i % 3 == 0:
             name = list(mids)[i % 3 if i % 2 else (i // 3) % 3]
@@ -80,7 +80,6 @@ def fixed_model(*, samples: int = 60, halted: str | None = None, shutdown: bool 
                                      qty=1 + i % 9, taker_side="buy" if i % 2 else "sell", ts=ts))
     model.set_users([UserInfo(username=u, role="trader", disabled=u == "bob", created_ts=T0 * NS)
                      for u in ("alice", "bob", "carol")])
-    model.set_failed_logins(5)
     model.set_sessions([
         SessionInfo(session_id=1, user="admin", role="admin", address="127.0.0.1:50000",
                     connected_ts=(T0 - 3600) * NS, orders_per_s=0.0, messages_per_s=0.5),

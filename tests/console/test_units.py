@@ -8,7 +8,6 @@ import pytest
 
 from client.widgets.sparkline import chart_rows, sparkline
 from console.config import resolve
-from console.feed import metrics_url, parse_failed_logins
 from console.format import dollars, duration, parse_dollars, price, rate
 from console.model import ConsoleModel
 from console.screens.admin import parse_shares
@@ -16,8 +15,8 @@ from exchange.protocol import OperatorEvent, StatsMessage, StatusMessage, Symbol
 
 
 def stats(ts: int, *, users: dict[str, int], status: str = "trading", volume: int = 0,
-          events: list[OperatorEvent] | None = None) -> StatsMessage:
-    return StatsMessage(events=events or [],
+          events: list[OperatorEvent] | None = None, logins_failed: int = 0) -> StatsMessage:
+    return StatsMessage(events=events or [], logins_failed=logins_failed,
         ts=ts, uptime_s=1.0, clients=len(users), sessions_by_user=users, memory_rss_bytes=1 << 20,
         orders_per_s=0.0, trades_per_s=0.0, messages_out_per_s=0.0, journal_seq=1, journal_lag_ms=0.0,
         loop_lag_ms=0.0,
@@ -40,9 +39,8 @@ def test_model_takes_events_from_stats() -> None:
     bob = OperatorEvent(seq=1, ts=4, kind="security", text="admin disabled user bob (1 sessions closed)")
     eve = OperatorEvent(seq=2, ts=5, kind="user", text="admin added user eve (admin)")
     m.apply(stats(4, users={"admin": 1}, status="halted", events=[bob]))
-    m.apply(stats(5, users={"admin": 1}, status="halted", events=[bob, eve]))  # a history repeating bob (resubscribed)
+    m.apply(stats(5, users={"admin": 1}, status="halted", events=[bob, eve], logins_failed=4))  # bob repeated
     m.set_users([UserInfo(username="bob", role="trader", disabled=True, created_ts=0)])
-    m.set_failed_logins(4)
     assert kinds(m) == [
         ("login", "alice connected (2 sessions)"),
         ("halt", "ACME HALTED"),
@@ -93,12 +91,6 @@ def test_sparklines() -> None:
     rows = chart_rows([0, 8, 16], 4, 2)
     assert all(len(r) == 4 for r in rows)
     assert rows[1][-1] == "█" and rows[0][-1] == "█" and rows[0][-2] == " "
-
-
-def test_metrics_helpers() -> None:
-    assert metrics_url("wss://h.example:8443/ws") == "https://h.example:8443/metrics"
-    assert parse_failed_logins("exch_up 1\nexch_logins_failed_total 7\n") == 7
-    assert parse_failed_logins("exch_up 1\n") is None
 
 
 def test_config_from_home(tmp_path: Path) -> None:

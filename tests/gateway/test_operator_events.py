@@ -44,6 +44,9 @@ async def test_failed_logins_are_events_with_user_and_address(exchange: Exchange
     failed = await until_event(pushes, "login failed: admin")
     assert failed.kind == "security" and failed.text == f"login failed: admin from {address}"
     assert failed.seq >= 1 and failed.ts > 0
+    # the stats message counts them too (the console's "Failed logins")
+    with_count = [m for m in pushes.of(StatsMessage) if any(e.seq == failed.seq for e in m.events)]
+    assert with_count and with_count[0].logins_failed == 1
 
 
 async def test_admin_actions_name_the_admin_and_only_accepted_ones_count(exchange: Exchange) -> None:
