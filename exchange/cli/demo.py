@@ -65,7 +65,8 @@ def demo(
 ) -> None:
     """A live demo market: server, demo users, trading robots and the operator console; Ctrl-C stops it all."""
     with cli_errors():
-        signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM cleans up like Ctrl-C
+        for sig in _STOP_SIGNALS[1:]:  # SIGTERM, and SIGHUP (its terminal closed), clean up like Ctrl-C
+            signal.signal(sig, _interrupt)
         root = (home or DEMO_HOME).expanduser()
         _prepare_home(root, keep=keep)
         started = Started(root)
@@ -90,6 +91,10 @@ def demo(
 
 
 # --------------------------------------------------------------------------- the home
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Each stops the whole demo: server and robots are never left behind, not even when the terminal closes."""
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -226,7 +231,7 @@ def _stop_server(root: Path, pid: int, timeout: float = 60.0) -> None:
 @contextlib.contextmanager
 def _signals_ignored() -> Any:
     """While cleaning up, a second Ctrl-C must not leave processes behind."""
-    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _STOP_SIGNALS}
     try:
         yield
     finally:
@@ -291,7 +296,7 @@ async def _status_line(root: Path, duration: float | None) -> None:
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in _STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     if duration is not None:
         loop.call_later(duration, stop.set)
@@ -313,7 +318,7 @@ async def _status_line(root: Path, duration: float | None) -> None:
         if tty:
             typer.echo("")
         await session.close()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in _STOP_SIGNALS:
             loop.remove_signal_handler(sig)
 
 

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from client import Session
 from exchange.cli.demo import DEMO_USERS
 from exchange.protocol import TickerMessage
@@ -53,7 +55,8 @@ async def _watch_market(url: str, home: Path) -> tuple[int, int]:
         raise AssertionError(f"the market did not move: {tickers[-1:] or 'no ticker'}")
 
 
-def test_demo_starts_moves_and_stops_everything_on_sigint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "terminal-closed"])
+def test_demo_starts_moves_and_stops_everything_on_a_stop_signal(tmp_path: Path, stop: signal.Signals) -> None:
     home = tmp_path / "demo-home"
     env = exch_env()
     proc = subprocess.Popen(
@@ -78,7 +81,7 @@ def test_demo_starts_moves_and_stops_everything_on_sigint(tmp_path: Path) -> Non
         assert loose == {}
 
         time.sleep(max(0.0, 4.0 - (time.monotonic() - up)))  # a status line or two
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         out, _ = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
