@@ -87,8 +87,8 @@ def test_demo_starts_moves_and_stops_everything_on_a_stop_signal(tmp_path: Path,
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-    if proc.returncode != 0:  # a demo that died (or was killed) must not leave its server and robots running
-        _kill_leftovers(home)
+        if proc.returncode != 0:  # a demo that died (or was killed) must not leave its server and robots running
+            _kill_leftovers(home)
     assert proc.returncode == 0, out
     assert "exch demo: a live market on" in out and "password: demo" in out
     assert "seq" in out and "trades/s" in out  # the live status line (no console here)
