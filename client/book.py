@@ -262,6 +262,7 @@ class BookKeeper:
         self.last_gap: GapError | None = None
         self.closed: SessionClosed | None = None
         self._resyncing: dict[tuple[BookChannel, str], asyncio.Task[None]] = {}
+        self._again: set[tuple[BookChannel, str]] = set()  # a gap came while its resubscribe was in flight
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
         self._detach = [
             session.on_message(self.handle, *_MARKET_DATA),
@@ -360,6 +361,7 @@ class BookKeeper:
                 channels |= book.channels
             for key in [k for k in self._resyncing if k[1] == name]:
                 self._resyncing.pop(key).cancel()
+            self._again = {k for k in self._again if k[1] != name}
         if channels and self.closed is None:
             await self.session.unsubscribe(sorted(channels), names)
 
@@ -371,6 +373,7 @@ class BookKeeper:
         for task in self._resyncing.values():
             task.cancel()
         self._resyncing.clear()
+        self._again.clear()
 
     def _open_channel(self, book: SymbolBook, channel: BookChannel) -> None:
         book.channels.add(channel)
@@ -485,15 +488,27 @@ class BookKeeper:
         self.last_gap = gap
         key = (channel, book.symbol)
         running = self._resyncing.get(key)
-        if self.closed is None and (running is None or running.done()):
-            task = asyncio.get_running_loop().create_task(self._resubscribe(channel, book.symbol))
-            self._resyncing[key] = task
-            task.add_done_callback(self._resynced)
+        if running is not None and not running.done():
+            # its snapshot already came (the channel was current), but the task has not
+            # finished: resubscribe once more when it does, or the channel stays stale
+            self._again.add(key)
+        elif self.closed is None:
+            self._start_resync(key)
+
+    def _start_resync(self, key: tuple[BookChannel, str]) -> None:
+        task = asyncio.get_running_loop().create_task(self._resubscribe(*key))
+        self._resyncing[key] = task
+        task.add_done_callback(self._resynced)
 
     def _resynced(self, task: asyncio.Task[None]) -> None:
         for key, running in list(self._resyncing.items()):
             if running is task:
                 del self._resyncing[key]
+                if key in self._again:
+                    self._again.discard(key)
+                    book = self.books.get(key[1])
+                    if self.closed is None and not task.cancelled() and book is not None and key[0] in book.stale:
+                        self._start_resync(key)
 
     async def _resubscribe(self, channel: BookChannel, symbol: str) -> None:
         book = self.books.get(symbol)
@@ -512,6 +527,7 @@ class BookKeeper:
         for task in self._resyncing.values():
             task.cancel()
         self._resyncing.clear()
+        self._again.clear()
         for book in self.books.values():
             book.stale |= book.channels
         for _, fut in self._waiters:

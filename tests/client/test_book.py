@@ -41,6 +41,7 @@ class StandIn:
         self.callbacks: list[tuple[MessageCallback, tuple[type[Any], ...]]] = []
         self.close_callbacks: list[Callable[[SessionClosed], object]] = []
         self.status = "trading"
+        self.on_subscribe: Callable[[], Any] | None = None  # awaited inside subscribe, before its reply
 
     def on_message(self, callback: MessageCallback, *types: type[Any]) -> Callable[[], None]:
         self.callbacks.append((callback, types))
@@ -55,6 +56,8 @@ class StandIn:
     ) -> SubscribedReply:
         chans, syms = _listed(channels), _listed(symbols)
         self.calls.append(("subscribe", chans, syms, interval_ms))
+        if self.on_subscribe is not None:
+            await self.on_subscribe()
         return SubscribedReply(channels=list(chans), symbols=list(syms), interval_ms=interval_ms)
 
     async def unsubscribe(
@@ -190,6 +193,30 @@ async def test_l3_gap_marks_stale_drops_and_resubscribes_that_channel(standin: S
     assert book.synced and keeper.resyncs == 1
     standin.push(done(6, 1))
     assert book.orders_at("buy", 100) == [(2, 1), (3, 1), (4, 1)] and book.queue_position(4) == (2, 2)
+
+
+async def test_a_gap_while_the_resubscribe_is_still_in_flight_resubscribes_again(standin: StandIn) -> None:
+    """The snapshot and a further gap can arrive before the resubscribe's reply is taken (CI saw it hang)."""
+    keeper, _ = await tracked(standin, level3=True)
+    standin.push(snap3(1))
+    reply = asyncio.Event()
+
+    async def snapshot_then_gap_before_the_reply() -> None:
+        standin.push(snap3(5), opened(7, 2, "buy", 100, 1))  # the resync's snapshot, then seq 6 is missed
+        await reply.wait()
+
+    standin.on_subscribe = snapshot_then_gap_before_the_reply
+    standin.calls.clear()
+    standin.push(opened(3, 1, "buy", 100, 1))  # seq 2 missed: first resync
+    await settle()
+    book = keeper[SYM]
+    assert keeper.resyncs == 2 and book.stale == {"level3"}
+    standin.on_subscribe = None
+    reply.set()
+    await settle()
+    assert [call[0] for call in standin.calls] == ["unsubscribe", "subscribe", "unsubscribe", "subscribe"]
+    standin.push(snap3(7, bids=[[2, 100, 1]]))
+    assert book.synced and book.orders("buy") == [[2, 100, 1]]
 
 
 async def test_l2_overlap_applies_and_a_hole_is_a_gap(standin: StandIn) -> None:

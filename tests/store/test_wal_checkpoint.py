@@ -59,7 +59,9 @@ def test_the_checkpointer_keeps_the_wal_small_while_the_writer_appends(tmp_path:
         sink.checkpointer.interval = 0.02
         path = write_batches(sink, 40, 0.03)
         assert sink.checkpointer.rounds > 10
-        assert wal_size(path) < 5_000_000  # restarted from the front after each checkpoint
+        # restarted from the front after each checkpoint: without the checkpointer all ~20 MB stay in it
+        # (the test above); the bound leaves room for a loaded machine delaying a few rounds
+        assert wal_size(path) < 10_000_000
         # every record is in the segment, through whichever file holds it
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
             count = conn.execute("SELECT count(*) FROM records").fetchone()
