@@ -72,6 +72,8 @@ CREATE TABLE IF NOT EXISTS trades (
 );
 CREATE INDEX IF NOT EXISTS trades_ts ON trades (ts);
 CREATE INDEX IF NOT EXISTS trades_symbol_ts ON trades (symbol, ts);
+CREATE INDEX IF NOT EXISTS trades_maker ON trades (maker_user, trade_id);
+CREATE INDEX IF NOT EXISTS trades_taker ON trades (taker_user, trade_id);
 """
 
 _INSERT_TRADE: Final = (

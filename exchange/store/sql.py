@@ -350,9 +350,13 @@ class SQLStore(Generic[C]):
 
     def user_trades(self, user: int, *, before: int | None = None, limit: int = 100) -> list[Trade]:
         """The newest ``limit`` trades ``user`` took part in (maker or taker), newest first, ids below ``before``."""
-        query = (f"SELECT {TRADE_COLUMNS} FROM trades WHERE (maker_user = ? OR taker_user = ?) AND trade_id < ?"
-                 " ORDER BY trade_id DESC LIMIT ?")
-        args = [user, user, before if before is not None else 2**63 - 1, limit]
+        # one index-ordered read per role (trades_maker, trades_taker), merged: no scan of the whole table
+        side = f"SELECT {TRADE_COLUMNS} FROM trades WHERE {{}} = ? AND trade_id < ? ORDER BY trade_id DESC LIMIT ?"
+        query = (f"SELECT * FROM ({side.format('maker_user')}) AS m UNION ALL "
+                 f"SELECT * FROM ({side.format('taker_user')}) AS t WHERE maker_user <> ? "
+                 "ORDER BY trade_id DESC LIMIT ?")
+        below = before if before is not None else 2**63 - 1
+        args = [user, below, limit, user, below, limit, user, limit]
         with contextlib.closing(self._execute(query, args)) as cur:
             return [Trade(*r) for r in cur]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from exchange.store import ArchivedSegment, NotFound, Store, StoreError, Trade, UserExists, checksum
@@ -235,6 +237,32 @@ def test_trades_filter_by_time_and_symbol_and_ignore_repeats(store: Store) -> No
     assert [t.trade_id for t in store.trades(since=200)] == [2, 3]
     assert [t.trade_id for t in store.trades(symbol="ACME")] == [1, 3]
     assert [t.trade_id for t in store.trades(since=150, symbol="ACME")] == [3]
+
+
+def test_user_trades_pages_newest_first_over_both_roles(store: Store) -> None:
+    def between(trade_id: int, maker: int, taker: int) -> Trade:
+        return Trade(trade_id, trade_id, trade_id, "ACME", 100, 1, "sell", maker, trade_id, taker, trade_id)
+
+    store.add_trades([between(i, maker=1 + i % 3, taker=1 + (i + 1) % 3) for i in range(1, 31)])
+    mine = [i for i in range(30, 0, -1) if 1 in (1 + i % 3, 1 + (i + 1) % 3)]  # user 1 makes or takes
+    assert [t.trade_id for t in store.user_trades(1, limit=100)] == mine
+    assert [t.trade_id for t in store.user_trades(1, limit=5)] == mine[:5]
+    assert [t.trade_id for t in store.user_trades(1, before=mine[4], limit=5)] == mine[5:10]
+    assert store.user_trades(4) == [] and store.user_trades(1, before=1) == []
+
+
+def test_user_trades_reads_by_index_not_by_scanning_every_trade(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path)
+    try:
+        ran: list[str] = []
+        store._conn.set_trace_callback(ran.append)  # the statement as run, values bound
+        store.user_trades(1, before=9, limit=5)
+        store._conn.set_trace_callback(None)
+        (query,) = [q for q in ran if "FROM trades" in q]
+        plan = " ".join(row[-1] for row in store._conn.execute("EXPLAIN QUERY PLAN " + query))
+        assert "trades_maker" in plan and "trades_taker" in plan and "SCAN trades" not in plan, plan
+    finally:
+        store.close()
 
 
 def test_a_second_connection_sees_committed_data(store_factory: StoreFactory) -> None:
