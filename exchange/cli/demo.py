@@ -85,7 +85,9 @@ def demo(
             else:
                 run(_status_line(root, duration or None))
         except KeyboardInterrupt:
-            typer.echo("")
+            _say("")
+        except BrokenPipeError:  # whatever read the output is gone (`exch demo | tee`, its terminal closed)
+            _output_gone()
         finally:
             started.stop_all()
 
@@ -202,7 +204,7 @@ class Started:
         with _signals_ignored():
             proc = self.bots_proc
             if proc is not None and proc.poll() is None:
-                typer.echo("stopping the robots (canceling their orders) …")
+                _say("stopping the robots (canceling their orders) …")
                 proc.send_signal(signal.SIGINT)
                 try:
                     proc.wait(30)
@@ -210,9 +212,9 @@ class Started:
                     proc.kill()
                     proc.wait(10)
             if self.server_pid is not None and server_running(self.root):
-                typer.echo("stopping the demo server …")
+                _say("stopping the demo server …")
                 _stop_server(self.root, self.server_pid)
-            typer.echo(f"demo stopped (its data stays in {self.root} until the next exch demo)")
+            _say(f"demo stopped (its data stays in {self.root} until the next exch demo)")
 
 
 def _stop_server(root: Path, pid: int, timeout: float = 60.0) -> None:
@@ -225,7 +227,24 @@ def _stop_server(root: Path, pid: int, timeout: float = 60.0) -> None:
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    typer.echo(f"the demo server (pid {pid}) did not stop within {timeout:.0f} s and was killed", err=True)
+    with contextlib.suppress(OSError):
+        typer.echo(f"the demo server (pid {pid}) did not stop within {timeout:.0f} s and was killed", err=True)
+
+
+def _say(text: str) -> None:
+    """Print a line of the demo's own progress; output nobody reads any more never stops the clean-up."""
+    try:
+        typer.echo(text)
+    except OSError:  # a broken pipe (`exch demo | tee` whose tee died), or a terminal that closed (EIO)
+        _output_gone()
+
+
+def _output_gone() -> None:
+    """Send the rest of stdout to /dev/null (so neither later lines nor the exit's flush raise again)."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 @contextlib.contextmanager
@@ -316,7 +335,7 @@ async def _status_line(root: Path, duration: float | None) -> None:
                 typer.echo(("\r" + line + "\x1b[K") if tty else line, nl=not tty)
     finally:
         if tty:
-            typer.echo("")
+            _say("")
         await session.close()
         for sig in _STOP_SIGNALS:
             loop.remove_signal_handler(sig)

@@ -105,6 +105,47 @@ def test_demo_starts_moves_and_stops_everything_on_a_stop_signal(tmp_path: Path,
     assert "bots stopped, their orders canceled" in (home / "bots.log").read_text()
 
 
+def test_demo_stops_everything_when_nothing_reads_its_output_any_more(tmp_path: Path) -> None:
+    """``exch demo | tee log`` in a terminal that closes: tee goes first, so every later write of the demo fails.
+
+    Before, the first failed write (a status line, or "stopping the robots") raised out of the clean-up
+    and left the server and the robots running with nobody to stop them.
+    """
+    home = tmp_path / "demo-home"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exchange", "demo", "--home", str(home), "--no-console", "--port", "0",
+         "--bcrypt-rounds", "4", "--bots", "2", "--rate", "20", "--seed", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=exch_env(), stdin=subprocess.DEVNULL,
+    )
+    try:
+        started = _wait_for(home / "demo.json", "bots_pid", proc)
+        assert proc.stdout is not None
+        while "trades/s" not in proc.stdout.readline():  # up and trading: the status line runs
+            assert proc.poll() is None, "exch demo exited"
+        proc.stdout.close()  # the reader is gone: the next status line meets a broken pipe
+        proc.send_signal(signal.SIGHUP)
+        proc.wait(90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        survivors = [key for key in ("server_pid", "bots_pid")
+                     if isinstance(pid := json.loads((home / "demo.json").read_text()).get(key), int)
+                     and _stopped_within(pid, 10) is False]
+        _kill_leftovers(home)
+    assert survivors == []
+    assert not (home / "server.json").exists()
+    assert "bots stopped, their orders canceled" in (home / "bots.log").read_text()
+    assert started["server_pid"] != started["bots_pid"]
+
+
+def _stopped_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.1)
+    return not pid_alive(pid)
+
+
 def _kill_leftovers(home: Path) -> None:
     """After a failed test: what the killed demo had started must not outlive the test."""
     try:
