@@ -33,6 +33,13 @@ async def fill(pilot: Pilot[Any], values: dict[str, str]) -> None:
     await pilot.pause()
 
 
+async def steady(pilot: Pilot[Any]) -> None:
+    """The form's text cursor shown steadily: a blink would make the snapshot depend on timing (seen under load)."""
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
 def test_main_screen(snap_compare: Any) -> None:
     assert snap_compare(app(halted="BOLT"), terminal_size=SIZE)
 
@@ -57,7 +64,7 @@ def test_add_user_panel(snap_compare: Any) -> None:
         screen = pilot.app.screen
         assert isinstance(screen, AdminForm)
         screen.show_answer("User carol added (trader); they can log in now.", True)
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app(), terminal_size=SIZE, run_before=run_before)
 
@@ -69,7 +76,7 @@ def test_gift_panel_with_refusal(snap_compare: Any) -> None:
         screen = pilot.app.screen
         assert isinstance(screen, AdminForm)
         screen.show_answer("Refused: no user 'dave' (field username) [bad_request]", False)
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app(), terminal_size=SIZE, run_before=run_before)
 
@@ -81,7 +88,7 @@ def test_disable_panel(snap_compare: Any) -> None:
         screen = pilot.app.screen
         assert isinstance(screen, AdminForm)
         screen.show_answer("User bob disabled; 2 sessions closed.", True)
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app(), terminal_size=SIZE, run_before=run_before)
 
@@ -89,7 +96,7 @@ def test_disable_panel(snap_compare: Any) -> None:
 def test_halt_panel(snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         await pilot.press("h")  # the cursor's symbol (ACME) is filled in
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app(), terminal_size=SIZE, run_before=run_before)
 
@@ -101,7 +108,7 @@ def test_resume_panel_at_80x24(snap_compare: Any) -> None:
         screen = pilot.app.screen
         assert isinstance(screen, AdminForm)
         screen.show_answer("BOLT is trading again.", True)
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app(halted="BOLT"), terminal_size=(80, 24), run_before=run_before)
 
@@ -117,6 +124,7 @@ def test_command_palette(snap_compare: Any) -> None:
             while results.option_count < 4:
                 await pilot.pause(0.05)
         await pilot.pause(0.3)
+        await steady(pilot)
 
     assert snap_compare(app(), terminal_size=SIZE, run_before=run_before)
 
@@ -125,5 +133,6 @@ def test_login_screen(snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         pilot.app.push_screen(LoginScreen(ConsoleConfig(url=None)))
         await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app(), terminal_size=SIZE, run_before=run_before)

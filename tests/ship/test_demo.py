@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
 import os
+import pty
 import signal
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -137,6 +143,62 @@ def test_demo_stops_everything_when_nothing_reads_its_output_any_more(tmp_path: 
     assert not (home / "server.json").exists()
     assert "bots stopped, their orders canceled" in (home / "bots.log").read_text()
     assert started["server_pid"] != started["bots_pid"]
+
+
+def test_the_demo_with_its_console_stops_everything_when_its_terminal_closes(tmp_path: Path) -> None:
+    """``exch demo`` showing the console in a terminal that closes (SIGHUP, then a terminal that reads end-of-file).
+
+    Before, the console's input thread spun on the dead terminal at 100 % of a core, the demo never
+    got past the console, and its server and robots ran on.
+    """
+    home = tmp_path / "demo-home"
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**exch_env(), "TERM": "xterm-256color"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exchange", "demo", "--home", str(home), "--port", "0", "--bcrypt-rounds", "4",
+         "--bots", "2", "--rate", "20", "--seed", "3"],
+        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+        preexec_fn=_take_terminal,  # its controlling terminal: closing it hangs up, as a terminal window does
+    )
+    os.close(slave)
+    screen = bytearray()
+    reader = threading.Thread(target=_drain, args=(master, screen), daemon=True)
+    reader.start()
+    started: dict[str, Any] = {}
+    try:
+        started = _wait_for(home / "demo.json", "bots_pid", proc)
+        deadline = time.monotonic() + START_TIMEOUT
+        while b"Sessions" not in screen and time.monotonic() < deadline:  # the console is up
+            assert proc.poll() is None, bytes(screen).decode(errors="replace")[-2000:]
+            time.sleep(0.2)
+        assert b"Sessions" in screen
+        os.close(master)  # the terminal closes: the kernel sends SIGHUP, and reads of it see end-of-file
+        master = -1
+        proc.wait(60)
+    finally:
+        if master >= 0:
+            os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        survivors = [key for key in ("server_pid", "bots_pid")
+                     if isinstance(started.get(key), int) and not _stopped_within(started[key], 10)]
+        _kill_leftovers(home)
+    assert survivors == [] and not (home / "server.json").exists()
+    assert "bots stopped, their orders canceled" in (home / "bots.log").read_text()
+
+
+def _take_terminal() -> None:
+    """In the child, a session leader by now: make its stdin (the pty) its controlling terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _drain(fd: int, into: bytearray) -> None:
+    """Read a terminal's output until it closes (so the app never blocks writing to it)."""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(fd, 65536):
+            into.extend(chunk)
 
 
 def _stopped_within(pid: int, seconds: float) -> bool:
