@@ -79,6 +79,7 @@ from exchange.money import price as price_text
 __all__ = ["Engine"]
 
 _NO_LIMIT: Final = 1 << 62
+_NEVER: Final = (1 << 62) - 1  # no expiry due; a short int in the compiled build (a compare, no boxing)
 _EXPIRIES_MIN: Final = 1024
 _SYMBOL_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 # Final aliases of the (msgspec) command classes: the mypyc build keeps them in C
@@ -119,7 +120,7 @@ class Engine:
         self.next_order_id = 1
         self.next_trade_id = 1
         self.expiries: list[tuple[int, int, int]] = []  # (expire_ts, order_id, user), lazily pruned
-        self.next_expiry = _NO_LIMIT  # the head of ``expiries``
+        self.next_expiry = _NEVER  # the head of ``expiries``
         self._expiries_cap = _EXPIRIES_MIN
         self._expired_at = -1  # the seq the last expiry pass that expired something ran before
         self._admin: dict[type, Callable[..., list[Event]]] = {
@@ -192,7 +193,9 @@ class Engine:
         )
         if special:
             self._check_special(book, kind, side, qty, tif, post_only, stop_price, expire_ts, display, ts)
-        market = kind == "market" or kind == "stop"
+        market = kind == "market"
+        if special and kind == "stop":
+            market = True
         if market:
             if price is not None:
                 raise EngineError("invalid_price", f"a {kind} order takes no price")
@@ -446,7 +449,7 @@ class Engine:
         ]
         heapq.heapify(heap)
         self.expiries = heap
-        self.next_expiry = heap[0][0] if heap else _NO_LIMIT
+        self.next_expiry = heap[0][0] if heap else _NEVER
         self._expiries_cap = max(_EXPIRIES_MIN, 2 * len(heap))
 
     def _expire_due(self, ts: int) -> list[Event]:
@@ -461,7 +464,7 @@ class Engine:
             if order is not None and order.expire_ts == expire_ts:
                 self._take_off(self.books[order.symbol], order, "expired", out)
                 count += 1
-        self.next_expiry = heap[0][0] if heap else _NO_LIMIT
+        self.next_expiry = heap[0][0] if heap else _NEVER
         if count:
             self._expired_at = self.seq
         return out
