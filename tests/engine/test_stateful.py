@@ -611,7 +611,7 @@ class EngineMachine(RuleBasedStateMachine):
             assert len(a.orders) <= MAX_OPEN
             for oid, order in a.orders.items():
                 assert order.order_id == oid and order.user == a.user
-                assert 0 < order.remaining and order.remaining + order.hidden <= order.qty
+                assert order.remaining > 0 and order.remaining + order.hidden <= order.qty
                 assert order.pending or order.tif in ("gtc", "gtd")
                 assert order.hidden == 0 or order.remaining <= order.display
                 assert oid not in owned
