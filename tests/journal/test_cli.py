@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 import zlib
 from pathlib import Path
 
@@ -34,7 +35,11 @@ def home(tmp_path: Path) -> Path:
             side = "buy" if i % 2 else "sell"
             symbol = "AAA" if i < 10 else "BBB"
             order = NewOrder(1 + i % 2, symbol, side, "limit", 100, 2)
-            ledger.submit(order, ts=1_800_000_000_000_000_000 + i)
+            seq, _ = ledger.submit(order, ts=1_800_000_000_000_000_000 + i)
+            if seq == 25:  # the writer keeps one pending checkpoint: let it save this one before the next
+                deadline = time.monotonic() + 30
+                while ledger.writer.checkpoint_seq < 25 and time.monotonic() < deadline:
+                    time.sleep(0.005)
     store.close()
     return tmp_path
 
