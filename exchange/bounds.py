@@ -50,6 +50,7 @@ from typing import Final
 __all__ = [
     "MAX_CASH",
     "MAX_DEPOSIT",
+    "MAX_EXPIRE_NS",
     "MAX_LOT",
     "MAX_PRICE",
     "MAX_QTY",
@@ -74,3 +75,5 @@ MAX_LOT: Final = MAX_QTY
 """Largest lot (quantity step) of a symbol."""
 MAX_VOLUME: Final = 2**63 - 1
 """A book's traded volume stops counting here (see the module doc)."""
+MAX_EXPIRE_NS: Final = 366 * 86_400 * 10**9
+"""A good-till-date order expires at most this long (366 days, in ns) after it is placed."""

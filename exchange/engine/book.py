@@ -22,7 +22,7 @@ import heapq
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
-from exchange.engine.commands import Side, SymbolStatus, TimeInForce
+from exchange.engine.commands import OrderType, Side, SymbolStatus, TimeInForce
 
 if TYPE_CHECKING:
     from exchange.engine.accounts import Account, Holding
@@ -34,7 +34,7 @@ except ImportError:  # a build-time (mypyc) dependency only: without it the hint
     def mypyc_attr(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
         return lambda cls: cls
 
-__all__ = ["Book", "BookSide", "Level", "Order", "side_sign"]
+__all__ = ["Book", "BookSide", "Level", "Order", "Stops", "side_sign"]
 
 _COMPACT_MIN_DEAD: Final = 16
 _STALE_SLACK: Final = 64
@@ -55,11 +55,19 @@ class Order:
     set when the order rests (``Account.add_order``); ``holding`` the owner's
     holding of the symbol, set by whoever creates the order; ``level`` the
     level it was queued in (``Level.append``).
+
+    The other order types set more after construction: ``kind`` (``stop`` and
+    ``stop_limit`` keep theirs after the trigger), ``stop_price`` (0: none),
+    ``triggered``, ``arrival`` (the seq of the command that placed the stop,
+    its place among stops of one price), ``expire_ts`` (0: none), and for an
+    iceberg ``display`` (0: not one) and ``hidden``, the reserve behind the
+    ``remaining`` shown on the book (the open quantity is ``remaining + hidden``).
     """
 
     __slots__ = (
         "acct", "holding", "level", "order_id", "user", "symbol", "side", "price", "qty", "remaining",
-        "tif", "post_only", "client_order_id", "ts",
+        "tif", "post_only", "client_order_id", "ts", "kind", "stop_price", "triggered", "arrival",
+        "expire_ts", "display", "hidden",
     )
 
     acct: Account
@@ -91,11 +99,39 @@ class Order:
         self.post_only = post_only
         self.client_order_id = client_order_id
         self.ts = ts
+        self.kind: OrderType = "limit"
+        self.stop_price = 0
+        self.triggered = False
+        self.arrival = 0
+        self.expire_ts = 0
+        self.display = 0
+        self.hidden = 0
+
+    @property
+    def pending(self) -> bool:
+        """An untriggered stop: held, owned, not on the book."""
+        return self.stop_price != 0 and not self.triggered
+
+    def copy(self, price: int, qty: int, remaining: int, ts: int) -> Order:
+        """The same order with a new price, size and open quantity (a fresh object, same extras)."""
+        order = Order(
+            self.order_id, self.user, self.symbol, self.side, price, qty, remaining,
+            self.tif, self.post_only, self.client_order_id, ts,
+        )
+        order.kind = self.kind
+        order.stop_price = self.stop_price
+        order.triggered = self.triggered
+        order.arrival = self.arrival
+        order.expire_ts = self.expire_ts
+        order.display = self.display
+        order.holding = self.holding
+        return order
 
     def __repr__(self) -> str:
         return (
             f"Order({self.order_id}, user={self.user}, {self.side} {self.remaining}/{self.qty} "
-            f"{self.symbol}@{self.price}, {self.tif})"
+            f"{self.symbol}@{self.price}, {self.tif}, {self.kind}, stop={self.stop_price}, "
+            f"hidden={self.hidden})"
         )
 
 
@@ -225,10 +261,75 @@ class BookSide:
         return [self.levels[k] for k in sorted(self.levels) if self.levels[k].count]
 
 
+class Stops:
+    """A book's untriggered stop orders, out of the market's sight.
+
+    ``orders`` by id is the truth; two heaps of ``(key, arrival, order_id)``
+    give the order they trigger in: buy stops by rising stop price, sell stops
+    by falling stop price, then by arrival. Heap entries of stops that left
+    (or were moved by a replace) are skipped when they come up and dropped
+    when they pile up.
+    """
+
+    __slots__ = ("buys", "orders", "sells")
+
+    def __init__(self) -> None:
+        self.orders: dict[int, Order] = {}
+        self.buys: list[tuple[int, int, int]] = []
+        self.sells: list[tuple[int, int, int]] = []
+
+    def add(self, order: Order) -> None:
+        """File an untriggered stop (its ``stop_price`` and ``arrival`` set)."""
+        self.orders[order.order_id] = order
+        if order.side == "buy":
+            heapq.heappush(self.buys, (order.stop_price, order.arrival, order.order_id))
+        else:
+            heapq.heappush(self.sells, (-order.stop_price, order.arrival, order.order_id))
+        if len(self.buys) + len(self.sells) > 2 * len(self.orders) + _STALE_SLACK:
+            self._rebuild()
+
+    def discard(self, order: Order) -> None:
+        """Forget a stop that triggered, was canceled or expired."""
+        del self.orders[order.order_id]
+
+    def _rebuild(self) -> None:
+        self.buys = [(o.stop_price, o.arrival, o.order_id) for o in self.orders.values() if o.side == "buy"]
+        self.sells = [(-o.stop_price, o.arrival, o.order_id) for o in self.orders.values() if o.side != "buy"]
+        heapq.heapify(self.buys)
+        heapq.heapify(self.sells)
+
+    def _take(self, heap: list[tuple[int, int, int]], bound: int, out: list[Order]) -> None:
+        orders = self.orders
+        while heap and heap[0][0] <= bound:
+            _, arrival, order_id = heapq.heappop(heap)
+            order = orders.get(order_id)
+            if order is not None and order.arrival == arrival:
+                del orders[order_id]
+                out.append(order)
+
+    def triggered(self, low: int, high: int) -> list[Order]:
+        """Take out the stops that trades from ``low`` to ``high`` trigger, in trigger order.
+
+        Buy stops at or below ``high`` first, then sell stops at or above ``low``.
+        """
+        out: list[Order] = []
+        self._take(self.buys, high, out)
+        self._take(self.sells, -low, out)
+        return out
+
+    def in_order(self) -> list[Order]:
+        """Every stop in trigger order (buys, then sells), for snapshots."""
+        return sorted(
+            self.orders.values(),
+            key=lambda o: (o.side != "buy", o.stop_price if o.side == "buy" else -o.stop_price, o.arrival),
+        )
+
+
 class Book:
     """One symbol: its two sides, book sequence, trading status and session stats.
 
-    ``shares`` is all the shares of the symbol in every account together.
+    ``shares`` is all the shares of the symbol in every account together;
+    ``stops`` the untriggered stop orders (not on the book).
     """
 
     __slots__ = (
@@ -240,6 +341,7 @@ class Book:
         "seq",
         "shares",
         "status",
+        "stops",
         "symbol",
         "tick",
         "volume",
@@ -257,6 +359,7 @@ class Book:
         self.last_qty = 0
         self.volume = 0
         self.shares = 0
+        self.stops = Stops()
 
     def side(self, side: str) -> BookSide:
         """The side an order of ``side`` rests on."""

@@ -23,6 +23,7 @@ __all__ = [
     "CancelAll",
     "Command",
     "Deposit",
+    "Expire",
     "Halt",
     "NewOrder",
     "OrderType",
@@ -35,8 +36,15 @@ __all__ = [
     "encode_command",
 ]
 
+
 class NewOrder(msgspec.Struct, frozen=True, array_like=True, gc=False, tag_field="op", tag="order"):
-    """Place an order. ``price`` is ``None`` for market orders."""
+    """Place an order. ``price`` is ``None`` for market and stop orders.
+
+    The fields after ``client_order_id`` came later: journals written before
+    them decode with their defaults (new fields only ever go at the end).
+    ``stop_price`` is for stop and stop-limit orders, ``expire_ts`` (ns) for
+    ``tif`` ``gtd``, ``display_qty`` makes an iceberg (reserve) order.
+    """
 
     user: int
     symbol: str
@@ -47,6 +55,9 @@ class NewOrder(msgspec.Struct, frozen=True, array_like=True, gc=False, tag_field
     tif: TimeInForce = "gtc"
     post_only: bool = False
     client_order_id: str | None = None
+    stop_price: int | None = None
+    expire_ts: int | None = None
+    display_qty: int | None = None
 
 
 class Cancel(msgspec.Struct, frozen=True, array_like=True, gc=False, tag_field="op", tag="cancel"):
@@ -70,6 +81,7 @@ class Replace(msgspec.Struct, frozen=True, array_like=True, gc=False, tag_field=
     ``qty`` is the new *open* (remaining) quantity. Lowering only the quantity
     keeps time priority; any other change re-queues the order at the back of
     its (new) price level, and a new price that crosses trades first.
+    ``stop_price`` moves an untriggered stop (a later field, see ``NewOrder``).
     """
 
     user: int
@@ -77,6 +89,7 @@ class Replace(msgspec.Struct, frozen=True, array_like=True, gc=False, tag_field=
     price: int | None = None
     qty: int | None = None
     client_order_id: str | None = None
+    stop_price: int | None = None
 
 
 class Deposit(msgspec.Struct, frozen=True, array_like=True, gc=False, tag_field="op", tag="deposit"):
@@ -108,7 +121,16 @@ class Resume(msgspec.Struct, frozen=True, array_like=True, gc=False, tag_field="
     symbol: str
 
 
-Command = NewOrder | Cancel | CancelAll | Replace | Deposit | AddSymbol | Halt | Resume
+class Expire(msgspec.Struct, frozen=True, array_like=True, gc=False, tag_field="op", tag="expire"):
+    """Expire the good-till-date orders due at the command's timestamp.
+
+    The shell journals one now and then while such orders are due, so they
+    expire on a quiet market too; every other command expires them as well
+    before it is applied.
+    """
+
+
+Command = NewOrder | Cancel | CancelAll | Replace | Deposit | AddSymbol | Halt | Resume | Expire
 
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoder: Final = msgspec.msgpack.Decoder(Command)

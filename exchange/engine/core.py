@@ -15,10 +15,26 @@ Risk: a limit buy holds ``price * qty`` cash, a sell holds its shares; a market
 buy holds nothing up front and pays level by level from available cash, its
 remainder expiring when the cash runs out. Holds are released on cancel and on
 fills (a buy filled below its limit gets the difference back at once).
+
+More order types (docs/engine.md):
+
+* Stop / stop-limit orders wait in the book's ``Stops``, out of the market's
+  sight, holding what the market / limit order they become would hold (a stop
+  buy: nothing, like a market buy). After a command whose trades went through
+  stop prices (a buy stop triggers on a trade at or above its stop price, a
+  sell stop at or below), those stops enter one by one in trigger order, each
+  as a new order at the back of the queue; their trades may trigger more.
+  Checking costs nothing while a book has no stops.
+* Good-till-date orders expire once a command's timestamp reaches their
+  ``expire_ts``: ``apply`` expires the due ones before the command (a heap of
+  expiries; only its head is compared), so replay expires them identically.
+* Icebergs show ``display`` of their open quantity; when the shown part
+  fills, the next part joins the back of its level.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterator
 from typing import Final
 
@@ -32,6 +48,7 @@ from exchange.engine.commands import (
     CancelAll,
     Command,
     Deposit,
+    Expire,
     Halt,
     NewOrder,
     OrderType,
@@ -48,18 +65,21 @@ from exchange.engine.events import (
     CanceledAll,
     Change,
     Done,
+    DoneReason,
     Event,
     Match,
     Open,
     Reject,
+    Triggered,
 )
-from exchange.engine.limits import MAX_CASH, MAX_SHARES, MAX_VOLUME, Limits
+from exchange.engine.limits import MAX_CASH, MAX_EXPIRE_NS, MAX_SHARES, MAX_VOLUME, Limits
 from exchange.money import dollars
 from exchange.money import price as price_text
 
 __all__ = ["Engine"]
 
 _NO_LIMIT: Final = 1 << 62
+_EXPIRIES_MIN: Final = 1024
 _SYMBOL_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 # Final aliases of the (msgspec) command classes: the mypyc build keeps them in C
 # statics, so dispatch is a pointer comparison instead of a module-dict lookup.
@@ -69,9 +89,12 @@ _REPLACE: Final = Replace
 # A new order's fields in one call: compiled code reads a struct field through
 # the generic attribute protocol (~16 ns each), astuple gets all nine in ~50 ns.
 _astuple: Final = msgspec.structs.astuple
-_NewOrderFields = tuple[int, str, Side, OrderType, int | None, int, TimeInForce, bool, str | None]
+_NewOrderFields = tuple[
+    int, str, Side, OrderType, int | None, int, TimeInForce, bool, str | None, int | None, int | None, int | None
+]
 if NewOrder.__struct_fields__ != (
-    "user", "symbol", "side", "type", "price", "qty", "tif", "post_only", "client_order_id"
+    "user", "symbol", "side", "type", "price", "qty", "tif", "post_only", "client_order_id",
+    "stop_price", "expire_ts", "display_qty",
 ):  # pragma: no cover - guards the unpacking in Engine._new_order
     raise ImportError("NewOrder's fields changed: update Engine._new_order")
 
@@ -95,8 +118,13 @@ class Engine:
         self.seq = 0
         self.next_order_id = 1
         self.next_trade_id = 1
+        self.expiries: list[tuple[int, int, int]] = []  # (expire_ts, order_id, user), lazily pruned
+        self.next_expiry = _NO_LIMIT  # the head of ``expiries``
+        self._expiries_cap = _EXPIRIES_MIN
+        self._expired_at = -1  # the seq the last expiry pass that expired something ran before
         self._admin: dict[type, Callable[..., list[Event]]] = {
             CancelAll: self._cancel_all,
+            Expire: self._expire,
             Deposit: self._deposit,
             AddSymbol: self._add_symbol,
             Halt: self._halt,
@@ -108,11 +136,16 @@ class Engine:
     def apply(self, command: Command, ts: int) -> list[Event]:
         """Apply one command stamped ``ts`` (ns); return the reply and what followed.
 
-        The first event is the reply. A ``Reject`` reply means nothing changed
-        and ``seq`` did not advance; any other reply means the command was
-        accepted as number ``self.seq``.
+        The first event is the reply. A ``Reject`` reply means the command
+        changed nothing; any other reply means it was accepted as number
+        ``self.seq``. Good-till-date orders due at ``ts`` expire first, their
+        events right after the reply: then ``seq`` advances even for a
+        ``Reject`` (the expiries are a change to journal and replay).
         """
         kind = type(command)
+        expired: list[Event] | None = None
+        if ts >= self.next_expiry:
+            expired = self._expire_due(ts)
         try:
             # Exact-type dispatch; no typing.cast, which is a real call in pure Python.
             if kind is _NEW_ORDER:
@@ -124,7 +157,7 @@ class Engine:
             else:
                 events = self._admin[kind](command, ts)
         except EngineError as exc:
-            return [
+            events = [
                 Reject(
                     getattr(command, "user", 0),
                     exc.code,
@@ -133,7 +166,11 @@ class Engine:
                     exc.field,
                 )
             ]
+            if not expired:
+                return events
         self.seq += 1
+        if expired:
+            events[1:1] = expired
         return events
 
     # ----------------------------------------------------------------- orders
@@ -141,7 +178,7 @@ class Engine:
     def _new_order(self, c: NewOrder, ts: int) -> list[Event]:
         # The common path is written out inline: this is the engine's hot loop.
         fields: _NewOrderFields = _astuple(c)
-        user, symbol, side, kind, price, qty, tif, post_only, coid = fields
+        user, symbol, side, kind, price, qty, tif, post_only, coid, stop_price, expire_ts, display = fields
         book = self.books.get(symbol)
         if book is None or book.status != "trading":
             book = self._tradable_book(symbol)
@@ -149,10 +186,16 @@ class Engine:
         if qty <= 0 or qty % book.lot or qty > limits.max_qty:
             self._check_qty(book, qty)
         opp = book.asks if side == "buy" else book.bids
-        market = kind == "market"
+        special = (
+            (kind != "limit" and kind != "market") or tif == "gtd"
+            or stop_price is not None or expire_ts is not None or display is not None
+        )
+        if special:
+            self._check_special(book, kind, side, qty, tif, post_only, stop_price, expire_ts, display, ts)
+        market = kind == "market" or kind == "stop"
         if market:
             if price is not None:
-                raise EngineError("invalid_price", "a market order takes no price")
+                raise EngineError("invalid_price", f"a {kind} order takes no price")
             if post_only:
                 raise EngineError("bad_request", "post_only applies to limit orders only", "post_only")
             price = 0
@@ -161,8 +204,8 @@ class Engine:
             if price is None or price <= 0 or price % book.tick or price > limits.max_price:
                 price = self._check_price(book, price)
             limit_key = opp.sign * price
-            if post_only and tif != "gtc":
-                raise EngineError("bad_request", "post_only orders must be gtc", "post_only")
+            if post_only and tif != "gtc" and tif != "gtd":
+                raise EngineError("bad_request", "post_only orders must be gtc or gtd", "post_only")
         acct = self.accounts.get(user)
         if acct is None:
             raise EngineError(
@@ -174,10 +217,15 @@ class Engine:
             raise EngineError(
                 "duplicate_client_order_id", f"client_order_id {coid!r} is already in use by an open order"
             )
-        if not market and tif == "gtc" and len(acct.orders) >= limits.max_open_orders:
+        if (
+            (stop_price is not None or (not market and (tif == "gtc" or tif == "gtd")))
+            and len(acct.orders) >= limits.max_open_orders
+        ):
             raise EngineError("too_many_orders", f"at most {limits.max_open_orders} open orders per user")
         if side == "buy":
-            if market:
+            if stop_price is not None and market:
+                self._check_stop_buy(book, acct, stop_price)
+            elif market:
                 self._check_market_buy(book, opp, acct)
             elif acct.cash - acct.cash_held < price * qty:
                 raise EngineError(
@@ -190,7 +238,7 @@ class Engine:
                 raise EngineError("insufficient_position", f"needs {qty} {symbol}, {available} available")
         if post_only:
             self._check_post_only(opp, limit_key, price)
-        if tif == "fok":
+        if tif == "fok" and stop_price is None:
             budget = acct.cash - acct.cash_held if market and side == "buy" else -1
             self._check_fok(book, opp, limit_key, acct, qty, budget)
         # Accepted: take the hold, then match.
@@ -206,10 +254,201 @@ class Engine:
         self.next_order_id = order_id + 1
         order = Order(order_id, user, symbol, side, price, qty, qty, tif, post_only, coid, ts)
         order.holding = holding
+        if special:
+            order.kind = kind
+            order.display = 0 if display is None else display
+            order.expire_ts = 0 if expire_ts is None else expire_ts
+            if stop_price is not None:
+                return self._park(book, acct, order, stop_price)
         ack = Ack(user, order_id, coid, symbol, side, "open", qty)
         out: list[Event] = [ack]
         self._execute(book, acct, order, ack, out, market, limit_key)
+        if book.stops.orders:
+            self._fire_stops(book, out, 1, ts)
+        if special and order.expire_ts and order.order_id in acct.orders:
+            self._push_expiry(order)
         return out
+
+    def _check_special(
+        self, book: Book, kind: str, side: str, qty: int, tif: str, post_only: bool,
+        stop_price: int | None, expire_ts: int | None, display: int | None, ts: int,
+    ) -> None:
+        """Validate what stop, good-till-date and iceberg orders add to a new order."""
+        limit_like = kind == "limit" or kind == "stop_limit"
+        if kind == "stop" or kind == "stop_limit":
+            if stop_price is None:
+                raise EngineError("invalid_price", f"a {kind} order needs a stop_price", "stop_price")
+            self._check_stop_price(book, side, stop_price)
+            if post_only:
+                raise EngineError("bad_request", "post_only applies to limit orders only", "post_only")
+        elif stop_price is not None:
+            raise EngineError("invalid_price", "only stop and stop_limit orders take a stop_price", "stop_price")
+        if tif == "gtd":
+            if not limit_like:
+                raise EngineError("bad_request", "tif gtd applies to limit and stop_limit orders only", "tif")
+            if expire_ts is None:
+                raise EngineError("bad_request", "a gtd order needs an expire_ts", "expire_ts")
+            if expire_ts <= ts or expire_ts > ts + MAX_EXPIRE_NS:
+                raise EngineError(
+                    "bad_request",
+                    f"expire_ts must be after now ({ts}) and at most 366 days ahead, got {expire_ts}",
+                    "expire_ts",
+                )
+        elif expire_ts is not None:
+            raise EngineError("bad_request", "expire_ts goes with tif gtd only", "expire_ts")
+        if display is not None:
+            if not limit_like or (tif != "gtc" and tif != "gtd"):
+                raise EngineError(
+                    "bad_request", "display_qty applies to gtc or gtd limit and stop_limit orders only",
+                    "display_qty",
+                )
+            if display <= 0 or display % book.lot or display >= qty:
+                raise EngineError(
+                    "invalid_qty",
+                    f"display_qty must be a positive multiple of {book.lot} below qty ({qty}), got {display}",
+                    "display_qty",
+                )
+
+    def _check_stop_price(self, book: Book, side: str, stop_price: int) -> None:
+        if stop_price <= 0 or stop_price % book.tick or stop_price > self.limits.max_price:
+            raise EngineError(
+                "invalid_price",
+                f"stop_price must be a positive multiple of {book.tick} "
+                f"up to {self.limits.max_price}, got {stop_price}",
+                "stop_price",
+            )
+        last = book.last
+        if last is not None and (last >= stop_price if side == "buy" else last <= stop_price):
+            raise EngineError(
+                "would_trigger",
+                f"the last trade ({price_text(last)}) is already through stop_price {price_text(stop_price)}",
+            )
+
+    def _check_stop_buy(self, book: Book, acct: Account, stop_price: int) -> None:
+        """A stop buy holds nothing (it becomes a market buy); refuse one that cannot pay one lot."""
+        if acct.cash - acct.cash_held < stop_price * book.lot:
+            raise EngineError(
+                "insufficient_funds",
+                f"one lot at the stop price costs {dollars(stop_price * book.lot)}, "
+                f"{dollars(acct.cash - acct.cash_held)} available",
+            )
+
+    def _park(self, book: Book, acct: Account, order: Order, stop_price: int) -> list[Event]:
+        """File a new stop (its hold taken): owned and held, not on the book."""
+        order.stop_price = stop_price
+        order.arrival = self.seq + 1
+        acct.add_order(order)
+        book.stops.add(order)
+        if order.expire_ts:
+            self._push_expiry(order)
+        return [Ack(order.user, order.order_id, order.client_order_id, book.symbol, order.side,
+                    "pending", order.remaining)]
+
+    # ------------------------------------------------------------------ stops
+
+    def _fire_stops(self, book: Book, out: list[Event], start: int, ts: int) -> None:
+        """Trigger the stops the trades in ``out[start:]`` went through, and those theirs did."""
+        while True:
+            low = high = 0
+            for i in range(start, len(out)):
+                ev = out[i]
+                if isinstance(ev, Match):
+                    p = ev.price
+                    if p > high:
+                        high = p
+                    if low == 0 or p < low:
+                        low = p
+            if high == 0:
+                return
+            start = len(out)
+            fired = book.stops.triggered(low, high)
+            if not fired:
+                return
+            for order in fired:
+                self._trigger(book, order, out, ts)
+
+    def _trigger(self, book: Book, order: Order, out: list[Event], ts: int) -> None:
+        """Enter a triggered stop as a new market (stop) or limit (stop_limit) order."""
+        acct = order.acct
+        acct.drop_order(order)  # back in if it rests
+        order.triggered = True
+        market = order.kind == "stop"
+        opp = book.opposite(order.side)
+        limit_key = _NO_LIMIT if market else opp.sign * order.price
+        note = Triggered(book.symbol, order.order_id, order.user, order.client_order_id, order.side,
+                         order.stop_price, "canceled", 0)
+        out.append(note)
+        if order.tif == "fok":
+            budget = acct.cash - acct.cash_held if market and order.side == "buy" else -1
+            if not self._fillable(book, opp, limit_key, order.user, order.remaining, budget):
+                self._release(acct, order, order.remaining)
+                out.append(Done(book.symbol, 0, order.order_id, order.user, order.client_order_id,
+                                order.side, None if market else order.price, "expired", order.remaining, 0))
+                return
+        ack = Ack(order.user, order.order_id, order.client_order_id, book.symbol, order.side, "open", 0)
+        self._execute(book, acct, order, ack, out, market, limit_key)
+        note.status = ack.status
+        note.remaining = ack.remaining
+
+    def _drop_stop(self, book: Book, order: Order, reason: DoneReason, out: list[Event]) -> None:
+        """Take an untriggered stop away (cancel, expiry), release its hold, emit a private ``Done``."""
+        remaining = order.remaining
+        acct = order.acct
+        self._release(acct, order, remaining)
+        order.remaining = 0
+        book.stops.discard(order)
+        acct.drop_order(order)
+        out.append(Done(book.symbol, 0, order.order_id, order.user, order.client_order_id, order.side,
+                        None if order.kind == "stop" else order.price, reason, remaining, 0))
+
+    def _take_off(self, book: Book, order: Order, reason: DoneReason, out: list[Event]) -> None:
+        """Remove an open order, resting or untriggered, with ``reason``."""
+        if order.stop_price and not order.triggered:
+            self._drop_stop(book, order, reason, out)
+        else:
+            self._remove(book, book.side(order.side), order.level, order, reason, out)
+
+    # ---------------------------------------------------------------- expiry
+
+    def _push_expiry(self, order: Order) -> None:
+        heapq.heappush(self.expiries, (order.expire_ts, order.order_id, order.user))
+        if order.expire_ts < self.next_expiry:
+            self.next_expiry = order.expire_ts
+        if len(self.expiries) > self._expiries_cap:
+            self.rebuild_expiries()
+
+    def rebuild_expiries(self) -> None:
+        """Index the open good-till-date orders afresh (after a restore, or stale entries piled up)."""
+        heap = [
+            (o.expire_ts, o.order_id, o.user)
+            for acct in self.accounts.values() for o in acct.orders.values() if o.expire_ts
+        ]
+        heapq.heapify(heap)
+        self.expiries = heap
+        self.next_expiry = heap[0][0] if heap else _NO_LIMIT
+        self._expiries_cap = max(_EXPIRIES_MIN, 2 * len(heap))
+
+    def _expire_due(self, ts: int) -> list[Event]:
+        """Expire every good-till-date order due at ``ts``, earliest (then oldest) first."""
+        out: list[Event] = []
+        heap = self.expiries
+        count = 0
+        while heap and heap[0][0] <= ts:
+            expire_ts, order_id, user = heapq.heappop(heap)
+            acct = self.accounts.get(user)
+            order = None if acct is None else acct.orders.get(order_id)
+            if order is not None and order.expire_ts == expire_ts:
+                self._take_off(self.books[order.symbol], order, "expired", out)
+                count += 1
+        self.next_expiry = heap[0][0] if heap else _NO_LIMIT
+        if count:
+            self._expired_at = self.seq
+        return out
+
+    def _expire(self, c: Expire, ts: int) -> list[Event]:
+        if self._expired_at != self.seq:  # this command's expiry pass expired nothing
+            raise EngineError("bad_request", "no order is due to expire")
+        return [Applied("expire")]
 
     def _execute(
         self, book: Book, acct: Account, order: Order, ack: Ack, out: list[Event], market: bool, limit_key: int
@@ -283,12 +522,15 @@ class Engine:
                 out.append(
                     Match(
                         symbol, seq, trade_id, price, qty, maker.side,
-                        maker.order_id, maker.user, maker.client_order_id, maker_left,
+                        maker.order_id, maker.user, maker.client_order_id, maker_left + maker.hidden,
                         order.order_id, user, order.client_order_id, remaining,
                         level.total,
                     )
                 )
                 if maker_left == 0:
+                    if maker.hidden:
+                        self._refresh(book, opp, level, maker, out)
+                        continue
                     level.pop_front()
                     maker_acct.drop_order(maker)
                     if level.count == 0:
@@ -309,7 +551,7 @@ class Engine:
                 Done(symbol, 0, order.order_id, user, order.client_order_id,
                      side, None if market else order.price, "filled", 0, 0)
             )
-        elif market or order.tif != "gtc":
+        elif market or (order.tif != "gtc" and order.tif != "gtd"):
             ack.status = "canceled"
             ack.remaining = 0
             self._release(acct, order, remaining)
@@ -320,6 +562,10 @@ class Engine:
         else:
             ack.status = "partially_filled" if remaining < order.qty else "open"
             ack.remaining = remaining
+            display = order.display
+            if display and remaining > display:  # an iceberg shows a part
+                order.hidden = remaining - display
+                order.remaining = remaining = display
             # Rest it: Level.append and Account.add_order, written out.
             level = own.levels.get(own.sign * order.price)
             if level is None or not level.count:
@@ -336,17 +582,44 @@ class Engine:
             seq = book.seq = book.seq + 1
             out.append(Open(symbol, seq, order.order_id, side, order.price, remaining, total))
 
+    def _refresh(self, book: Book, side: BookSide, level: Level, maker: Order, out: list[Event]) -> None:
+        """An iceberg's shown part filled: its next part joins the back of the level.
+
+        A fresh object (the old one stays consumed in the queue); on the feed a
+        ``done`` (reason ``refreshed``) and an ``open`` of the same id.
+        """
+        level.pop_front()
+        hidden = maker.hidden
+        show = maker.display if maker.display < hidden else hidden
+        fresh = maker.copy(maker.price, maker.qty, show, maker.ts)
+        fresh.hidden = hidden - show
+        maker.hidden = 0
+        acct = maker.acct
+        fresh.acct = acct
+        acct.orders[fresh.order_id] = fresh
+        if fresh.client_order_id is not None:
+            acct.client_ids[fresh.client_order_id] = fresh
+        seq = book.seq = book.seq + 1
+        out.append(Done(book.symbol, seq, maker.order_id, maker.user, maker.client_order_id,
+                        maker.side, maker.price, "refreshed", 0, level.total))
+        level.append(fresh)
+        side.total += show
+        seq = book.seq = seq + 1
+        out.append(Open(book.symbol, seq, fresh.order_id, fresh.side, fresh.price, show, level.total))
+
     def _remove(
         self, book: Book, side: BookSide, level: Level, order: Order, reason: str, out: list[Event]
     ) -> None:
         """Take a resting order off the book, release its hold, emit ``Done``."""
         remaining = order.remaining
+        hidden = order.hidden
         acct = order.acct
         if order.side == "buy":
-            acct.cash_held -= order.price * remaining
+            acct.cash_held -= order.price * (remaining + hidden)
         else:
-            order.holding.held -= remaining
+            order.holding.held -= remaining + hidden
         order.remaining = 0
+        order.hidden = 0
         level.total -= remaining
         side.total -= remaining
         level.kill(order)
@@ -356,7 +629,7 @@ class Engine:
         seq = book.seq = book.seq + 1
         out.append(
             Done(book.symbol, seq, order.order_id, order.user, order.client_order_id,
-                 order.side, order.price, reason, remaining, level.total)  # type: ignore[arg-type]
+                 order.side, order.price, reason, remaining + hidden, level.total)  # type: ignore[arg-type]
         )
 
     # ------------------------------------------------------ cancel / replace
@@ -367,9 +640,14 @@ class Engine:
         if acct is None or order is None:
             acct, order = self._own_order(c.user, c.order_id, c.client_order_id)
         book = self.books[order.symbol]
-        side = book.bids if order.side == "buy" else book.asks
-        out: list[Event] = [Canceled(acct.user, order.order_id, order.client_order_id, order.remaining)]
-        self._remove(book, side, order.level, order, "canceled", out)
+        out: list[Event] = [
+            Canceled(acct.user, order.order_id, order.client_order_id, order.remaining + order.hidden)
+        ]
+        if order.stop_price and not order.triggered:
+            self._drop_stop(book, order, "canceled", out)
+        else:
+            side = book.bids if order.side == "buy" else book.asks
+            self._remove(book, side, order.level, order, "canceled", out)
         return out
 
     def _cancel_all(self, c: CancelAll, ts: int) -> list[Event]:
@@ -382,9 +660,7 @@ class Engine:
         reply = CanceledAll(c.user, len(orders))
         out: list[Event] = [reply]
         for order in orders:
-            book = self.books[order.symbol]
-            side = book.side(order.side)
-            self._remove(book, side, order.level, order, "canceled", out)
+            self._take_off(self.books[order.symbol], order, "canceled", out)
         return out
 
     def _replace(self, c: Replace, ts: int) -> list[Event]:
@@ -392,30 +668,26 @@ class Engine:
         book = self.books[order.symbol]
         if book.status != "trading":
             raise EngineError("halted", f"{book.symbol} is halted")
+        if order.stop_price and not order.triggered:
+            return self._replace_stop(book, acct, order, c)
+        if c.stop_price is not None:
+            raise EngineError("bad_request", "only an untriggered stop has a stop_price to change", "stop_price")
         price = order.price if c.price is None else self._check_price(book, c.price)
-        qty = order.remaining if c.qty is None else c.qty
+        open_qty = order.remaining + order.hidden
+        qty = open_qty if c.qty is None else c.qty
         self._check_qty(book, qty)
         side = book.side(order.side)
         level = order.level
-        if price == order.price and qty <= order.remaining:
+        if price == order.price and qty <= open_qty:
             return self._reduce(book, side, level, acct, order, qty)
-        filled = order.qty - order.remaining
+        filled = order.qty - open_qty
         if filled + qty > self.limits.max_qty:
             raise EngineError(
                 "invalid_qty",
                 f"this order has filled {filled}: its size (filled + open) is at most "
                 f"{self.limits.max_qty}, so qty is at most {self.limits.max_qty - filled}, got {qty}",
             )
-        if order.side == "buy":
-            available = acct.cash - acct.cash_held + order.price * order.remaining
-            if available < price * qty:
-                raise EngineError("insufficient_funds", f"needs {dollars(price * qty)}, {dollars(available)} available")
-        else:
-            available = order.holding.qty - order.holding.held + order.remaining
-            if available < qty:
-                raise EngineError(
-                    "insufficient_position", f"needs {qty} {book.symbol}, {available} available"
-                )
+        self._check_replace_hold(book, acct, order, price, qty, open_qty)
         opp = book.opposite(order.side)
         limit_key = opp.sign * price
         if order.post_only:
@@ -424,34 +696,83 @@ class Engine:
         out: list[Event] = [ack]
         self._remove(book, side, level, order, "replaced", out)
         # A fresh object: the old one stays dead in its level's queue.
-        old = order
-        order = Order(
-            old.order_id, old.user, old.symbol, old.side, price, filled + qty, qty,
-            old.tif, old.post_only, old.client_order_id, ts,
-        )
-        order.holding = old.holding
+        order = order.copy(price, filled + qty, qty, ts)
         self._hold(acct, order)
         self._execute(book, acct, order, ack, out, False, limit_key)
+        if book.stops.orders:
+            self._fire_stops(book, out, 1, ts)
         return out
+
+    def _check_replace_hold(
+        self, book: Book, acct: Account, order: Order, price: int, qty: int, open_qty: int
+    ) -> None:
+        """Refuse a replace the order's hold plus what is available cannot cover."""
+        if order.side == "buy":
+            available = acct.cash - acct.cash_held + order.price * open_qty
+            if available < price * qty:
+                raise EngineError("insufficient_funds", f"needs {dollars(price * qty)}, {dollars(available)} available")
+        else:
+            available = order.holding.qty - order.holding.held + open_qty
+            if available < qty:
+                raise EngineError(
+                    "insufficient_position", f"needs {qty} {book.symbol}, {available} available"
+                )
+
+    def _replace_stop(self, book: Book, acct: Account, order: Order, c: Replace) -> list[Event]:
+        """Change an untriggered stop in place; a new stop_price puts it behind that price's stops."""
+        stop_price = order.stop_price
+        if c.stop_price is not None and c.stop_price != stop_price:
+            stop_price = c.stop_price
+            self._check_stop_price(book, order.side, stop_price)
+        if order.kind == "stop":
+            if c.price is not None:
+                raise EngineError("invalid_price", "a stop order takes no price")
+            price = 0
+        else:
+            price = order.price if c.price is None else self._check_price(book, c.price)
+        qty = order.remaining if c.qty is None else c.qty
+        self._check_qty(book, qty)
+        self._check_replace_hold(book, acct, order, price, qty, order.remaining)
+        if order.kind == "stop" and order.side == "buy":
+            self._check_stop_buy(book, acct, stop_price)
+        self._release(acct, order, order.remaining)
+        order.price = price
+        order.qty = order.remaining = qty
+        self._hold(acct, order)
+        if stop_price != order.stop_price:
+            book.stops.discard(order)
+            order.stop_price = stop_price
+            order.arrival = self.seq + 1
+            book.stops.add(order)
+        return [Ack(acct.user, order.order_id, order.client_order_id, book.symbol, order.side, "pending", qty)]
 
     def _reduce(
         self, book: Book, side: BookSide, level: Level, acct: Account, order: Order, qty: int
     ) -> list[Event]:
-        """Lower a resting order's open quantity in place, keeping its priority."""
-        cut = order.remaining - qty
+        """Lower a resting order's open quantity in place, keeping its priority.
+
+        An iceberg gives up its hidden part first: the book sees a change only
+        when the new open quantity is below the part shown.
+        """
+        cut = order.remaining + order.hidden - qty
         ack = Ack(acct.user, order.order_id, order.client_order_id, book.symbol, order.side, "open", qty)
         out: list[Event] = [ack]
         if cut:
             self._release(acct, order, cut)
-            order.remaining = qty
             order.qty -= cut
-            level.total -= cut
-            side.total -= cut
-            book.seq += 1
-            out.append(
-                Change(book.symbol, book.seq, order.order_id, order.side, order.price, qty, level.total)
-            )
-        ack.status = "partially_filled" if order.qty > order.remaining else "open"
+            if qty >= order.remaining:
+                order.hidden = qty - order.remaining
+            else:
+                shown_cut = order.remaining - qty
+                order.hidden = 0
+                order.remaining = qty
+                level.total -= shown_cut
+                side.total -= shown_cut
+                book.seq += 1
+                out.append(
+                    Change(book.symbol, book.seq, order.order_id, order.side, order.price, qty, level.total)
+                )
+        ack.status = "partially_filled" if order.qty > qty else "open"
         return out
 
     # ------------------------------------------------------------------ admin
@@ -613,7 +934,8 @@ class Engine:
             for order in level.live():
                 if order.user == user:
                     continue
-                take = qty if qty < order.remaining else order.remaining
+                open_qty = order.remaining + order.hidden  # an iceberg's reserve fills too
+                take = qty if qty < open_qty else open_qty
                 if budget >= 0:
                     afford = budget // level.price
                     afford -= afford % book.lot

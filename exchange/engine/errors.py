@@ -16,6 +16,7 @@ One place lists them all, as httpx's ``_exceptions.py`` does for its tree::
     unknown_order                no such open order of *this* user
     duplicate_client_order_id    client id already used by an open order of this user
     would_cross                  a post-only order would take liquidity
+    would_trigger                a stop whose stop_price the last trade is already through
     unfillable                   a fill-or-kill order cannot fill completely
     too_many_orders              the per-user cap on open orders is reached
     limit_exceeded               a deposit would take the exchange's cash or shares over its maximum
@@ -47,6 +48,7 @@ ErrorCode = Literal[
     "unknown_order",
     "duplicate_client_order_id",
     "would_cross",
+    "would_trigger",
     "unfillable",
     "too_many_orders",
     "limit_exceeded",
@@ -63,6 +65,7 @@ CODE_FIELDS: Final[dict[str, str]] = {
     "invalid_qty": "qty",
     "duplicate_client_order_id": "client_order_id",
     "would_cross": "price",
+    "would_trigger": "stop_price",
 }
 """The request field a refusal with this code is about, unless it names another."""
 

@@ -8,7 +8,13 @@ what follows is what the command caused, in order:
   public ``trade`` message are built from it.
 * ``Open`` / ``Change`` / ``Done`` — book changes (public L3 ``open``,
   ``change``, ``done``). ``Done`` is also the private ``done`` message; a
-  ``Done`` whose ``seq`` is 0 is an order that never rested (no book change).
+  ``Done`` whose ``seq`` is 0 is an order that never rested (no book change),
+  such as an untriggered stop's. Reason ``refreshed``: an iceberg's shown part
+  filled and an ``Open`` of the same id (its next part, at the back) follows.
+* ``Triggered`` — a stop order's trigger (private to its owner).
+
+When good-till-date orders were due, their ``Done`` events (reason
+``expired``) come right after the reply, before what the command caused.
 
 Book events carry the symbol's book sequence number ``seq`` (consecutive per
 symbol over every book change) and ``level_qty``, the total resting quantity
@@ -43,10 +49,11 @@ __all__ = [
     "OrderStatus",
     "Reject",
     "Reply",
+    "Triggered",
 ]
 
-OrderStatus = Literal["open", "partially_filled", "filled", "canceled"]
-DoneReason = Literal["filled", "canceled", "expired", "self_trade", "replaced"]
+OrderStatus = Literal["open", "partially_filled", "filled", "canceled", "pending"]
+DoneReason = Literal["filled", "canceled", "expired", "self_trade", "replaced", "refreshed"]
 Liquidity = Literal["maker", "taker"]
 
 
@@ -89,7 +96,10 @@ class _Event:
 
 @mypyc_attr(acyclic=True, free_list_len=1)
 class Ack(_Event):
-    """An order or replace was accepted; ``status`` is as of the end of the command."""
+    """An order or replace was accepted; ``status`` is as of the end of the command.
+
+    ``pending``: an untriggered stop, held but not on the book.
+    """
 
     __slots__ = ("user", "order_id", "client_order_id", "symbol", "side", "status", "remaining")
     _fields: ClassVar[tuple[str, ...]] = (
@@ -317,5 +327,41 @@ class Done(_Event):
         self.remaining = remaining
         self.level_qty = level_qty
 
+
+@mypyc_attr(acyclic=True, free_list_len=1)
+class Triggered(_Event):
+    """A trade went through a stop's ``stop_price``: it enters the market now.
+
+    Private to the owner, it comes before the fills and book events of the
+    order's entry; ``status`` and ``remaining`` are as of the end of the
+    command (as for ``Ack``).
+    """
+
+    __slots__ = ("symbol", "order_id", "user", "client_order_id", "side", "stop_price", "status", "remaining")
+    _fields: ClassVar[tuple[str, ...]] = (
+        "symbol", "order_id", "user", "client_order_id", "side", "stop_price", "status", "remaining",
+    )
+
+    def __init__(
+        self,
+        symbol: str,
+        order_id: int,
+        user: int,
+        client_order_id: str | None,
+        side: Side,
+        stop_price: int,
+        status: OrderStatus,
+        remaining: int,
+    ) -> None:
+        self.symbol = symbol
+        self.order_id = order_id
+        self.user = user
+        self.client_order_id = client_order_id
+        self.side: Side = side
+        self.stop_price = stop_price
+        self.status: OrderStatus = status
+        self.remaining = remaining
+
+
 Reply = Ack | Reject | Canceled | CanceledAll | Applied
-Event = Ack | Reject | Canceled | CanceledAll | Applied | Match | Open | Change | Done
+Event = Ack | Reject | Canceled | CanceledAll | Applied | Match | Open | Change | Done | Triggered

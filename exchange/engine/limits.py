@@ -9,6 +9,7 @@ from __future__ import annotations
 from exchange.bounds import (
     MAX_CASH,
     MAX_DEPOSIT,
+    MAX_EXPIRE_NS,
     MAX_LOT,
     MAX_PRICE,
     MAX_QTY,
@@ -20,6 +21,7 @@ from exchange.bounds import (
 __all__ = [
     "MAX_CASH",
     "MAX_DEPOSIT",
+    "MAX_EXPIRE_NS",
     "MAX_LOT",
     "MAX_PRICE",
     "MAX_QTY",

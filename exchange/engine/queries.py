@@ -15,20 +15,30 @@ __all__ = ["balance", "level2", "level3", "open_orders", "order_view", "symbols"
 
 
 def order_view(order: Order) -> dict[str, Any]:
-    """One open order as the protocol's ``orders`` reply lists it."""
+    """One open order as the protocol's ``orders`` reply lists it.
+
+    ``remaining`` is the open quantity (an iceberg's hidden part included);
+    an untriggered stop is ``pending``.
+    """
+    open_qty = order.remaining + order.hidden
+    status = "pending" if order.pending else "partially_filled" if open_qty < order.qty else "open"
     return {
         "order_id": order.order_id,
         "client_order_id": order.client_order_id,
         "symbol": order.symbol,
         "side": order.side,
-        "type": "limit",
+        "type": order.kind,
         "tif": order.tif,
         "post_only": order.post_only,
-        "price": order.price,
+        "price": None if order.kind == "stop" else order.price,
         "qty": order.qty,
-        "remaining": order.remaining,
-        "status": "partially_filled" if order.remaining < order.qty else "open",
+        "remaining": open_qty,
+        "status": status,
         "ts": order.ts,
+        "stop_price": order.stop_price or None,
+        "triggered": order.triggered,
+        "expire_ts": order.expire_ts or None,
+        "display_qty": order.display or None,
     }
 
 

@@ -3,18 +3,23 @@
 ``snapshot(engine)`` returns dicts and lists of ints, strings, bools and None
 only (JSON- and msgpack-safe, never pickled objects); ``restore(data)`` builds
 an engine that answers every further command exactly as the original would.
-Format, version 1::
+Format, version 2 (version 1, without stops and the order extras, still restores)::
 
     {"format": "exch-engine", "version": 1,
      "seq": int, "next_order_id": int, "next_trade_id": int,
      "limits": {"max_open_orders": int, "max_price": int, "max_qty": int, "max_deposit": int},
      "symbols": [{"symbol": str, "tick": int, "lot": int, "status": "trading"|"halted",
                   "seq": int, "last": int|None, "last_qty": int, "volume": int,
-                  "bids": [ORDER, ...], "asks": [ORDER, ...]}],     # priority order
+                  "bids": [ORDER, ...], "asks": [ORDER, ...],      # priority order
+                  "stops": [[side, *ORDER], ...]}],                 # untriggered, trigger order
      "accounts": [{"user": int, "cash": int, "cash_held": int,
                    "positions": {SYM: int}, "held": {SYM: int},
                    "orders": [order_id, ...]}]}                        # placement order
-    ORDER = [order_id, user, price, qty, remaining, tif, post_only, client_order_id, ts]
+    ORDER = [order_id, user, price, qty, remaining, tif, post_only, client_order_id, ts,
+             kind, stop_price, triggered, arrival, expire_ts, display, hidden]
+
+An iceberg's ``remaining`` is its shown part, ``hidden`` the rest of its open
+quantity. The good-till-date index is rebuilt from the orders' ``expire_ts``.
 
 Symbols are sorted by name and accounts by user id, so equal states give equal
 snapshots. The totals the caps bound (``Engine.cash``, ``Book.shares``) are not
@@ -29,25 +34,45 @@ from typing import Any, Final
 
 from exchange.engine.accounts import Account
 from exchange.engine.book import Book, BookSide, Order
+from exchange.engine.commands import Side
 from exchange.engine.core import Engine
 from exchange.engine.limits import Limits
 
 __all__ = ["FORMAT", "VERSION", "SnapshotError", "restore", "snapshot"]
 
 FORMAT: Final = "exch-engine"
-VERSION: Final = 1
+VERSION: Final = 2
+_READS: Final = (1, 2)
 
 
 class SnapshotError(ValueError):
     """The data is not a snapshot this version can restore."""
 
 
-def _orders(side: BookSide) -> list[list[Any]]:
+def _row(o: Order) -> list[Any]:
     return [
-        [o.order_id, o.user, o.price, o.qty, o.remaining, o.tif, o.post_only, o.client_order_id, o.ts]
-        for level in side.sorted_levels()
-        for o in level.live()
+        o.order_id, o.user, o.price, o.qty, o.remaining, o.tif, o.post_only, o.client_order_id, o.ts,
+        o.kind, o.stop_price, o.triggered, o.arrival, o.expire_ts, o.display, o.hidden,
     ]
+
+
+def _orders(side: BookSide) -> list[list[Any]]:
+    return [_row(o) for level in side.sorted_levels() for o in level.live()]
+
+
+def _order(symbol: str, side: Side, row: list[Any]) -> Order:
+    oid, user, price, qty, remaining, tif, post_only, coid, ts = row[:9]
+    order = Order(oid, user, symbol, side, price, qty, remaining, tif, post_only, coid, ts)
+    if len(row) > 9:
+        kind, stop_price, triggered, arrival, expire_ts, display, hidden = row[9:]
+        order.kind = kind
+        order.stop_price = stop_price
+        order.triggered = triggered
+        order.arrival = arrival
+        order.expire_ts = expire_ts
+        order.display = display
+        order.hidden = hidden
+    return order
 
 
 def snapshot(engine: Engine) -> dict[str, Any]:
@@ -71,6 +96,7 @@ def snapshot(engine: Engine) -> dict[str, Any]:
                 "volume": b.volume,
                 "bids": _orders(b.bids),
                 "asks": _orders(b.asks),
+                "stops": [[o.side, *_row(o)] for o in b.stops.in_order()],
             }
             for b in sorted(engine.books.values(), key=lambda b: b.symbol)
         ],
@@ -94,7 +120,7 @@ def restore(data: dict[str, Any]) -> Engine:
     Raises:
         SnapshotError: wrong format or version, or inconsistent content.
     """
-    if data.get("format") != FORMAT or data.get("version") != VERSION:
+    if data.get("format") != FORMAT or data.get("version") not in _READS:
         raise SnapshotError(
             f"not an {FORMAT} v{VERSION} snapshot: {data.get('format')!r} v{data.get('version')!r}"
         )
@@ -112,13 +138,15 @@ def restore(data: dict[str, Any]) -> Engine:
             book.last_qty = s["last_qty"]
             book.volume = s["volume"]
             for side, rows in ((book.bids, s["bids"]), (book.asks, s["asks"])):
-                for oid, user, price, qty, remaining, tif, post_only, coid, ts in rows:
-                    order = Order(
-                        oid, user, book.symbol, side.side, price, qty, remaining, tif, post_only, coid, ts
-                    )
-                    side.level_for(price).append(order)
-                    side.total += remaining
-                    orders[oid] = order
+                for row in rows:
+                    order = _order(book.symbol, side.side, row)
+                    side.level_for(order.price).append(order)
+                    side.total += order.remaining
+                    orders[order.order_id] = order
+            for side_name, *row in s.get("stops", ()):
+                order = _order(book.symbol, side_name, row)
+                book.stops.add(order)
+                orders[order.order_id] = order
             engine.books[book.symbol] = book
         for a in data["accounts"]:
             acct = Account(a["user"])
@@ -137,4 +165,5 @@ def restore(data: dict[str, Any]) -> Engine:
         raise SnapshotError(f"malformed snapshot: {exc!r}") from exc
     if orders:
         raise SnapshotError(f"orders without an owner's index: {sorted(orders)[:5]}")
+    engine.rebuild_expiries()
     return engine

@@ -76,7 +76,7 @@ def test_snapshot_is_plain_data(ex: Exchange) -> None:
     data = snapshot(ex.engine)
     assert json.loads(json.dumps(data)) == data
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(data)) == data
-    assert data["format"] == "exch-engine" and data["version"] == 1
+    assert data["format"] == "exch-engine" and data["version"] == 2
     assert data["seq"] == ex.engine.seq
 
 
@@ -132,7 +132,7 @@ def test_restore_keeps_counters(ex: Exchange) -> None:
     "damage",
     [
         lambda d: d.update(format="other"),
-        lambda d: d.update(version=2),
+        lambda d: d.update(version=3),
         lambda d: d.pop("seq"),
         lambda d: d["symbols"][0].pop("tick"),
         lambda d: d["symbols"][0]["bids"][0].pop(),
