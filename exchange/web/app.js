@@ -231,6 +231,12 @@ const fPrice = byId("o-price");
 const fQty = byId("o-qty");
 const fTif = byId("o-tif");
 const fPost = byId("o-post");
+const fStop = byId("o-stop");
+const fShow = byId("o-show");
+const fUntil = byId("o-until");
+/** Order types with a limit price (they may rest, show part of their size and expire on a date). */
+const LIMIT_TYPES = ["limit", "stop_limit"];
+const STOP_TYPES = ["stop", "stop_limit"];
 
 for (const b of form.querySelectorAll(".side")) {
   b.addEventListener("click", () => {
@@ -238,10 +244,16 @@ for (const b of form.querySelectorAll(".side")) {
     touch("form");
   });
 }
-for (const el of [fType, fTif, fPrice, fQty, fPost]) el.addEventListener("input", () => touch("form"));
+for (const el of [fType, fTif, fPrice, fQty, fPost, fStop, fShow, fUntil]) el.addEventListener("input", () => touch("form"));
 let limitTif = "gtc"; // what the person chose for limit orders (market orders cannot be GTC)
-fTif.addEventListener("input", () => { if (fType.value === "limit") limitTif = fTif.value; });
-fType.addEventListener("input", () => { if (fType.value === "limit") fTif.value = limitTif; });
+fTif.addEventListener("input", () => { if (LIMIT_TYPES.includes(fType.value)) limitTif = fTif.value; });
+fType.addEventListener("input", () => { if (LIMIT_TYPES.includes(fType.value)) fTif.value = limitTif; });
+fTif.addEventListener("input", () => {
+  if (fTif.value === "gtd" && !fUntil.value) { // a start the person edits: one hour from now, to the minute
+    const d = new Date(Date.now() + 3600e3 - new Date().getTimezoneOffset() * 60e3);
+    fUntil.value = d.toISOString().slice(0, 16);
+  }
+});
 
 function say(text, kind = "") {
   const el = byId("o-msg");
@@ -252,30 +264,45 @@ function say(text, kind = "") {
 /** The order request the form describes; throws Error naming the bad field. */
 function orderFromForm() {
   const info = S.symbols.get(S.symbol);
-  const market = fType.value === "market";
-  const req = { symbol: S.symbol, side: S.side, type: fType.value, tif: fTif.value };
+  const type = fType.value;
+  const req = { symbol: S.symbol, side: S.side, type, tif: fTif.value };
   const bad = (el, text) => Object.assign(new Error(text), { el });
-  try {
-    req.qty = parseQty(fQty.value);
-  } catch (e) {
-    throw bad(fQty, e.message);
-  }
-  if (info && req.qty % info.lot) throw bad(fQty, `quantity must be a multiple of the lot, ${info.lot}`);
-  if (!market) {
+  const read = (el, parse) => {
     try {
-      req.price = parsePrice(fPrice.value);
+      return parse(el.value);
     } catch (e) {
-      throw bad(fPrice, e.message);
+      throw bad(el, e.message);
     }
+  };
+  req.qty = read(fQty, parseQty);
+  if (info && req.qty % info.lot) throw bad(fQty, `quantity must be a multiple of the lot, ${info.lot}`);
+  if (STOP_TYPES.includes(type)) {
+    req.stop_price = read(fStop, parsePrice);
+    if (info && req.stop_price % info.tick) throw bad(fStop, `stop price must be a multiple of $${price(info.tick)}`);
+  }
+  if (LIMIT_TYPES.includes(type)) {
+    req.price = read(fPrice, parsePrice);
     if (info && req.price % info.tick) throw bad(fPrice, `price must be a multiple of $${price(info.tick)}`);
-    if (fPost.checked && req.tif === "gtc") req.post_only = true;
+    if (fPost.checked && type === "limit" && ["gtc", "gtd"].includes(req.tif)) req.post_only = true;
+    if (fShow.value.trim() && ["gtc", "gtd"].includes(req.tif)) {
+      req.display_qty = read(fShow, parseQty);
+      if (req.display_qty >= req.qty) throw bad(fShow, "show less than the whole quantity, or leave it empty");
+      if (info && req.display_qty % info.lot) throw bad(fShow, `shown quantity must be a multiple of the lot, ${info.lot}`);
+    }
+  }
+  if (req.tif === "gtd") {
+    const ms = Date.parse(fUntil.value); // datetime-local: local time
+    if (!fUntil.value || Number.isNaN(ms)) throw bad(fUntil, "give the date and time the order expires");
+    if (ms <= Date.now()) throw bad(fUntil, "the expiry has passed: give a later time");
+    // whole seconds in ns: a multiple of 1e9 is exact as a JSON number (ns timestamps pass 2^53)
+    req.expire_ts = Math.floor(ms / 1000) * 1e9;
   }
   return req;
 }
 
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  for (const el of [fPrice, fQty]) el.classList.remove("invalid");
+  for (const el of [fPrice, fQty, fStop, fShow, fUntil]) el.classList.remove("invalid");
   let req;
   try {
     req = orderFromForm();
@@ -293,7 +320,7 @@ form.addEventListener("submit", async (ev) => {
     fQty.select();
   } catch (e) {
     if (e instanceof ExchError) {
-      ({ price: fPrice, qty: fQty })[e.field]?.classList.add("invalid");
+      ({ price: fPrice, qty: fQty, stop_price: fStop, display_qty: fShow, expire_ts: fUntil })[e.field]?.classList.add("invalid");
       say(`${e.code}: ${e.message}`, "error");
     } else say(String(e.message ?? e), "error");
   }
@@ -454,12 +481,16 @@ function renderForm() {
   const trader = S.role === "trader";
   form.classList.toggle("locked", !trader);
   byId("o-submit").disabled = !trader;
-  const market = fType.value === "market";
+  const type = fType.value;
+  const market = !LIMIT_TYPES.includes(type); // market and stop orders: the remainder never rests
   fPrice.disabled = market;
-  for (const opt of fTif.options) opt.disabled = market && opt.value === "gtc";
-  if (market && fTif.value === "gtc") fTif.value = "ioc";
-  fPost.disabled = market || fTif.value !== "gtc";
+  for (const opt of fTif.options) opt.disabled = market && (opt.value === "gtc" || opt.value === "gtd");
+  if (market && (fTif.value === "gtc" || fTif.value === "gtd")) fTif.value = "ioc";
+  fPost.disabled = type !== "limit" || !["gtc", "gtd"].includes(fTif.value);
   if (fPost.disabled) fPost.checked = false;
+  byId("o-stop-row").hidden = !STOP_TYPES.includes(type);
+  byId("o-show-row").hidden = market || !["gtc", "gtd"].includes(fTif.value);
+  byId("o-until-row").hidden = fTif.value !== "gtd";
   for (const b of form.querySelectorAll(".side")) b.classList.toggle("active", b.dataset.side === S.side);
   const submit = byId("o-submit");
   submit.className = `submit ${S.side}`;
@@ -468,6 +499,7 @@ function renderForm() {
   try {
     const q = parseQty(fQty.value);
     est = market ? `${qty(q)} at market` : `${S.side === "buy" ? "cost" : "proceeds"} ${money(parsePrice(fPrice.value) * q)}`;
+    if (STOP_TYPES.includes(type)) est += ` once a trade prints at ${price(parsePrice(fStop.value))}${S.side === "buy" ? " or above" : " or below"}`;
   } catch {
     est = "";
   }

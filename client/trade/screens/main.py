@@ -28,7 +28,8 @@ from client.trade.screens.confirm import ConfirmOrder
 from client.trade.screens.history import HistoryScreen
 from client.trade.screens.replace import ReplaceScreen, ReplaceValues
 from client.trade.screens.symbols import SymbolSwitcher
-from client.trade.validate import OrderTicket, TicketError, collar_breach
+from client.trade.validate import OrderTicket, TicketError, collar_breach, describe_ticket
+from client.trade.widgets.order_entry import Field
 from client.trade.widgets import (
     BalanceBar,
     FillsPanel,
@@ -64,6 +65,9 @@ class TradeScreen(Screen[None]):
         Binding("r", "replace", "Replace", priority=True, id="trade.replace"),
         Binding("slash", "switch_symbol", "Symbol", priority=True, id="trade.symbol"),
         Binding("h", "history", "P&L", priority=True, id="trade.history"),
+        Binding("g", "edit('stop')", "Stop", show=False, priority=True, id="trade.stop"),
+        Binding("d", "edit('show')", "Show", show=False, priority=True, id="trade.show"),
+        Binding("u", "edit('until')", "Until", show=False, priority=True, id="trade.until"),
         Binding("t", "toggle_type", "Type", show=False, priority=True, id="trade.type"),
         Binding("i", "cycle_tif", "TIF", show=False, priority=True, id="trade.tif"),
         Binding("p", "toggle_post_only", "Post-only", show=False, priority=True, id="trade.post_only"),
@@ -222,8 +226,8 @@ class TradeScreen(Screen[None]):
         else:
             focused.call_later(callback, *args)
 
-    def action_edit(self, field: Literal["price", "qty"]) -> None:
-        """Go to the price or quantity field, its text selected."""
+    def action_edit(self, field: Field) -> None:
+        """Go to a field of the order entry (price, qty, stop, show, until), its text selected."""
         self.query_one(OrderEntry).edit(field)
 
     def send(self, side: Side | None = None) -> None:
@@ -261,9 +265,7 @@ class TradeScreen(Screen[None]):
 
     @staticmethod
     def _describe(t: OrderTicket) -> str:
-        where = f"@ {fmt.price(t.price)}" if t.price is not None else "at market"
-        extra = "" if t.tif == "gtc" else f" {t.tif.upper()}"
-        return f"{t.side} {fmt.qty(t.qty)} {t.symbol} {where}{extra}{' post-only' if t.post_only else ''}"
+        return describe_ticket(t)
 
     @work(group="orders")
     async def _place(self, ticket: OrderTicket) -> None:
@@ -303,16 +305,16 @@ class TradeScreen(Screen[None]):
         self.query_one(OrderEntry).set_price(event.price)
         self.query_one("#qty", Input).focus()
 
-    @on(Input.Submitted, "#price, #qty")
+    @on(Input.Submitted, "#entry Input")
     def _entry_submitted(self) -> None:
         self.send(None)
 
     def action_toggle_type(self) -> None:
-        """Limit ↔ market."""
+        """Limit → market → stop → stop-limit."""
         self.query_one(OrderEntry).toggle_type()
 
     def action_cycle_tif(self) -> None:
-        """GTC → IOC → FOK."""
+        """GTC → IOC → FOK → GTD."""
         self.query_one(OrderEntry).cycle_tif()
 
     def action_toggle_post_only(self) -> None:
