@@ -473,6 +473,9 @@ class Session:
         tif: TimeInForce = "gtc",
         post_only: bool = False,
         client_order_id: str | None = None,
+        stop_price: int | None = None,
+        expire_ts: int | None = None,
+        display_qty: int | None = None,
     ) -> AckMessage:
         """Place an order.
 
@@ -480,21 +483,27 @@ class Session:
             symbol: e.g. ``"ACME"``.
             side: ``"buy"`` or ``"sell"``.
             qty: shares, a positive multiple of the symbol's lot.
-            price: limit price in ticks (required for limit orders, None for market).
-            type: ``"limit"`` or ``"market"`` (market orders never rest).
-            tif: ``"gtc"``, ``"ioc"`` or ``"fok"``.
+            price: limit price in ticks (required for limit and stop_limit orders, None for market and stop).
+            type: ``"limit"``, ``"market"`` (never rests), ``"stop"`` or ``"stop_limit"`` (wait unseen
+                until a trade prints at or through ``stop_price``, then enter as market / limit orders).
+            tif: ``"gtc"``, ``"ioc"``, ``"fok"`` or ``"gtd"`` (with ``expire_ts``).
             post_only: refuse (``would_cross``) instead of taking liquidity.
             client_order_id: your own id (≤ 64 chars, unique among your open orders).
+            stop_price: the trigger price in ticks (stop and stop_limit orders).
+            expire_ts: when a ``gtd`` order expires (ns since the epoch, in the future, ≤ 366 days ahead).
+            display_qty: make an iceberg: show this much of ``qty`` on the book at a time.
 
         Returns:
-            The ``ack`` (``order_id``, ``status``, ``remaining``); fills and ``done`` are pushed.
+            The ``ack`` (``order_id``, ``status``, ``remaining``; ``status`` ``pending`` for a stop
+            waiting for its trigger); fills, ``triggered`` and ``done`` are pushed.
 
         Raises:
-            ExchError: e.g. ``invalid_price``, ``insufficient_funds``, ``halted``, ``would_cross``.
+            ExchError: e.g. ``invalid_price``, ``insufficient_funds``, ``halted``, ``would_cross``,
+                ``would_trigger``.
         """
         req = OrderRequest(
             symbol=symbol, side=side, qty=qty, type=type, price=price, tif=tif, post_only=post_only,
-            client_order_id=client_order_id,
+            client_order_id=client_order_id, stop_price=stop_price, expire_ts=expire_ts, display_qty=display_qty,
         )
         return await self._call(req, AckMessage)
 
@@ -520,23 +529,28 @@ class Session:
         client_order_id: str | None = None,
         price: int | None = None,
         qty: int | None = None,
+        stop_price: int | None = None,
     ) -> AckMessage:
         """Change an open order's price and/or open quantity (``qty`` = the new quantity left to fill).
 
         Lowering only the quantity keeps time priority; anything else re-queues the order.
+        ``stop_price`` moves an untriggered stop's trigger.
 
         Returns:
             The ``ack`` of the replaced order (same ``order_id``).
 
         Raises:
-            ValueError: no id, or neither ``price`` nor ``qty``.
-            ExchError: ``unknown_order``, ``invalid_price``, ``invalid_qty``, ``would_cross``, ``halted``.
+            ValueError: no id, or none of ``price``, ``qty``, ``stop_price``.
+            ExchError: ``unknown_order``, ``invalid_price``, ``invalid_qty``, ``would_cross``,
+                ``would_trigger``, ``halted``.
         """
         if order_id is None and client_order_id is None:
             raise ValueError("replace needs order_id or client_order_id")
-        if price is None and qty is None:
-            raise ValueError("replace needs a new price and/or qty")
-        req = ReplaceRequest(order_id=order_id, client_order_id=client_order_id, price=price, qty=qty)
+        if price is None and qty is None and stop_price is None:
+            raise ValueError("replace needs a new price, qty and/or stop_price")
+        req = ReplaceRequest(
+            order_id=order_id, client_order_id=client_order_id, price=price, qty=qty, stop_price=stop_price
+        )
         return await self._call(req, AckMessage)
 
     async def cancel_all(self, symbol: str | None = None) -> CanceledAllReply:

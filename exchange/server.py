@@ -74,6 +74,8 @@ __all__ = [
 log = logging.getLogger("exch.server")
 
 DEFAULT_PORT = 8443
+EXPIRY_TICK_S = 0.1
+"""How often the gateway looks for due good-till-date orders (it journals an ``expire`` only when one is)."""
 
 
 @dataclass
@@ -230,6 +232,7 @@ async def _serve(
             tasks.append(asyncio.create_task(watch_loop_lag(stats)))
             tasks.append(asyncio.create_task(every(0.025, lambda: hub.pump(time.monotonic()))))
             tasks.append(asyncio.create_task(every(ledger.config.checkpoint_interval, ledger.checkpoint)))
+            tasks.append(asyncio.create_task(every(EXPIRY_TICK_S, gateway.expire_due)))
             # on a worker thread: a trim after a burst of connections takes tens of ms
             tasks.append(asyncio.create_task(every(TRIM_INTERVAL_S, lambda: loop.run_in_executor(None, trimmer))))
             if config.archive_to is not None:

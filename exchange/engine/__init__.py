@@ -11,6 +11,7 @@ from exchange.engine.commands import (
     CancelAll,
     Command,
     Deposit,
+    Expire,
     Halt,
     NewOrder,
     Replace,
@@ -30,6 +31,7 @@ from exchange.engine.events import (
     Match,
     Open,
     Reject,
+    Triggered,
 )
 from exchange.engine.limits import Limits
 from exchange.engine.snapshot import SnapshotError, restore, snapshot
@@ -49,6 +51,7 @@ __all__ = [
     "Done",
     "Engine",
     "Event",
+    "Expire",
     "Halt",
     "Limits",
     "Match",
@@ -58,6 +61,7 @@ __all__ = [
     "Replace",
     "Resume",
     "SnapshotError",
+    "Triggered",
     "decode_command",
     "encode_command",
     "engine_build",

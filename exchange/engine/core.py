@@ -264,7 +264,7 @@ class Engine:
         out: list[Event] = [ack]
         self._execute(book, acct, order, ack, out, market, limit_key)
         if book.stops.orders:
-            self._fire_stops(book, out, 1, ts)
+            self._fire_stops(book, out, 1, ts, ack)
         if special and order.expire_ts and order.order_id in acct.orders:
             self._push_expiry(order)
         return out
@@ -346,8 +346,13 @@ class Engine:
 
     # ------------------------------------------------------------------ stops
 
-    def _fire_stops(self, book: Book, out: list[Event], start: int, ts: int) -> None:
-        """Trigger the stops the trades in ``out[start:]`` went through, and those theirs did."""
+    def _fire_stops(self, book: Book, out: list[Event], start: int, ts: int, ack: Ack) -> None:
+        """Trigger the stops the trades in ``out[start:]`` went through, and those theirs did.
+
+        Triggered stops may trade with the order ``ack`` answers: its status is
+        brought up to date after them.
+        """
+        fired_any = False
         while True:
             low = high = 0
             for i in range(start, len(out)):
@@ -359,13 +364,29 @@ class Engine:
                     if low == 0 or p < low:
                         low = p
             if high == 0:
-                return
+                break
             start = len(out)
             fired = book.stops.triggered(low, high)
             if not fired:
-                return
+                break
+            fired_any = True
             for order in fired:
                 self._trigger(book, order, out, ts)
+        if fired_any and (ack.status == "open" or ack.status == "partially_filled"):
+            self._settle(ack, out)
+
+    def _settle(self, ack: Ack, out: list[Event]) -> None:
+        """Bring a resting order's reply up to date after the stops its trades triggered."""
+        order = self.accounts[ack.user].orders.get(ack.order_id)
+        if order is not None:
+            ack.remaining = order.remaining + order.hidden
+            ack.status = "partially_filled" if ack.remaining < order.qty else "open"
+            return
+        ack.remaining = 0
+        ack.status = "canceled"
+        for ev in out:
+            if isinstance(ev, Done) and ev.order_id == ack.order_id and ev.reason == "filled":
+                ack.status = "filled"
 
     def _trigger(self, book: Book, order: Order, out: list[Event], ts: int) -> None:
         """Enter a triggered stop as a new market (stop) or limit (stop_limit) order."""
@@ -700,7 +721,7 @@ class Engine:
         self._hold(acct, order)
         self._execute(book, acct, order, ack, out, False, limit_key)
         if book.stops.orders:
-            self._fire_stops(book, out, 1, ts)
+            self._fire_stops(book, out, 1, ts, ack)
         return out
 
     def _check_replace_hold(

@@ -333,8 +333,8 @@ class Triggered(_Event):
     """A trade went through a stop's ``stop_price``: it enters the market now.
 
     Private to the owner, it comes before the fills and book events of the
-    order's entry; ``status`` and ``remaining`` are as of the end of the
-    command (as for ``Ack``).
+    order's entry; ``status`` and ``remaining`` are as of the end of that
+    entry (stops it triggers in turn may trade with it later in the command).
     """
 
     __slots__ = ("symbol", "order_id", "user", "client_order_id", "side", "stop_price", "status", "remaining")

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from exchange.engine.commands import Cancel, CancelAll, Command, NewOrder, Replace
+from exchange.engine.commands import Cancel, CancelAll, Command, Expire, NewOrder, Replace
 from exchange.engine.core import Engine
 from exchange.engine.events import Applied, Event, Reject
 from exchange.engine.queries import balance, open_orders
@@ -202,7 +202,7 @@ class Gateway(Endpoint):
             self._reply(session, rid, error_frame(
                 rid, "server_busy", f"{context}the exchange cannot accept this now: {exc}"))
             return None
-        if not isinstance(events[0], Reject):
+        if not isinstance(events[0], Reject) or events[1:]:  # (expiries before a refusal are accepted)
             self.outbox.accepted()
         return ts, events
 
@@ -219,7 +219,8 @@ class Gateway(Endpoint):
             return
         ts, events = got
         first = events[0]
-        public = public_messages(self.engine, events, ts) if not isinstance(first, Reject) else {}
+        # A refusal changes nothing, unless good-till-date orders expired before it.
+        public = public_messages(self.engine, events, ts) if not isinstance(first, Reject) or events[1:] else {}
         if isinstance(first, Applied):
             assert reply is not None
             frame = encode_message(reply(first))
@@ -227,12 +228,34 @@ class Gateway(Endpoint):
             frame = reply_frame(rid, first, ts)  # type: ignore[arg-type]
         self._after(self.engine.seq, self._deliver, session, frame, events, public, ts)
 
+    def expire_due(self) -> None:
+        """Journal an ``Expire`` when good-till-date orders are due (the periodic tick of a quiet market).
+
+        Every command expires the due orders before it is applied; this tick
+        makes them expire on time when no command comes. Nothing is journaled
+        while none is due.
+        """
+        ts = self.clock_ns()
+        if ts < self.engine.next_expiry or self.engine.seq - self._journal_seq() >= self.max_uncommitted:
+            return
+        try:
+            _, events = self.sequencer.submit(Expire(), ts)
+        except Exception:  # the journal failed: the next tick (or command) tries again
+            log.exception("expiry tick failed")
+            return
+        if isinstance(events[0], Reject) and len(events) == 1:
+            return
+        self.outbox.accepted()
+        public = public_messages(self.engine, events, ts)
+        self._after(self.engine.seq, self.outbox.push, events, public, ts)
+
     # ------------------------------------------------------------- trading
 
     def _order(self, s: ClientSession, r: OrderRequest) -> None:
         self.counters.orders += 1
         self._submit(s, r.id, NewOrder(
-            s.user_id, r.symbol, r.side, r.type, r.price, r.qty, r.tif, r.post_only, r.client_order_id
+            s.user_id, r.symbol, r.side, r.type, r.price, r.qty, r.tif, r.post_only, r.client_order_id,
+            r.stop_price, r.expire_ts, r.display_qty,
         ))
 
     def _cancel(self, s: ClientSession, r: CancelRequest) -> None:
@@ -247,10 +270,11 @@ class Gateway(Endpoint):
             self._reply(s, r.id, error_frame(r.id, "bad_request", "give order_id or client_order_id",
                                              field="order_id"))
             return
-        if r.price is None and r.qty is None:
-            self._reply(s, r.id, error_frame(r.id, "bad_request", "give a new price and/or qty", field="price"))
+        if r.price is None and r.qty is None and r.stop_price is None:
+            self._reply(s, r.id, error_frame(r.id, "bad_request", "give a new price, qty and/or stop_price",
+                                             field="price"))
             return
-        self._submit(s, r.id, Replace(s.user_id, r.order_id, r.price, r.qty, r.client_order_id))
+        self._submit(s, r.id, Replace(s.user_id, r.order_id, r.price, r.qty, r.client_order_id, r.stop_price))
 
     def _cancel_all(self, s: ClientSession, r: CancelAllRequest) -> None:
         self._submit(s, r.id, CancelAll(s.user_id, r.symbol))

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from exchange.engine.events import Done, Event, Match
-from exchange.gateway.private import PRIVATE_DONE_REASONS, done_frame, fill_frames
+from exchange.engine.events import Done, Event, Match, Triggered
+from exchange.gateway.private import PRIVATE_DONE_REASONS, done_frame, fill_frames, triggered_frame
 from exchange.gateway.release import Releaser
 from exchange.marketdata.feed import PublicMessages
 from exchange.marketdata.hub import MarketDataHub
@@ -112,6 +112,10 @@ class Outbox:
     ) -> None:
         """One command's output, once committed: the reply, the owners' fills and dones, the public messages."""
         self.send(session, frame)
+        self.push(events, public, ts)
+
+    def push(self, events: list[Event], public: PublicMessages, ts: int) -> None:
+        """What a committed command caused: the owners' fills, dones and triggers, the public messages."""
         for ev in events:
             kind = type(ev)
             if kind is Match:
@@ -124,6 +128,9 @@ class Outbox:
                 assert isinstance(ev, Done)
                 if ev.reason in PRIVATE_DONE_REASONS:
                     self.to_user(ev.user, done_frame(ev, ts))
+            elif kind is Triggered:
+                assert isinstance(ev, Triggered)
+                self.to_user(ev.user, triggered_frame(ev, ts))
         for symbol, messages in public.items():
             self.hub.publish(symbol, messages)
             if self.bus is not None:

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Final
 
-from exchange.engine.events import Ack, Canceled, CanceledAll, Done, Match, Reject
+from exchange.engine.events import Ack, Canceled, CanceledAll, Done, Match, Reject, Triggered
 from exchange.protocol.messages import (
     AckMessage,
     CanceledAllReply,
     CanceledReply,
     DoneMessage,
     FillMessage,
+    TriggeredMessage,
     encode_message,
 )
 from exchange.protocol.requests import RequestId
 from exchange.serving.frames import error_frame
 
-__all__ = ["PRIVATE_DONE_REASONS", "done_frame", "fill_frames", "reply_frame"]
+__all__ = ["PRIVATE_DONE_REASONS", "done_frame", "fill_frames", "reply_frame", "triggered_frame"]
 
 PRIVATE_DONE_REASONS: Final = frozenset({"filled", "canceled", "expired", "self_trade"})
 
@@ -67,5 +68,15 @@ def done_frame(d: Done, ts: int) -> bytes:
         DoneMessage(
             order_id=d.order_id, client_order_id=d.client_order_id, symbol=d.symbol,
             reason=d.reason, remaining=d.remaining, ts=ts,
+        )
+    )
+
+
+def triggered_frame(t: Triggered, ts: int) -> bytes:
+    """The owner's ``triggered`` for a stop order that entered the market."""
+    return encode_message(
+        TriggeredMessage(
+            order_id=t.order_id, client_order_id=t.client_order_id, symbol=t.symbol, side=t.side,
+            stop_price=t.stop_price, status=t.status, remaining=t.remaining, ts=ts,
         )
     )

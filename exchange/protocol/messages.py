@@ -52,6 +52,7 @@ __all__ = [
     "SymbolsReply",
     "TickerMessage",
     "TradeMessage",
+    "TriggeredMessage",
     "UnsubscribedReply",
     "UserAddReply",
     "UserDisableReply",
@@ -118,6 +119,19 @@ class DoneMessage(_Message, tag="done"):
     ts: int
 
 
+class TriggeredMessage(_Message, tag="triggered"):
+    """A trade went through your stop's ``stop_price``: it entered the market now (status as of its entry)."""
+
+    order_id: int
+    client_order_id: str | None
+    symbol: str
+    side: str
+    stop_price: int
+    status: str
+    remaining: int
+    ts: int
+
+
 class ErrorMessage(_Reply, tag="error"):
     """The request was refused; nothing changed on the server."""
 
@@ -142,7 +156,7 @@ class CanceledAllReply(_Reply, tag="canceled_all"):
 
 
 class OrderInfo(msgspec.Struct, kw_only=True):
-    """One open order in an ``orders`` reply."""
+    """One open order in an ``orders`` reply (``price`` null for a stop, ``status`` ``pending`` until it triggers)."""
 
     order_id: int
     client_order_id: str | None
@@ -151,11 +165,15 @@ class OrderInfo(msgspec.Struct, kw_only=True):
     type: str
     tif: str
     post_only: bool
-    price: int
+    price: int | None
     qty: int
     remaining: int
     status: str
     ts: int
+    stop_price: int | None = None
+    triggered: bool = False
+    expire_ts: int | None = None
+    display_qty: int | None = None
 
 
 class OrdersReply(_Reply, tag="orders"):
@@ -493,7 +511,7 @@ Message = (
     | UnsubscribedReply | PongReply | ShutdownMessage | UserAddReply | UserListReply
     | DepositReply | UserDisableReply | UserEnableReply | SessionsReply | HaltReply
     | ResumeReply | SymbolAddReply | SnapshotMessage | L3Message | L2Message | TickerMessage
-    | TradeMessage | StatsMessage | StatusMessage | HistoryReply | CandlesReply
+    | TradeMessage | StatsMessage | StatusMessage | HistoryReply | CandlesReply | TriggeredMessage
 )
 
 _decoder: Final = msgspec.json.Decoder(Message)

@@ -63,6 +63,7 @@ Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=12)]
 Amount = Annotated[int, msgspec.Meta(ge=0, le=MAX_DEPOSIT)]
 Price = Annotated[int, msgspec.Meta(le=MAX_PRICE)]
 Qty = Annotated[int, msgspec.Meta(le=MAX_QTY)]
+ExpireTs = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 MAX_BATCH: Final = 100
 MAX_HISTORY: Final = 500
 """Most fills one ``history`` page returns."""
@@ -81,7 +82,7 @@ class Login(_Request, tag="login"):
 
 
 class OrderRequest(_Request, tag="order"):
-    """Place an order (trader)."""
+    """Place an order (trader): limit, market, stop or stop-limit; ``display_qty`` makes an iceberg."""
 
     symbol: Symbol
     side: Side
@@ -91,6 +92,9 @@ class OrderRequest(_Request, tag="order"):
     tif: TimeInForce = "gtc"
     post_only: bool = False
     client_order_id: ClientOrderId | None = None
+    stop_price: Price | None = None
+    expire_ts: ExpireTs | None = None
+    display_qty: Qty | None = None
 
 
 class CancelRequest(_Request, tag="cancel"):
@@ -101,12 +105,13 @@ class CancelRequest(_Request, tag="cancel"):
 
 
 class ReplaceRequest(_Request, tag="replace"):
-    """Change an open order's price and/or open quantity (owner)."""
+    """Change an open order's price and/or open quantity, or an untriggered stop's ``stop_price`` (owner)."""
 
     order_id: int | None = None
     client_order_id: ClientOrderId | None = None
     price: Price | None = None
     qty: Qty | None = None
+    stop_price: Price | None = None
 
 
 class CancelAllRequest(_Request, tag="cancel_all"):
@@ -246,7 +251,9 @@ ADMIN_OPS: Final = frozenset(
     {"user_add", "user_list", "deposit", "user_disable", "user_enable", "sessions", "halt",
      "resume", "symbol_add"}
 )
-_FIELD_CODES: Final = {"price": "invalid_price", "qty": "invalid_qty"}
+_FIELD_CODES: Final = {
+    "price": "invalid_price", "qty": "invalid_qty", "stop_price": "invalid_price", "display_qty": "invalid_qty",
+}
 _AT_FIELD = re.compile(r"at `\$\.([A-Za-z_]+)")
 _MISSING = re.compile(r"missing required field `([A-Za-z_]+)`")
 

@@ -38,7 +38,9 @@ REPLIES: Final[dict[str, tuple[str, ...]]] = {
     "batch": (),
 }
 """The reply ``type`` of each op whose reply is not named after it (``error`` aside)."""
-PUSHES: Final = ("fill", "done", "shutdown", "error", "snapshot", "l3", "l2", "ticker", "trade", "status", "stats")
+PUSHES: Final = (
+    "fill", "done", "triggered", "shutdown", "error", "snapshot", "l3", "l2", "ticker", "trade", "status", "stats",
+)
 """Message types the server sends without a request (``error``: a notice with ``id`` null)."""
 
 _VERSION: Final = "1"

@@ -1,8 +1,9 @@
 """Random command sequences against the engine, with every invariant checked after every step.
 
 Four users trade two symbols in a narrow price range (so orders cross often)
-with every order type, TIF, post-only, cancels, replaces, deposits, halts and a
-share of invalid commands. After each command the machine checks conservation,
+with every order type (stops, stop-limits, good-till-date orders and icebergs
+too), TIF, post-only, cancels, replaces, deposits, halts, expiry ticks, jumps of
+the clock and a share of invalid commands. After each command the machine checks conservation,
 non-negative balances, exact holds, an uncrossed book, level bookkeeping, that
 every open order is in exactly one place, that the public L3 stream rebuilds the
 book, that a restored snapshot answers exactly as the original, and that the
@@ -36,6 +37,7 @@ from exchange.engine import (
     Done,
     Engine,
     Event,
+    Expire,
     Halt,
     Limits,
     Match,
@@ -44,6 +46,7 @@ from exchange.engine import (
     Reject,
     Replace,
     Resume,
+    Triggered,
     restore,
     snapshot,
 )
@@ -133,8 +136,16 @@ class EngineMachine(RuleBasedStateMachine):
         self.twin: Engine | None = None
         self.twin_steps = 0
         self.counts: dict[str, int] = defaultdict(int)
+        self.taker: tuple[int, int | None] | None = None  # (user, limit) of the order taking now
 
     # ------------------------------------------------------------ plumbing
+
+    def _stops(self) -> dict[int, tuple[int, int | None]]:
+        """Every untriggered stop: (user, limit once triggered; None for a market stop)."""
+        return {
+            oid: (o.user, None if o.kind == "stop" else o.price)
+            for book in self.engine.books.values() for oid, o in book.stops.orders.items()
+        }
 
     def apply(self, command: Command) -> list[Event]:
         """Apply one command and check everything it returned against the model."""
@@ -143,6 +154,7 @@ class EngineMachine(RuleBasedStateMachine):
         before = snapshot(engine)
         seq = engine.seq
         limit = self._taker_limit(command)
+        stops = self._stops()
         events = engine.apply(command, self.ts)
         assert events, command
         reply = events[0]
@@ -156,17 +168,26 @@ class EngineMachine(RuleBasedStateMachine):
             self.twin_steps += 1
             if self.twin_steps % 5 == 0:
                 assert snapshot(self.twin) == snapshot(engine)
-        if isinstance(reply, Reject):
-            assert len(events) == 1
+        if isinstance(reply, Reject) and len(events) == 1:
             assert engine.seq == seq
             assert snapshot(engine) == before
             return events
         assert engine.seq == seq + 1
+        self.taker = (getattr(command, "user", -1), limit)
         for event in events[1:]:
             assert not isinstance(event, Ack | Reject | CanceledAll | Canceled | Applied), event
+            if isinstance(event, Triggered):
+                assert event.order_id in stops, "only an untriggered stop triggers"
+                user, stop_limit = stops.pop(event.order_id)
+                assert user == event.user
+                self.taker = (user, stop_limit)
+                continue
             self._follow(event, command, limit)
+        if isinstance(reply, Reject):  # refused after the due good-till-date orders expired
+            assert all(isinstance(e, Done) and e.reason == "expired" for e in events[1:])
+            return events
         if isinstance(reply, Ack):
-            if isinstance(command, NewOrder) and command.tif == "fok":
+            if isinstance(command, NewOrder) and command.tif == "fok" and command.stop_price is None:
                 assert reply.status == "filled", "fill-or-kill filled partly"
             if isinstance(command, NewOrder | Replace) and self._post_only(command, reply):
                 assert not any(isinstance(e, Match) for e in events), "post-only order took liquidity"
@@ -206,9 +227,8 @@ class EngineMachine(RuleBasedStateMachine):
         assert isinstance(event, Match | Open | Change | Done), event
         model = self.models[event.symbol]
         if isinstance(event, Done) and event.seq == 0:
-            # An order that never rested (or finished as a taker): not on the book.
+            # An order that never rested (finished as a taker, or an untriggered stop): not on the book.
             assert event.order_id not in model.where
-            assert isinstance(command, NewOrder | Replace)
             return
         assert event.seq == model.seq + 1, (event, model.seq)
         model.seq = event.seq
@@ -222,16 +242,18 @@ class EngineMachine(RuleBasedStateMachine):
             assert side == event.side
             assert event.price == price, "a trade happens at the resting order's price"
             assert event.maker_user != event.taker_user, "self-trade"
-            assert event.taker_user == getattr(command, "user", None)
+            assert self.taker is not None
+            assert event.taker_user == self.taker[0]
+            limit = self.taker[1]
             if limit is not None:
                 if event.side == "sell":  # the taker bought
                     assert event.price <= limit, (event, limit)
                 else:
                     assert event.price >= limit, (event, limit)
             row = model.entry(event.maker_order_id)
-            assert row[1] - event.qty == event.maker_remaining
+            assert row[1] - event.qty >= 0 and event.maker_remaining >= row[1] - event.qty  # + an iceberg's reserve
             assert event.qty > 0
-            row[1] = event.maker_remaining
+            row[1] -= event.qty
             assert model.level_qty(side, price) == event.level_qty
             self.volume[event.symbol] += event.qty
             assert model.entry(event.maker_order_id)[1] >= 0
@@ -246,25 +268,31 @@ class EngineMachine(RuleBasedStateMachine):
             side, price = model.where[event.order_id]
             assert (side, price) == (event.side, event.price)
             row = model.entry(event.order_id)
-            if event.reason == "filled":
+            if event.reason in ("filled", "refreshed"):
                 assert row[1] == 0 and event.remaining == 0
             else:
-                assert row[1] == event.remaining > 0
+                assert event.remaining >= row[1] > 0
             model.remove(event.order_id)
             assert model.level_qty(side, price) == event.level_qty
 
     def _check_ack(self, ack: Ack, events: list[Event]) -> None:
         acct = self.engine.accounts[ack.user]
         order = acct.orders.get(ack.order_id)
-        if ack.status in ("open", "partially_filled"):
-            assert order is not None and order.remaining == ack.remaining > 0
-            assert (order.qty > order.remaining) == (ack.status == "partially_filled")
+        if ack.status == "pending":
+            assert order is not None and order.pending and order.remaining == ack.remaining > 0
+        elif ack.status in ("open", "partially_filled"):
+            assert order is not None and order.remaining + order.hidden == ack.remaining > 0
+            assert (order.qty > ack.remaining) == (ack.status == "partially_filled")
         else:
             assert order is None
             assert ack.remaining == 0
-            final = [e for e in events if isinstance(e, Done) and e.order_id == ack.order_id and e.seq == 0]
-            assert len(final) == 1
-            assert final[0].reason == ("filled" if ack.status == "filled" else "expired")
+            final = [
+                e for e in events if isinstance(e, Done) and e.order_id == ack.order_id and e.reason != "replaced"
+            ]
+            assert final
+            if not any(isinstance(e, Triggered) for e in events):  # else it may have rested, then filled
+                assert len(final) == 1 and final[0].seq == 0
+                assert final[0].reason == ("filled" if ack.status == "filled" else "expired")
 
     def _pick_order(self, pick: int) -> int:
         return self.order_ids[pick % len(self.order_ids)] if self.order_ids else 1
@@ -343,11 +371,11 @@ class EngineMachine(RuleBasedStateMachine):
         """Empty the other side of a book with a market order, after a deposit that pays for it."""
         book = self.engine.books[symbol]
         opp = book.opposite(side)
-        qty = opp.total
+        qty = sum(o.remaining + o.hidden for o in _live(opp))  # icebergs' reserves too
         if not qty or qty > MAX_QTY:
             return
         if side == "buy":
-            funded = self._deposit(user, cash=sum(o.price * o.remaining for o in _live(opp)))
+            funded = self._deposit(user, cash=sum(o.price * (o.remaining + o.hidden) for o in _live(opp)))
         else:
             funded = self._deposit(user, symbol=symbol, qty=qty)
         if not funded:
@@ -355,7 +383,8 @@ class EngineMachine(RuleBasedStateMachine):
         events = self.apply(NewOrder(user, symbol, side, "market", None, qty, "ioc"))  # type: ignore[arg-type]
         if book.status == "trading":
             assert isinstance(events[0], Ack)
-            assert opp.best() is None and opp.total == 0
+            if not any(isinstance(e, Triggered) for e in events):  # (a triggered stop may rest there)
+                assert opp.best() is None and opp.total == 0
 
     def _open_order(self, pick: int) -> Order | None:
         orders = [o for a in self.engine.accounts.values() for o in a.orders.values()]
@@ -391,9 +420,10 @@ class EngineMachine(RuleBasedStateMachine):
             command = Cancel(user, client_order_id=order.client_order_id or "c0")
         else:
             command = Cancel(user, order_id=order.order_id)
-        expected = Canceled(order.user, order.order_id, order.client_order_id, order.remaining)
+        expected = Canceled(order.user, order.order_id, order.client_order_id, order.remaining + order.hidden)
+        due = 0 < order.expire_ts <= self.ts + 1  # expires just before the cancel
         events = self.apply(command)
-        if how == "id":
+        if how == "id" and not due:
             assert events[0] == expected
             assert order.remaining == 0
 
@@ -467,6 +497,81 @@ class EngineMachine(RuleBasedStateMachine):
         events = self.apply(command)
         assert isinstance(events[0], Reject)
 
+    @rule(
+        user=users, symbol=symbols, side=sides, offset=st.integers(-1, 3), n=units,
+        limit=st.one_of(st.none(), prices), tif=tifs, expires=st.one_of(st.none(), st.integers(1, 30)),
+        coid=coids,
+    )
+    def stop_order(
+        self, user: int, symbol: str, side: str, offset: int, n: int, limit: int | None, tif: str,
+        expires: int | None, coid: str | None,
+    ) -> None:
+        """A stop or stop-limit near the last trade (sometimes through it: refused)."""
+        book = self.engine.books[symbol]
+        last = book.last if book.last is not None else 100
+        stop_price = last + 1 + offset if side == "buy" else last - 1 - offset
+        kind = "stop" if limit is None else "stop_limit"
+        if expires is not None and kind == "stop_limit":
+            tif = "gtd"
+        events = self.apply(NewOrder(
+            user, symbol, side, kind, limit, n * SYMBOLS[symbol][1], tif,  # type: ignore[arg-type]
+            client_order_id=coid, stop_price=stop_price,
+            expire_ts=self.ts + 1 + expires if tif == "gtd" and expires is not None else None,
+        ))
+        if offset < 0 and book.last is not None and book.status == "trading":
+            assert isinstance(events[0], Reject)
+
+    @rule(
+        user=users, symbol=symbols, side=sides, price=prices, n=st.integers(2, 6),
+        show=st.integers(1, 3), expires=st.one_of(st.none(), st.integers(1, 30)), coid=coids,
+    )
+    def iceberg_or_gtd_order(
+        self, user: int, symbol: str, side: str, price: int, n: int, show: int, expires: int | None,
+        coid: str | None,
+    ) -> None:
+        """A limit order with a display part, a good-till-date expiry, or both."""
+        lot = SYMBOLS[symbol][1]
+        display = show * lot if show < n else None
+        tif = "gtc" if expires is None else "gtd"
+        expire_ts = None if expires is None else self.ts + 1 + expires
+        if display is None and expire_ts is None:
+            display = lot
+        self.apply(NewOrder(
+            user, symbol, side, "limit", price, n * lot, tif,  # type: ignore[arg-type]
+            client_order_id=coid, expire_ts=expire_ts, display_qty=display,
+        ))
+
+    @rule(jump=st.sampled_from((0, 0, 5, 20)))
+    def expire_tick(self, jump: int) -> None:
+        """The shell's periodic expiry command, maybe after a quiet while."""
+        self.ts += jump
+        due = self.engine.next_expiry <= self.ts + 1
+        events = self.apply(Expire())
+        if not due:
+            assert isinstance(events[0], Reject)
+
+    @rule(
+        user=users, symbol=symbols,
+        kind=st.sampled_from(("stop_no_price", "stop_with_price", "gtd_past", "gtd_far", "gtd_market",
+                              "display_big", "display_ioc", "expire_gtc", "stop_post")),
+    )
+    def invalid_new_type(self, user: int, symbol: str, kind: str) -> None:
+        lot = SYMBOLS[symbol][1]
+        far = self.ts + 1 + 366 * 86_400 * 10**9 + 1
+        command = {
+            "stop_no_price": NewOrder(user, symbol, "buy", "stop", None, lot),
+            "stop_with_price": NewOrder(user, symbol, "buy", "stop", 100, lot, stop_price=200),
+            "gtd_past": NewOrder(user, symbol, "buy", "limit", 100, lot, "gtd", expire_ts=self.ts),
+            "gtd_far": NewOrder(user, symbol, "buy", "limit", 100, lot, "gtd", expire_ts=far),
+            "gtd_market": NewOrder(user, symbol, "buy", "market", None, lot, "gtd", expire_ts=self.ts + 9),
+            "display_big": NewOrder(user, symbol, "buy", "limit", 100, lot, display_qty=lot),
+            "display_ioc": NewOrder(user, symbol, "buy", "limit", 100, 2 * lot, "ioc", display_qty=lot),
+            "expire_gtc": NewOrder(user, symbol, "buy", "limit", 100, lot, expire_ts=self.ts + 9),
+            "stop_post": NewOrder(user, symbol, "buy", "stop_limit", 100, lot, post_only=True, stop_price=200),
+        }[kind]
+        events = self.apply(command)
+        assert isinstance(events[0], Reject)
+
     @rule()
     def fork(self) -> None:
         """From here on, feed a restored copy the same commands and compare."""
@@ -491,10 +596,12 @@ class EngineMachine(RuleBasedStateMachine):
     def holds_are_exactly_what_open_orders_need(self) -> None:
         for a in self.engine.accounts.values():
             buys = [o for o in a.orders.values() if o.side == "buy"]
-            assert a.cash_held == sum(o.price * o.remaining for o in buys)
+            # A stop buy (price 0 until it triggers) holds nothing; an iceberg holds its reserve too.
+            assert a.cash_held == sum(o.price * (o.remaining + o.hidden) for o in buys)
+            assert all(o.price == 0 for o in buys if o.kind == "stop")
             for symbol in SYMBOLS:
                 sells = [o for o in a.orders.values() if o.side == "sell" and o.symbol == symbol]
-                assert a.held.get(symbol, 0) == sum(o.remaining for o in sells)
+                assert a.held.get(symbol, 0) == sum(o.remaining + o.hidden for o in sells)
 
     @invariant()
     def every_open_order_is_in_exactly_one_place(self) -> None:
@@ -504,19 +611,27 @@ class EngineMachine(RuleBasedStateMachine):
             assert len(a.orders) <= MAX_OPEN
             for oid, order in a.orders.items():
                 assert order.order_id == oid and order.user == a.user
-                assert 0 < order.remaining <= order.qty
-                assert order.tif == "gtc"
+                assert 0 < order.remaining and order.remaining + order.hidden <= order.qty
+                assert order.pending or order.tif in ("gtc", "gtd")
+                assert order.hidden == 0 or order.remaining <= order.display
                 assert oid not in owned
                 owned[oid] = order
             assert a.client_ids == {o.client_order_id: o for o in a.orders.values() if o.client_order_id}
         resting: dict[int, Order] = {}
         for symbol, book in engine.books.items():
+            for oid, order in book.stops.orders.items():
+                assert order.pending and order.symbol == symbol and oid not in resting
+                last = book.last
+                if last is not None:  # an untriggered stop is never through the last trade
+                    assert last < order.stop_price if order.side == "buy" else last > order.stop_price
+                resting[oid] = order
             for side in (book.bids, book.asks):
                 for level in side.levels.values():
                     for order in level.orders:
                         if not order.remaining:
                             continue
                         assert order.order_id not in resting, "an order rests twice"
+                        assert not order.pending
                         assert (order.symbol, order.side, order.price) == (symbol, side.side, level.price)
                         resting[order.order_id] = order
         assert resting.keys() == owned.keys()
@@ -647,10 +762,11 @@ class BoundsMachine(EngineMachine):
     def replace_at_the_edge(self, pick: int, price: int | None, qty: int | None) -> None:
         order = self._open_order(pick)
         assert order is not None
-        filled = order.qty - order.remaining
+        open_qty = order.remaining + order.hidden
+        filled = order.qty - open_qty
         events = self.apply(Replace(order.user, order.order_id, price=price, qty=qty))
-        size = filled + (order.remaining if qty is None else qty)
-        grows = (qty is not None and qty > order.remaining) or (price is not None and price != order.price)
+        size = filled + (open_qty if qty is None else qty)
+        grows = (qty is not None and qty > open_qty) or (price is not None and price != order.price)
         if (price or 0) > MAX_PRICE or (qty or 0) > MAX_QTY or (grows and size > MAX_QTY):
             assert isinstance(events[0], Reject), events[0]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ _homes = itertools.count(1)
 # An action: ("limit", trader, symbol, side, price, qty, tif) | ("market", trader, symbol, side, qty)
 # | ("cancel", trader, pick) | ("replace", trader, pick, price | None, qty | None)
 # | ("batch", trader, [(symbol, side, price, qty), ...])
+# | ("stop", trader, symbol, side, stop_price, qty, price | None)
+# | ("iceberg", trader, symbol, side, price, qty, display_qty)
+# | ("gtd", trader, symbol, side, price, qty, expire_in_ms, display_qty | None)
 Action = tuple[Any, ...]
 
 
@@ -185,6 +189,18 @@ class Market:
             elif kind == "replace" and mine:
                 _, _, pick, price, qty = action
                 await s.replace(mine[pick % len(mine)], price=price, qty=qty)
+            elif kind == "stop":
+                _, _, symbol, side, stop_price, qty, price = action
+                kind_ = "stop" if price is None else "stop_limit"
+                self._rest(mine, await s.order(symbol, side, qty, type=kind_, price=price, stop_price=stop_price))
+            elif kind == "iceberg":
+                _, _, symbol, side, price, qty, display = action
+                self._rest(mine, await s.order(symbol, side, qty, price=price, display_qty=display))
+            elif kind == "gtd":
+                _, _, symbol, side, price, qty, ms, display = action
+                expire_ts = time.time_ns() + ms * 1_000_000
+                self._rest(mine, await s.order(symbol, side, qty, price=price, tif="gtd", expire_ts=expire_ts,
+                                               display_qty=display))
             elif kind == "batch":
                 replies = await s.batch([
                     OrderRequest(symbol=symbol, side=side, qty=qty, price=price)
@@ -198,11 +214,19 @@ class Market:
 
     @staticmethod
     def _rest(mine: list[int], ack: AckMessage) -> None:
-        if ack.status in ("open", "partially_filled"):
+        if ack.status in ("open", "partially_filled", "pending"):
             mine.append(ack.order_id)
+
+    async def expired(self) -> None:
+        """Wait until no trader has a good-till-date order past its expiry (the server's tick expires them)."""
+        async with asyncio.timeout(WAIT):
+            for s in self.traders:
+                while any(o.expire_ts is not None and o.expire_ts <= time.time_ns() for o in (await s.orders()).orders):
+                    await asyncio.sleep(0.05)
 
     async def tail(self) -> None:
         """Book changes on every symbol (a far-away order, then its cancel): a missed message shows as a gap."""
+        await self.expired()
         s = self.traders[0]
         for symbol in SYMBOLS:
             ack = await s.order(symbol, "buy", 1, price=1)

@@ -52,10 +52,23 @@ _limit = st.tuples(_trader, _symbol, _side, _offset, _qty, st.sampled_from(["gtc
     lambda t: ("limit", t[0], t[1], t[2], price_for(t[2], t[3]), t[4], t[5])
 )
 _order = st.tuples(_symbol, _side, _offset, _qty).map(lambda t: (t[0], t[1], price_for(t[1], t[2]), t[3]))
+_stop = st.tuples(_trader, _symbol, _side, st.integers(-3, 4), _qty, st.none() | st.integers(-2, 3)).map(
+    lambda t: ("stop", t[0], t[1], t[2], 100 + t[3] if t[2] == "buy" else 100 - t[3], t[4],
+               None if t[5] is None else price_for(t[2], t[5]))
+)
+_iceberg = st.tuples(_trader, _symbol, _side, _offset, st.integers(4, 30), st.integers(1, 3)).map(
+    lambda t: ("iceberg", t[0], t[1], t[2], price_for(t[2], t[3]), t[4], t[5])
+)
+_gtd = st.tuples(_trader, _symbol, _side, _offset, _qty, st.sampled_from([1, 50, 3_600_000])).map(
+    lambda t: ("gtd", t[0], t[1], t[2], price_for(t[2], t[3]), t[4], t[5], None)
+)
 actions = st.one_of(
     _limit,
     _limit,
     _limit,
+    _stop,
+    _iceberg,
+    _gtd,
     st.tuples(st.just("market"), _trader, _symbol, _side, st.integers(1, 10)),
     st.tuples(st.just("cancel"), _trader, _pick),
     st.tuples(st.just("replace"), _trader, _pick, st.none() | _price, _qty),
@@ -144,7 +157,7 @@ def test_dropped_messages_are_noticed_and_resynced_to_the_engine_book(tmp_path: 
     rng = random.Random(5)
     plan: list[Action] = []
     for _ in range(80):
-        kind = rng.choice(["limit", "limit", "limit", "limit", "market", "cancel", "replace"])
+        kind = rng.choice(["limit", "limit", "limit", "limit", "market", "cancel", "replace", "stop", "iceberg", "gtd"])
         who, symbol, side = rng.randrange(TRADERS), rng.choice(SYMBOLS), rng.choice(["buy", "sell"])
         if kind == "limit":
             plan.append(("limit", who, symbol, side, price_for(side, rng.randint(-2, 5)), rng.randint(1, 20), "gtc"))
@@ -152,6 +165,17 @@ def test_dropped_messages_are_noticed_and_resynced_to_the_engine_book(tmp_path: 
             plan.append(("market", who, symbol, side, rng.randint(1, 10)))
         elif kind == "cancel":
             plan.append(("cancel", who, rng.randrange(1000)))
+        elif kind == "stop":
+            offset = rng.randint(-1, 4)
+            stop_price = 100 + offset if side == "buy" else 100 - offset
+            limit = rng.choice([None, price_for(side, rng.randint(-2, 3))])
+            plan.append(("stop", who, symbol, side, stop_price, rng.randint(1, 20), limit))
+        elif kind == "iceberg":
+            plan.append(("iceberg", who, symbol, side, price_for(side, rng.randint(-2, 3)), rng.randint(6, 30),
+                         rng.randint(1, 5)))
+        elif kind == "gtd":
+            plan.append(("gtd", who, symbol, side, price_for(side, rng.randint(-2, 5)), rng.randint(1, 20),
+                         rng.choice([1, 30, 3_600_000]), rng.choice([None, 1])))
         else:
             plan.append(("replace", who, rng.randrange(1000), rng.randint(95, 105), rng.randint(1, 20)))
     dropped, resyncs = asyncio.run(scenario(tmp_path, plan, 3, halt=True))

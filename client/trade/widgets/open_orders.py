@@ -25,7 +25,7 @@ class OpenOrders(DataTable[str | Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, show_cursor=True)
         self.model = model
         self.border_title = "Open orders"
-        self._orders_seen: tuple[tuple[int, int, int], ...] | None = None
+        self._orders_seen: tuple[tuple[int, int, int | None], ...] | None = None
         self._book_seen = -1
         self._symbol_seen = ""
 
