@@ -15,7 +15,10 @@ from client import format as fmt
 from exchange.bounds import MAX_PRICE, MAX_QTY
 from exchange.types import OrderType, Side, TimeInForce
 
-__all__ = ["LIMIT_TYPES", "MAX_VALUE", "STOP_TYPES", "OrderTicket", "TicketError", "check_ticket", "collar_breach", "describe_ticket"]
+__all__ = [
+    "LIMIT_TYPES", "MAX_VALUE", "STOP_TYPES", "OrderTicket", "TicketError", "check_ticket", "collar_breach",
+    "describe_ticket",
+]
 
 MAX_VALUE: Final = min(MAX_PRICE, MAX_QTY)
 """Largest price (ticks) and quantity the protocol accepts."""

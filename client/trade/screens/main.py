@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -29,7 +29,6 @@ from client.trade.screens.history import HistoryScreen
 from client.trade.screens.replace import ReplaceScreen, ReplaceValues
 from client.trade.screens.symbols import SymbolSwitcher
 from client.trade.validate import OrderTicket, TicketError, collar_breach, describe_ticket
-from client.trade.widgets.order_entry import Field
 from client.trade.widgets import (
     BalanceBar,
     FillsPanel,
@@ -39,6 +38,7 @@ from client.trade.widgets import (
     SymbolHeader,
     TradeTape,
 )
+from client.trade.widgets.order_entry import Field
 from client.widgets.linkbar import LinkBar
 from exchange.types import Side
 
@@ -88,6 +88,7 @@ class TradeScreen(Screen[None]):
         self._resyncs_seen = 0
         self._connects_seen = model.connects
         self._status_seen = len(model.status_news)
+        self._triggered_seen = len(model.triggered)
         self._last_refresh = 0.0
         self._refreshing = False
 
@@ -181,6 +182,10 @@ class TradeScreen(Screen[None]):
             self.notify(f"{symbol} {'halted: new orders are refused, cancels work' if halted else 'resumed: trading'}",
                         title="Symbol status", severity="warning" if halted else "information")
         self._status_seen = len(model.status_news)
+        for t in model.triggered[self._triggered_seen:]:
+            self.notify(f"#{t.order_id} {t.side} {t.symbol}: a trade went through {fmt.price(t.stop_price)}; "
+                        f"it entered the market: {t.status.replace('_', ' ')}", title="Stop triggered")
+        self._triggered_seen = len(model.triggered)
         if model.connects > self._connects_seen:
             if self._connects_seen:
                 self.notify("Reconnected: book resynchronised, orders and balance reloaded.", title="Link")
@@ -361,7 +366,7 @@ class TradeScreen(Screen[None]):
         entry.say(f"✓ canceled all: {count} order{'s' if count != 1 else ''}")
 
     def action_replace(self) -> None:
-        """Change the price or quantity of the order under the open-orders cursor."""
+        """Change the price, quantity or stop price of the order under the open-orders cursor."""
         order_id = self.query_one(OpenOrders).selected_order_id
         order = self.model.orders.get(order_id) if order_id is not None else None
         if order is None:
@@ -378,9 +383,9 @@ class TradeScreen(Screen[None]):
     async def _replace(self, order_id: int, values: ReplaceValues) -> None:
         entry = self.query_one(OrderEntry)
         assert self.link is not None
-        price, qty = values
+        price, qty, stop = values
         try:
-            ack = await self.link.replace(order_id, price=price, qty=qty)
+            ack = await self.link.replace(order_id, price=price, qty=qty, stop_price=stop)
         except ClientError as exc:
             self._failed(exc, f"replace #{order_id}: ", refused="replace refused", title="Replace refused")
             return
