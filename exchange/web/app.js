@@ -4,7 +4,7 @@ import { BookFeed } from "./book.js";
 import { CandleChart, INTERVALS } from "./candles.js";
 import { DepthChart } from "./depth.js";
 import { byId, fill, h } from "./dom.js";
-import { clock, money, parsePrice, parseQty, price, qty } from "./money.js";
+import { clock, money, nsOfMs, parsePrice, parseQty, price, qty, until } from "./money.js";
 import { ExchError, Wire, sameOriginUrl } from "./wire.js";
 
 const LADDER_DEPTH = 15; // levels shown per side
@@ -115,6 +115,10 @@ function onPush(m) {
       refreshPrivate();
       break;
     case "done":
+      refreshPrivate();
+      break;
+    case "triggered": // one of my stops: a trade went through its stop price, it entered the market
+      say(`stop ${m.order_id} triggered at ${price(m.stop_price)}: ${m.status.replace("_", " ")}`, "ok");
       refreshPrivate();
       break;
     case "shutdown":
@@ -294,8 +298,7 @@ function orderFromForm() {
     const ms = Date.parse(fUntil.value); // datetime-local: local time
     if (!fUntil.value || Number.isNaN(ms)) throw bad(fUntil, "give the date and time the order expires");
     if (ms <= Date.now()) throw bad(fUntil, "the expiry has passed: give a later time");
-    // whole seconds in ns: a multiple of 1e9 is exact as a JSON number (ns timestamps pass 2^53)
-    req.expire_ts = Math.floor(ms / 1000) * 1e9;
+    req.expire_ts = nsOfMs(ms);
   }
   return req;
 }
@@ -350,15 +353,21 @@ function replaceEdited() {
   if (!o) return;
   const fields = { order_id: o.order_id };
   try {
-    const p = parsePrice(e.price);
     const q = parseQty(e.qty);
-    if (p !== o.price) fields.price = p;
     if (q !== o.remaining) fields.qty = q;
+    if (e.price !== undefined) {
+      const p = parsePrice(e.price);
+      if (p !== o.price) fields.price = p;
+    }
+    if (e.stop_price !== undefined) {
+      const sp = parsePrice(e.stop_price);
+      if (sp !== o.stop_price) fields.stop_price = sp;
+    }
   } catch (err) {
     say(err.message, "error");
     return;
   }
-  if (fields.price === undefined && fields.qty === undefined) {
+  if (fields.price === undefined && fields.qty === undefined && fields.stop_price === undefined) {
     S.editing = null;
     touch("orders");
     return;
@@ -527,8 +536,14 @@ function renderOrders() {
   const caret = active?.selectionStart;
   fill(tbody, S.orders.map((o) => {
     const editing = S.editing?.order_id === o.order_id;
+    const waiting = o.status === "pending"; // a stop: off the book until a trade goes through its stop price
     const q = o.symbol === S.symbol ? book?.queue(o.order_id) : null;
-    const queue = q ? `#${q.position} of ${q.of} · ${qty(q.ahead)} ahead` : "";
+    const queue = waiting ? "waiting for its trigger" : q ? `#${q.position} of ${q.of} · ${qty(q.ahead)} ahead` : "";
+    const kind = [o.type.replace("_", "-"), o.post_only ? "post" : "", o.tif,
+      o.display_qty != null ? `show ${qty(o.display_qty)}` : "",
+      o.expire_ts != null ? `until ${until(o.expire_ts)}` : ""].filter(Boolean).join(" ");
+    const stop = waiting ? `stop ${o.side === "buy" ? "≥" : "≤"} ${price(o.stop_price)}` : "";
+    const limit = o.price != null ? price(o.price) : "market";
     const input = (key) => h("input", {
       value: S.editing[key], "aria-label": key,
       oninput: (ev) => { S.editing[key] = ev.target.value; },
@@ -538,14 +553,20 @@ function renderOrders() {
       ? [h("button", { type: "button", class: "small", onclick: replaceEdited }, "Save"),
          h("button", { type: "button", class: "small", onclick: () => { S.editing = null; touch("orders"); } }, "Back")]
       : [h("button", { type: "button", class: "small", onclick: () => {
-          S.editing = { order_id: o.order_id, price: price(o.price), qty: String(o.remaining) }; touch("orders");
+          S.editing = { order_id: o.order_id, qty: String(o.remaining) };
+          if (o.price != null) S.editing.price = price(o.price);
+          if (waiting) S.editing.stop_price = price(o.stop_price);
+          touch("orders");
         } }, "Modify"),
          h("button", { type: "button", class: "small", onclick: () => act("cancel", { order_id: o.order_id }) }, "Cancel")];
+    const priceCell = editing
+      ? [waiting ? input("stop_price") : "", o.price != null ? input("price") : ""]
+      : [stop ? h("div", { class: "stop" }, stop) : "", limit];
     return h("tr", { dataset: { orderId: o.order_id } },
       h("td", {}, clock(o.ts)), h("td", {}, `${o.symbol} ${o.order_id}`),
       h("td", { class: o.side === "buy" ? "buy-t" : "sell-t" }, o.side),
-      h("td", {}, `${o.type}${o.post_only ? " post" : ""} ${o.tif}`),
-      h("td", { class: "num" }, editing ? input("price") : price(o.price)),
+      h("td", {}, kind),
+      h("td", { class: "num" }, ...priceCell),
       h("td", { class: "num" }, qty(o.qty)),
       h("td", { class: "num" }, editing ? input("qty") : qty(o.remaining)),
       h("td", { class: "muted" }, queue), h("td", {}, actions));
