@@ -30,6 +30,7 @@ from exchange.protocol import (
     SnapshotMessage,
     StatusMessage,
     TickerMessage,
+    TriggeredMessage,
 )
 
 __all__ = ["HISTORY_PAGE", "TICKER_INTERVAL_MS", "TradeLink"]
@@ -100,7 +101,7 @@ class TradeLink:
         model = self.model
         if session.role != "trader":
             raise ExchError("forbidden", f"{session.user} is an {session.role}: log in with a trader account")
-        session.on_message(model.private, FillMessage, DoneMessage, ShutdownMessage, ErrorMessage)
+        session.on_message(model.private, FillMessage, DoneMessage, TriggeredMessage, ShutdownMessage, ErrorMessage)
         session.on_message(model.market, StatusMessage, TickerMessage, SnapshotMessage)
         model.user = session.user
         model.load_symbols(await session.symbols())
@@ -173,10 +174,10 @@ class TradeLink:
         """
         ack = await self.session.order(
             ticket.symbol, ticket.side, ticket.qty, price=ticket.price, type=ticket.type, tif=ticket.tif,
-            post_only=ticket.post_only,
+            post_only=ticket.post_only, stop_price=ticket.stop_price, expire_ts=ticket.expire_ts,
+            display_qty=ticket.display_qty,
         )
-        self.model.acked(ack, type=ticket.type, tif=ticket.tif, post_only=ticket.post_only, price=ticket.price,
-                         qty=ticket.qty)
+        self.model.acked(ack, ticket)
         return ack
 
     async def cancel(self, order_id: int) -> int:
@@ -199,10 +200,12 @@ class TradeLink:
         await self.refresh()
         return reply.count
 
-    async def replace(self, order_id: int, *, price: int | None, qty: int | None) -> AckMessage:
-        """Change an order's price and/or open quantity."""
-        ack = await self.session.replace(order_id, price=price, qty=qty)
-        self.model.replaced(ack, price)
+    async def replace(
+        self, order_id: int, *, price: int | None, qty: int | None, stop_price: int | None = None
+    ) -> AckMessage:
+        """Change an order's price, open quantity and/or (a stop waiting for its trigger) stop price."""
+        ack = await self.session.replace(order_id, price=price, qty=qty, stop_price=stop_price)
+        self.model.replaced(ack, price, stop_price)
         return ack
 
     async def close(self) -> None:

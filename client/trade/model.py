@@ -18,6 +18,7 @@ from typing import Final
 
 from client.book import SymbolBook
 from client.trade.pnl import Position, positions
+from client.trade.validate import OrderTicket
 from exchange.protocol import (
     AckMessage,
     BalanceReply,
@@ -37,6 +38,7 @@ from exchange.protocol import (
     SymbolsReply,
     TickerMessage,
     TradeMessage,
+    TriggeredMessage,
 )
 
 __all__ = ["MAX_FILLS", "MAX_LEDGER", "AnyFill", "LadderLevel", "TradeModel", "ladder_levels"]
@@ -126,6 +128,7 @@ class TradeModel:
         last_data: ``time.monotonic()`` of the last message.
         tickers: the last ``ticker`` of every listed symbol (last trade, best bid and ask).
         status_news: ``(symbol, status)`` of every halt or resume pushed since login, oldest first.
+        triggered: every ``triggered`` push (one of the trader's stops entered the market), oldest first.
     """
 
     def __init__(self, symbol: str = "", *, max_fills: int = MAX_FILLS) -> None:
@@ -153,6 +156,7 @@ class TradeModel:
         self.last_data = 0.0
         self.tickers: dict[str, TickerMessage] = {}
         self.status_news: list[tuple[str, str]] = []
+        self.triggered: list[TriggeredMessage] = []
 
     # ----------------------------------------------------------------- writes
 
@@ -216,28 +220,33 @@ class TradeModel:
         self.balance = reply
         self._bump()
 
-    def acked(self, ack: AckMessage, *, type: str, tif: str, post_only: bool, price: int | None, qty: int) -> None:
-        """One of this trader's orders was accepted: list it while it rests."""
-        if ack.status in ("open", "partially_filled"):
+    def acked(self, ack: AckMessage, ticket: OrderTicket) -> None:
+        """One of this trader's orders was accepted: list it while it rests (or waits for its trigger)."""
+        if ack.status in ("open", "partially_filled", "pending"):
             self.orders[ack.order_id] = OrderInfo(
                 order_id=ack.order_id, client_order_id=ack.client_order_id, symbol=ack.symbol, side=ack.side,
-                type=type, tif=tif, post_only=post_only, price=price or 0, qty=qty, remaining=ack.remaining,
-                status=ack.status, ts=ack.ts,
+                type=ticket.type, tif=ticket.tif, post_only=ticket.post_only, price=ticket.price, qty=ticket.qty,
+                remaining=ack.remaining, status=ack.status, ts=ack.ts, stop_price=ticket.stop_price,
+                triggered=ticket.stop_price is not None and ack.status != "pending", expire_ts=ticket.expire_ts,
+                display_qty=ticket.display_qty,
             )
         else:
             self.orders.pop(ack.order_id, None)
         self.refresh_wanted = True
         self._bump()
 
-    def replaced(self, ack: AckMessage, price: int | None) -> None:
-        """A replace was accepted: the order's price and open quantity changed."""
+    def replaced(self, ack: AckMessage, price: int | None, stop_price: int | None = None) -> None:
+        """A replace was accepted: the order's price, open quantity or stop price changed."""
         old = self.orders.get(ack.order_id)
-        if old is not None and ack.status in ("open", "partially_filled"):
+        if old is not None and ack.status in ("open", "partially_filled", "pending"):
             self.orders[ack.order_id] = OrderInfo(
                 order_id=old.order_id, client_order_id=old.client_order_id, symbol=old.symbol, side=old.side,
                 type=old.type, tif=old.tif, post_only=old.post_only,
                 price=old.price if price is None else price, qty=old.qty - old.remaining + ack.remaining,
                 remaining=ack.remaining, status=ack.status, ts=old.ts,
+                stop_price=old.stop_price if stop_price is None else stop_price,
+                triggered=old.triggered or (old.stop_price is not None and ack.status != "pending"),
+                expire_ts=old.expire_ts, display_qty=old.display_qty,
             )
         elif old is not None:
             del self.orders[ack.order_id]
@@ -278,7 +287,7 @@ class TradeModel:
         self._bump()
 
     def private(self, msg: Message) -> None:
-        """A pushed private message: ``fill``, ``done``, ``shutdown`` or an ``error`` notice."""
+        """A pushed private message: ``fill``, ``done``, ``triggered``, ``shutdown`` or an ``error`` notice."""
         if isinstance(msg, FillMessage):
             if msg.trade_id not in self.ledger:
                 self.ledger[msg.trade_id] = msg
@@ -294,6 +303,12 @@ class TradeModel:
             self.refresh_wanted = True
         elif isinstance(msg, DoneMessage):
             self.orders.pop(msg.order_id, None)
+            self.refresh_wanted = True
+        elif isinstance(msg, TriggeredMessage):
+            order = self.orders.get(msg.order_id)
+            if order is not None:
+                order.triggered, order.status, order.remaining = True, msg.status, msg.remaining
+            self.triggered.append(msg)
             self.refresh_wanted = True
         elif isinstance(msg, ShutdownMessage):
             self.shutdown = msg.reason

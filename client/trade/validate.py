@@ -6,6 +6,7 @@ halts); these checks catch typing mistakes at once, with the reason in words.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -14,7 +15,10 @@ from client import format as fmt
 from exchange.bounds import MAX_PRICE, MAX_QTY
 from exchange.types import OrderType, Side, TimeInForce
 
-__all__ = ["MAX_VALUE", "OrderTicket", "TicketError", "check_ticket", "collar_breach"]
+__all__ = [
+    "LIMIT_TYPES", "MAX_VALUE", "STOP_TYPES", "OrderTicket", "TicketError", "check_ticket", "collar_breach",
+    "describe_ticket",
+]
 
 MAX_VALUE: Final = min(MAX_PRICE, MAX_QTY)
 """Largest price (ticks) and quantity the protocol accepts."""
@@ -40,6 +44,15 @@ class OrderTicket:
     type: OrderType = "limit"
     tif: TimeInForce = "gtc"
     post_only: bool = False
+    stop_price: int | None = None
+    expire_ts: int | None = None
+    display_qty: int | None = None
+
+
+STOP_TYPES: Final[tuple[OrderType, ...]] = ("stop", "stop_limit")
+"""Order types that wait for a trade through their stop price."""
+LIMIT_TYPES: Final[tuple[OrderType, ...]] = ("limit", "stop_limit")
+"""Order types with a limit price (they may rest, show part of their size, and expire on a date)."""
 
 
 def check_ticket(
@@ -54,6 +67,10 @@ def check_ticket(
     tick: int | None = None,
     lot: int | None = None,
     halted: bool = False,
+    stop_text: str = "",
+    until_text: str = "",
+    show_text: str = "",
+    now: dt.datetime | None = None,
 ) -> OrderTicket:
     """Parse and check what the trader typed.
 
@@ -65,23 +82,48 @@ def check_ticket(
         type, tif, post_only: the order's kind.
         tick, lot: the symbol's price step (cents) and quantity step, when known.
         halted: the symbol is halted (the server would refuse).
+        stop_text: the stop price of a stop or stop-limit order.
+        until_text: when a good-till-date order expires (``15:30``, ``2026-12-24 15:30``; local time).
+        show_text: the part of the size shown in the book (an iceberg); empty shows all of it.
+        now: the local time ``until_text`` is read against (default: now).
 
     Returns:
         The ticket.
 
     Raises:
-        TicketError: what is wrong, and which field (``price``, ``qty``, ``type``, ``symbol``).
+        TicketError: what is wrong, and which field (``price``, ``qty``, ``stop``, ``until``, ``show``,
+            ``type``, ``symbol``).
     """
     if halted:
         raise TicketError("symbol", f"{symbol} is halted: new orders are refused (cancels still work)")
     shares = _checked("qty", qty_text, fmt.parse_qty, fmt.qty, step=lot, step_name=f"lot {lot}", unit=" shares")
     cents: int | None = None
-    if type == "limit":
+    if type in LIMIT_TYPES:
         cents = _checked("price", price_text, fmt.parse_price, fmt.price, step=tick,
                          step_name=f"tick {fmt.price(tick)}")
-    if post_only and (type != "limit" or tif != "gtc"):
-        raise TicketError("type", "post-only needs a limit GTC order")
-    return OrderTicket(symbol=symbol, side=side, qty=shares, price=cents, type=type, tif=tif, post_only=post_only)
+    stop: int | None = None
+    if type in STOP_TYPES:
+        stop = _checked("stop", stop_text, fmt.parse_price, fmt.price, step=tick, step_name=f"tick {fmt.price(tick)}")
+    if post_only and (type != "limit" or tif not in ("gtc", "gtd")):
+        raise TicketError("type", "post-only needs a limit GTC or GTD order")
+    expire_ts: int | None = None
+    if tif == "gtd":
+        if type not in LIMIT_TYPES:
+            raise TicketError("type", "good-till-date needs a limit or stop-limit order")
+        try:
+            expire_ts = fmt.parse_until(until_text, now or dt.datetime.now().astimezone())
+        except ValueError as exc:
+            raise TicketError("until", str(exc)) from None
+    display: int | None = None
+    if show_text.strip():
+        if type not in LIMIT_TYPES or tif not in ("gtc", "gtd"):
+            raise TicketError("show", "only a resting (GTC or GTD) limit or stop-limit order can hide part of its size")
+        display = _checked("show", show_text, fmt.parse_qty, fmt.qty, step=lot, step_name=f"lot {lot}",
+                           unit=" shares")
+        if display >= shares:
+            raise TicketError("show", f"show less than the whole order ({fmt.qty(shares)}), or leave it empty")
+    return OrderTicket(symbol=symbol, side=side, qty=shares, price=cents, type=type, tif=tif, post_only=post_only,
+                       stop_price=stop, expire_ts=expire_ts, display_qty=display)
 
 
 def _checked(
@@ -113,10 +155,28 @@ def collar_breach(ticket: OrderTicket, reference: int | None, collar: float) -> 
 
     Args:
         ticket: the checked order (market orders have no price: never beyond).
-        reference: the symbol's last trade or mid (None: nothing to compare with).
+        reference: the symbol's last trade or mid (None: nothing to compare with); a stop-limit order's
+            limit is compared with its own stop price instead (the market it will meet when it triggers).
         collar: the largest distance sent without asking, as a fraction (0.1 is 10%; 0 turns the check off).
     """
+    if ticket.type == "stop_limit":
+        reference = ticket.stop_price
     if ticket.price is None or reference is None or reference <= 0 or collar <= 0:
         return None
     distance = (ticket.price - reference) / reference
     return distance if abs(distance) > collar else None
+
+
+def describe_ticket(t: OrderTicket) -> str:
+    """The order in words, e.g. ``buy 10 ACME @ 101.20 when 101.00 trades, showing 2, until 15:30``."""
+    where = f"@ {fmt.price(t.price)}" if t.price is not None else "at market"
+    text = f"{t.side} {fmt.qty(t.qty)} {t.symbol} {where}"
+    if t.stop_price is not None:
+        text += f" when {fmt.price(t.stop_price)} trades"
+    if t.display_qty is not None:
+        text += f", showing {fmt.qty(t.display_qty)}"
+    if t.expire_ts is not None:
+        text += f", until {fmt.until(t.expire_ts)}"
+    elif t.tif != "gtc":
+        text += f" {t.tif.upper()}"
+    return text + (" post-only" if t.post_only else "")

@@ -4,7 +4,7 @@ import { BookFeed } from "./book.js";
 import { CandleChart, INTERVALS } from "./candles.js";
 import { DepthChart } from "./depth.js";
 import { byId, fill, h } from "./dom.js";
-import { clock, money, parsePrice, parseQty, price, qty } from "./money.js";
+import { clock, money, nsOfMs, parsePrice, parseQty, price, qty, until } from "./money.js";
 import { ExchError, Wire, sameOriginUrl } from "./wire.js";
 
 const LADDER_DEPTH = 15; // levels shown per side
@@ -115,6 +115,10 @@ function onPush(m) {
       refreshPrivate();
       break;
     case "done":
+      refreshPrivate();
+      break;
+    case "triggered": // one of my stops: a trade went through its stop price, it entered the market
+      say(`stop ${m.order_id} triggered at ${price(m.stop_price)}: ${m.status.replace("_", " ")}`, "ok");
       refreshPrivate();
       break;
     case "shutdown":
@@ -231,6 +235,12 @@ const fPrice = byId("o-price");
 const fQty = byId("o-qty");
 const fTif = byId("o-tif");
 const fPost = byId("o-post");
+const fStop = byId("o-stop");
+const fShow = byId("o-show");
+const fUntil = byId("o-until");
+/** Order types with a limit price (they may rest, show part of their size and expire on a date). */
+const LIMIT_TYPES = ["limit", "stop_limit"];
+const STOP_TYPES = ["stop", "stop_limit"];
 
 for (const b of form.querySelectorAll(".side")) {
   b.addEventListener("click", () => {
@@ -238,10 +248,16 @@ for (const b of form.querySelectorAll(".side")) {
     touch("form");
   });
 }
-for (const el of [fType, fTif, fPrice, fQty, fPost]) el.addEventListener("input", () => touch("form"));
+for (const el of [fType, fTif, fPrice, fQty, fPost, fStop, fShow, fUntil]) el.addEventListener("input", () => touch("form"));
 let limitTif = "gtc"; // what the person chose for limit orders (market orders cannot be GTC)
-fTif.addEventListener("input", () => { if (fType.value === "limit") limitTif = fTif.value; });
-fType.addEventListener("input", () => { if (fType.value === "limit") fTif.value = limitTif; });
+fTif.addEventListener("input", () => { if (LIMIT_TYPES.includes(fType.value)) limitTif = fTif.value; });
+fType.addEventListener("input", () => { if (LIMIT_TYPES.includes(fType.value)) fTif.value = limitTif; });
+fTif.addEventListener("input", () => {
+  if (fTif.value === "gtd" && !fUntil.value) { // a start the person edits: one hour from now, to the minute
+    const d = new Date(Date.now() + 3600e3 - new Date().getTimezoneOffset() * 60e3);
+    fUntil.value = d.toISOString().slice(0, 16);
+  }
+});
 
 function say(text, kind = "") {
   const el = byId("o-msg");
@@ -252,30 +268,44 @@ function say(text, kind = "") {
 /** The order request the form describes; throws Error naming the bad field. */
 function orderFromForm() {
   const info = S.symbols.get(S.symbol);
-  const market = fType.value === "market";
-  const req = { symbol: S.symbol, side: S.side, type: fType.value, tif: fTif.value };
+  const type = fType.value;
+  const req = { symbol: S.symbol, side: S.side, type, tif: fTif.value };
   const bad = (el, text) => Object.assign(new Error(text), { el });
-  try {
-    req.qty = parseQty(fQty.value);
-  } catch (e) {
-    throw bad(fQty, e.message);
-  }
-  if (info && req.qty % info.lot) throw bad(fQty, `quantity must be a multiple of the lot, ${info.lot}`);
-  if (!market) {
+  const read = (el, parse) => {
     try {
-      req.price = parsePrice(fPrice.value);
+      return parse(el.value);
     } catch (e) {
-      throw bad(fPrice, e.message);
+      throw bad(el, e.message);
     }
+  };
+  req.qty = read(fQty, parseQty);
+  if (info && req.qty % info.lot) throw bad(fQty, `quantity must be a multiple of the lot, ${info.lot}`);
+  if (STOP_TYPES.includes(type)) {
+    req.stop_price = read(fStop, parsePrice);
+    if (info && req.stop_price % info.tick) throw bad(fStop, `stop price must be a multiple of $${price(info.tick)}`);
+  }
+  if (LIMIT_TYPES.includes(type)) {
+    req.price = read(fPrice, parsePrice);
     if (info && req.price % info.tick) throw bad(fPrice, `price must be a multiple of $${price(info.tick)}`);
-    if (fPost.checked && req.tif === "gtc") req.post_only = true;
+    if (fPost.checked && type === "limit" && ["gtc", "gtd"].includes(req.tif)) req.post_only = true;
+    if (fShow.value.trim() && ["gtc", "gtd"].includes(req.tif)) {
+      req.display_qty = read(fShow, parseQty);
+      if (req.display_qty >= req.qty) throw bad(fShow, "show less than the whole quantity, or leave it empty");
+      if (info && req.display_qty % info.lot) throw bad(fShow, `shown quantity must be a multiple of the lot, ${info.lot}`);
+    }
+  }
+  if (req.tif === "gtd") {
+    const ms = Date.parse(fUntil.value); // datetime-local: local time
+    if (!fUntil.value || Number.isNaN(ms)) throw bad(fUntil, "give the date and time the order expires");
+    if (ms <= Date.now()) throw bad(fUntil, "the expiry has passed: give a later time");
+    req.expire_ts = nsOfMs(ms);
   }
   return req;
 }
 
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  for (const el of [fPrice, fQty]) el.classList.remove("invalid");
+  for (const el of [fPrice, fQty, fStop, fShow, fUntil]) el.classList.remove("invalid");
   let req;
   try {
     req = orderFromForm();
@@ -293,7 +323,7 @@ form.addEventListener("submit", async (ev) => {
     fQty.select();
   } catch (e) {
     if (e instanceof ExchError) {
-      ({ price: fPrice, qty: fQty })[e.field]?.classList.add("invalid");
+      ({ price: fPrice, qty: fQty, stop_price: fStop, display_qty: fShow, expire_ts: fUntil })[e.field]?.classList.add("invalid");
       say(`${e.code}: ${e.message}`, "error");
     } else say(String(e.message ?? e), "error");
   }
@@ -323,15 +353,21 @@ function replaceEdited() {
   if (!o) return;
   const fields = { order_id: o.order_id };
   try {
-    const p = parsePrice(e.price);
     const q = parseQty(e.qty);
-    if (p !== o.price) fields.price = p;
     if (q !== o.remaining) fields.qty = q;
+    if (e.price !== undefined) {
+      const p = parsePrice(e.price);
+      if (p !== o.price) fields.price = p;
+    }
+    if (e.stop_price !== undefined) {
+      const sp = parsePrice(e.stop_price);
+      if (sp !== o.stop_price) fields.stop_price = sp;
+    }
   } catch (err) {
     say(err.message, "error");
     return;
   }
-  if (fields.price === undefined && fields.qty === undefined) {
+  if (fields.price === undefined && fields.qty === undefined && fields.stop_price === undefined) {
     S.editing = null;
     touch("orders");
     return;
@@ -454,12 +490,16 @@ function renderForm() {
   const trader = S.role === "trader";
   form.classList.toggle("locked", !trader);
   byId("o-submit").disabled = !trader;
-  const market = fType.value === "market";
+  const type = fType.value;
+  const market = !LIMIT_TYPES.includes(type); // market and stop orders: the remainder never rests
   fPrice.disabled = market;
-  for (const opt of fTif.options) opt.disabled = market && opt.value === "gtc";
-  if (market && fTif.value === "gtc") fTif.value = "ioc";
-  fPost.disabled = market || fTif.value !== "gtc";
+  for (const opt of fTif.options) opt.disabled = market && (opt.value === "gtc" || opt.value === "gtd");
+  if (market && (fTif.value === "gtc" || fTif.value === "gtd")) fTif.value = "ioc";
+  fPost.disabled = type !== "limit" || !["gtc", "gtd"].includes(fTif.value);
   if (fPost.disabled) fPost.checked = false;
+  byId("o-stop-row").hidden = !STOP_TYPES.includes(type);
+  byId("o-show-row").hidden = market || !["gtc", "gtd"].includes(fTif.value);
+  byId("o-until-row").hidden = fTif.value !== "gtd";
   for (const b of form.querySelectorAll(".side")) b.classList.toggle("active", b.dataset.side === S.side);
   const submit = byId("o-submit");
   submit.className = `submit ${S.side}`;
@@ -468,6 +508,7 @@ function renderForm() {
   try {
     const q = parseQty(fQty.value);
     est = market ? `${qty(q)} at market` : `${S.side === "buy" ? "cost" : "proceeds"} ${money(parsePrice(fPrice.value) * q)}`;
+    if (STOP_TYPES.includes(type)) est += ` once a trade prints at ${price(parsePrice(fStop.value))}${S.side === "buy" ? " or above" : " or below"}`;
   } catch {
     est = "";
   }
@@ -495,8 +536,14 @@ function renderOrders() {
   const caret = active?.selectionStart;
   fill(tbody, S.orders.map((o) => {
     const editing = S.editing?.order_id === o.order_id;
+    const waiting = o.status === "pending"; // a stop: off the book until a trade goes through its stop price
     const q = o.symbol === S.symbol ? book?.queue(o.order_id) : null;
-    const queue = q ? `#${q.position} of ${q.of} · ${qty(q.ahead)} ahead` : "";
+    const queue = waiting ? "waiting for its trigger" : q ? `#${q.position} of ${q.of} · ${qty(q.ahead)} ahead` : "";
+    const kind = [o.type.replace("_", "-"), o.post_only ? "post" : "", o.tif,
+      o.display_qty != null ? `show ${qty(o.display_qty)}` : "",
+      o.expire_ts != null ? `until ${until(o.expire_ts)}` : ""].filter(Boolean).join(" ");
+    const stop = waiting ? `stop ${o.side === "buy" ? "≥" : "≤"} ${price(o.stop_price)}` : "";
+    const limit = o.price != null ? price(o.price) : "market";
     const input = (key) => h("input", {
       value: S.editing[key], "aria-label": key,
       oninput: (ev) => { S.editing[key] = ev.target.value; },
@@ -506,14 +553,20 @@ function renderOrders() {
       ? [h("button", { type: "button", class: "small", onclick: replaceEdited }, "Save"),
          h("button", { type: "button", class: "small", onclick: () => { S.editing = null; touch("orders"); } }, "Back")]
       : [h("button", { type: "button", class: "small", onclick: () => {
-          S.editing = { order_id: o.order_id, price: price(o.price), qty: String(o.remaining) }; touch("orders");
+          S.editing = { order_id: o.order_id, qty: String(o.remaining) };
+          if (o.price != null) S.editing.price = price(o.price);
+          if (waiting) S.editing.stop_price = price(o.stop_price);
+          touch("orders");
         } }, "Modify"),
          h("button", { type: "button", class: "small", onclick: () => act("cancel", { order_id: o.order_id }) }, "Cancel")];
+    const priceCell = editing
+      ? [waiting ? input("stop_price") : "", o.price != null ? input("price") : ""]
+      : [stop ? h("div", { class: "stop" }, stop) : "", limit];
     return h("tr", { dataset: { orderId: o.order_id } },
       h("td", {}, clock(o.ts)), h("td", {}, `${o.symbol} ${o.order_id}`),
       h("td", { class: o.side === "buy" ? "buy-t" : "sell-t" }, o.side),
-      h("td", {}, `${o.type}${o.post_only ? " post" : ""} ${o.tif}`),
-      h("td", { class: "num" }, editing ? input("price") : price(o.price)),
+      h("td", {}, kind),
+      h("td", { class: "num" }, ...priceCell),
       h("td", { class: "num" }, qty(o.qty)),
       h("td", { class: "num" }, editing ? input("qty") : qty(o.remaining)),
       h("td", { class: "muted" }, queue), h("td", {}, actions));

@@ -61,3 +61,16 @@ export function clock(ts) {
   const p = (n) => String(n).padStart(2, "0");
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
+
+/** When an order expires, as a person reads it: HH:MM today (local), else YYYY-MM-DD HH:MM. */
+export function until(ts, now = new Date()) {
+  const d = new Date(tsMs(ts));
+  const p = (n) => String(n).padStart(2, "0");
+  const hm = `${p(d.getHours())}:${p(d.getMinutes())}`;
+  return d.toDateString() === now.toDateString() ? hm : `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${hm}`;
+}
+
+/** A wire timestamp (ns) for a time in ms: whole seconds, so the JSON number is exact past 2^53. */
+export function nsOfMs(ms) {
+  return Math.floor(ms / 1000) * 1e9;
+}

@@ -104,7 +104,9 @@ async def test_order_entry_keyboard_flow(exchange: Exchange) -> None:
         await pilot.press("tab")
         assert screen.focused is qty
         await pilot.press(*"3", "tab")
-        assert screen.focused is price and qty.value == "3"
+        assert screen.focused is screen.query_one("#show", Input) and qty.value == "3"  # the iceberg's shown part
+        await pilot.press("tab")
+        assert screen.focused is price
 
         await pilot.press("b")
         await until(pilot, lambda: len(model.orders) == 1, what="the buy")
@@ -120,7 +122,7 @@ async def test_order_entry_keyboard_flow(exchange: Exchange) -> None:
         await pilot.pause(0.05)
         kind = str(screen.query_one("#entry-kind").render())
         assert price.value == "" and price.disabled and "GTC" not in kind and "market" in kind, kind
-        await pilot.press("t")
+        await pilot.press("t", "t", "t")  # stop, stop-limit, back to limit
         await pilot.pause(0.05)
         assert price.value == "11.00" and not price.disabled
         await pilot.press("escape")

@@ -88,3 +88,11 @@ test("nanosecond timestamps beyond 2^53 are read at millisecond precision", () =
   const frame = '{"ts": 1700000000123456789}';
   assert.equal(money.tsMs(JSON.parse(frame).ts), 1700000000123);
 });
+
+test("expiries are sent in whole seconds (exact as JSON numbers) and read back as local times", () => {
+  const ms = new Date(2031, 4, 6, 7, 8, 9, 500).getTime();
+  const ns = money.nsOfMs(ms);
+  assert.equal(JSON.stringify({ expire_ts: ns }), `{"expire_ts":${BigInt(Math.floor(ms / 1000)) * 1000000000n}}`);
+  assert.equal(money.until(ns, new Date(2031, 4, 6, 1)), "07:08");
+  assert.equal(money.until(ns, new Date(2031, 4, 5, 23)), "2031-05-06 07:08");
+});

@@ -179,3 +179,92 @@ async def test_a_lost_l3_message_is_a_gap_the_page_resubscribes_and_resyncs(
     finally:
         await bob.close()
         await admin.close()
+
+
+async def test_stop_limit_iceberg_and_good_till_date_from_the_order_form(
+    proc_server: StartProc, open_browser: OpenBrowser
+) -> None:
+    server = proc_server()
+    admin = await _admin(server)
+    await admin.user_add("alice", "alice-password", cash=1_000_000)  # $10,000.00
+    await admin.user_add("bob", "bob-password", positions={"ACME": 100})
+    await admin.user_add("carol", "carol-password", cash=1_000_000)
+    bob = await Session.connect(server.url, home=server.home, proxy=None)
+    await bob.login("bob", "bob-password")
+    carol = await Session.connect(server.url, home=server.home, proxy=None)
+    await carol.login("carol", "carol-password")
+    browser = open_browser(server.home)
+    try:
+        await bob.order("ACME", "sell", 5, price=10100)
+        await _page(browser, server)
+        browser.call("fill", "#login-user", "alice")
+        browser.call("fill", "#login-pass", "alice-password")
+        browser.call("click", "#login-go")
+        await browser.until_text("#balance", "$10,000.00")
+
+        # A stop-limit buy: 5 at up to 101.50 once a trade prints at 101.00 or above. It waits off the book.
+        browser.call("selectOption", "#o-type", "stop_limit")
+        await browser.until("() => !document.querySelector('#o-stop-row').hidden")
+        browser.call("fill", "#o-stop", "101.00")
+        browser.call("fill", "#o-price", "101.50")
+        browser.call("fill", "#o-qty", "5")
+        await browser.until_text("#o-est", "once a trade prints at 101.00 or above")
+        browser.call("click", "#o-submit")
+        await browser.until_text("#o-msg", "pending")
+        await browser.until_text("#orders", "waiting for its trigger")
+        assert "stop ≥ 101.00" in browser.text("#orders") and "stop-limit" in browser.text("#orders")
+        assert browser.call("evaluate", "() => !!document.querySelector(\"#ladder .row.bid[data-price='10150']\")") \
+            is False
+        browser.screenshot("4-stop-waiting")
+        # Modify moves the waiting stop's trigger.
+        browser.call("click", "#orders tr[data-order-id] button:has-text('Modify')")
+        browser.call("fill", "#orders input[aria-label='stop_price']", "100.90")
+        browser.call("click", "#orders button:has-text('Save')")
+        await browser.until_text("#orders", "stop ≥ 100.90")
+        (waiting,) = await _orders_of(server, "alice", "alice-password")
+        assert (waiting.stop_price, waiting.price, waiting.status) == (10090, 10150, "pending")
+
+        # Carol buys 1 at 101.00 from bob: the trade triggers alice's stop, which takes bob's other 4.
+        await carol.order("ACME", "buy", 1, price=10100)
+        await browser.until_text("#o-msg", "triggered at 100.90")
+        await browser.until("() => document.querySelectorAll('#fills tr[data-trade-id]').length === 1")
+        assert "101.00" in browser.text("#fills tr") and "4" in browser.text("#fills tr")
+        await browser.until("() => document.querySelector(\"#ladder .row.bid[data-price='10150']\")"
+                            "?.classList.contains('own')")
+        assert "waiting" not in browser.text("#orders")
+
+        # An iceberg: 10 at 99.00 showing 2; the book shows the slice only.
+        browser.call("selectOption", "#o-type", "limit")
+        browser.call("fill", "#o-price", "99.00")
+        browser.call("fill", "#o-qty", "10")
+        browser.call("fill", "#o-show", "2")
+        browser.call("click", "#o-submit")
+        await browser.until("() => document.querySelector(\"#ladder .row.bid[data-price='9900']\")?.dataset.qty"
+                            " === '2'")
+        await browser.until_text("#orders", "show 2")
+
+        # Good till date, two hours from now (the form's datetime is local time).
+        expiry = browser.call("evaluate", "() => { const d = new Date(Date.now() + 7200e3); d.setSeconds(0, 0);"
+                                          " return d.getTime(); }")
+        local = browser.call("evaluate", f"() => {{ const d = new Date({expiry});"
+                                         " d.setMinutes(d.getMinutes() - d.getTimezoneOffset());"
+                                         " return d.toISOString().slice(0, 16); }")
+        browser.call("fill", "#o-show", "")
+        browser.call("selectOption", "#o-tif", "gtd")
+        await browser.until("() => !document.querySelector('#o-until-row').hidden")
+        browser.call("fill", "#o-until", local)
+        browser.call("fill", "#o-price", "98.00")
+        browser.call("fill", "#o-qty", "1")
+        browser.call("click", "#o-submit")
+        await browser.until("() => document.querySelectorAll('#orders tr[data-order-id]').length === 3")
+        assert "gtd until" in browser.text("#orders")
+        browser.screenshot("5-order-types")
+        served = {o.price: o for o in await _orders_of(server, "alice", "alice-password")}
+        assert served[9800].tif == "gtd" and served[9800].expire_ts == expiry * 1_000_000
+        assert (served[9900].display_qty, served[9900].remaining) == (2, 10)
+        assert (served[10150].triggered, served[10150].remaining) == (True, 1)
+        _no_page_errors(browser)
+    finally:
+        await bob.close()
+        await carol.close()
+        await admin.close()

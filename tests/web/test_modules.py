@@ -22,4 +22,4 @@ def test_book_and_money_modules(tmp_path: Path) -> None:
         env={**os.environ, "EXCH_WEB_MODULES": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "# fail 0" in result.stdout and "# pass 6" in result.stdout
+    assert "# fail 0" in result.stdout and "# pass 7" in result.stdout

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -28,7 +28,7 @@ from client.trade.screens.confirm import ConfirmOrder
 from client.trade.screens.history import HistoryScreen
 from client.trade.screens.replace import ReplaceScreen, ReplaceValues
 from client.trade.screens.symbols import SymbolSwitcher
-from client.trade.validate import OrderTicket, TicketError, collar_breach
+from client.trade.validate import OrderTicket, TicketError, collar_breach, describe_ticket
 from client.trade.widgets import (
     BalanceBar,
     FillsPanel,
@@ -38,6 +38,7 @@ from client.trade.widgets import (
     SymbolHeader,
     TradeTape,
 )
+from client.trade.widgets.order_entry import Field
 from client.widgets.linkbar import LinkBar
 from exchange.types import Side
 
@@ -64,6 +65,9 @@ class TradeScreen(Screen[None]):
         Binding("r", "replace", "Replace", priority=True, id="trade.replace"),
         Binding("slash", "switch_symbol", "Symbol", priority=True, id="trade.symbol"),
         Binding("h", "history", "P&L", priority=True, id="trade.history"),
+        Binding("g", "edit('stop')", "Stop", show=False, priority=True, id="trade.stop"),
+        Binding("d", "edit('show')", "Show", show=False, priority=True, id="trade.show"),
+        Binding("u", "edit('until')", "Until", show=False, priority=True, id="trade.until"),
         Binding("t", "toggle_type", "Type", show=False, priority=True, id="trade.type"),
         Binding("i", "cycle_tif", "TIF", show=False, priority=True, id="trade.tif"),
         Binding("p", "toggle_post_only", "Post-only", show=False, priority=True, id="trade.post_only"),
@@ -84,6 +88,7 @@ class TradeScreen(Screen[None]):
         self._resyncs_seen = 0
         self._connects_seen = model.connects
         self._status_seen = len(model.status_news)
+        self._triggered_seen = len(model.triggered)
         self._last_refresh = 0.0
         self._refreshing = False
 
@@ -177,6 +182,10 @@ class TradeScreen(Screen[None]):
             self.notify(f"{symbol} {'halted: new orders are refused, cancels work' if halted else 'resumed: trading'}",
                         title="Symbol status", severity="warning" if halted else "information")
         self._status_seen = len(model.status_news)
+        for t in model.triggered[self._triggered_seen:]:
+            self.notify(f"#{t.order_id} {t.side} {t.symbol}: a trade went through {fmt.price(t.stop_price)}; "
+                        f"it entered the market: {t.status.replace('_', ' ')}", title="Stop triggered")
+        self._triggered_seen = len(model.triggered)
         if model.connects > self._connects_seen:
             if self._connects_seen:
                 self.notify("Reconnected: book resynchronised, orders and balance reloaded.", title="Link")
@@ -222,8 +231,8 @@ class TradeScreen(Screen[None]):
         else:
             focused.call_later(callback, *args)
 
-    def action_edit(self, field: Literal["price", "qty"]) -> None:
-        """Go to the price or quantity field, its text selected."""
+    def action_edit(self, field: Field) -> None:
+        """Go to a field of the order entry (price, qty, stop, show, until), its text selected."""
         self.query_one(OrderEntry).edit(field)
 
     def send(self, side: Side | None = None) -> None:
@@ -261,9 +270,7 @@ class TradeScreen(Screen[None]):
 
     @staticmethod
     def _describe(t: OrderTicket) -> str:
-        where = f"@ {fmt.price(t.price)}" if t.price is not None else "at market"
-        extra = "" if t.tif == "gtc" else f" {t.tif.upper()}"
-        return f"{t.side} {fmt.qty(t.qty)} {t.symbol} {where}{extra}{' post-only' if t.post_only else ''}"
+        return describe_ticket(t)
 
     @work(group="orders")
     async def _place(self, ticket: OrderTicket) -> None:
@@ -303,16 +310,16 @@ class TradeScreen(Screen[None]):
         self.query_one(OrderEntry).set_price(event.price)
         self.query_one("#qty", Input).focus()
 
-    @on(Input.Submitted, "#price, #qty")
+    @on(Input.Submitted, "#entry Input")
     def _entry_submitted(self) -> None:
         self.send(None)
 
     def action_toggle_type(self) -> None:
-        """Limit ↔ market."""
+        """Limit → market → stop → stop-limit."""
         self.query_one(OrderEntry).toggle_type()
 
     def action_cycle_tif(self) -> None:
-        """GTC → IOC → FOK."""
+        """GTC → IOC → FOK → GTD."""
         self.query_one(OrderEntry).cycle_tif()
 
     def action_toggle_post_only(self) -> None:
@@ -359,7 +366,7 @@ class TradeScreen(Screen[None]):
         entry.say(f"✓ canceled all: {count} order{'s' if count != 1 else ''}")
 
     def action_replace(self) -> None:
-        """Change the price or quantity of the order under the open-orders cursor."""
+        """Change the price, quantity or stop price of the order under the open-orders cursor."""
         order_id = self.query_one(OpenOrders).selected_order_id
         order = self.model.orders.get(order_id) if order_id is not None else None
         if order is None:
@@ -376,9 +383,9 @@ class TradeScreen(Screen[None]):
     async def _replace(self, order_id: int, values: ReplaceValues) -> None:
         entry = self.query_one(OrderEntry)
         assert self.link is not None
-        price, qty = values
+        price, qty, stop = values
         try:
-            ack = await self.link.replace(order_id, price=price, qty=qty)
+            ack = await self.link.replace(order_id, price=price, qty=qty, stop_price=stop)
         except ClientError as exc:
             self._failed(exc, f"replace #{order_id}: ", refused="replace refused", title="Replace refused")
             return

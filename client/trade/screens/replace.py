@@ -1,4 +1,4 @@
-"""Replace an open order: a new price and/or open quantity, checked against tick and lot."""
+"""Replace an open order: a new price, open quantity and/or stop price, checked against tick and lot."""
 
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ from exchange.protocol import OrderInfo, SymbolInfo
 
 __all__ = ["ReplaceScreen", "ReplaceValues"]
 
-ReplaceValues = tuple[int | None, int | None]
-"""``(new price or None, new open qty or None)``."""
+ReplaceValues = tuple[int | None, int | None, int | None]
+"""``(new price or None, new open qty or None, new stop price or None)``."""
 
 
 class ReplaceScreen(ModalScreen[ReplaceValues | None]):
-    """Edit price and open quantity; Enter sends, Escape leaves the order as it is.
+    """Edit price, open quantity and (a stop waiting for its trigger) stop price; Enter sends, Escape leaves it.
 
     Lowering only the quantity keeps the order's place in the queue; anything else
     sends it to the back of its (new) level — said on the screen.
@@ -44,13 +44,20 @@ class ReplaceScreen(ModalScreen[ReplaceValues | None]):
         o = self.order
         with Vertical(id="replace-box", classes="modal-box") as box:
             box.border_title = f"Replace #{o.order_id}"
+            where = f" @ {fmt.price(o.price)}" if o.price is not None else " at market"
+            stop = f" when {fmt.price(o.stop_price)} trades" if self.waiting else ""
             yield Static(Text.assemble(
                 (o.side.upper(), "bold green" if o.side == "buy" else "bold red"),
-                f" {o.symbol} {fmt.qty(o.remaining)} open of {fmt.qty(o.qty)} @ {fmt.price(o.price)}",
+                f" {o.symbol} {fmt.qty(o.remaining)} open of {fmt.qty(o.qty)}{where}{stop}",
             ))
-            with Horizontal(classes="replace-row"):
-                yield Label("Price", classes="entry-label")
-                yield NumberInput("0123456789.,", value=fmt.price(o.price), id="replace-price")
+            if self.waiting and o.stop_price is not None:
+                with Horizontal(classes="replace-row"):
+                    yield Label("Stop", classes="entry-label")
+                    yield NumberInput("0123456789.,", value=fmt.price(o.stop_price), id="replace-stop")
+            if o.price is not None:
+                with Horizontal(classes="replace-row"):
+                    yield Label("Price", classes="entry-label")
+                    yield NumberInput("0123456789.,", value=fmt.price(o.price), id="replace-price")
             with Horizontal(classes="replace-row"):
                 yield Label("Open qty", classes="entry-label")
                 yield NumberInput("0123456789,_", value=str(o.remaining), id="replace-qty")
@@ -60,8 +67,13 @@ class ReplaceScreen(ModalScreen[ReplaceValues | None]):
                 yield Button("Replace", variant="primary", compact=True, id="replace-ok")
                 yield Button("Back", compact=True, id="replace-cancel")
 
+    @property
+    def waiting(self) -> bool:
+        """Whether the order is a stop still waiting for its trigger (its stop price can move)."""
+        return self.order.stop_price is not None and not self.order.triggered
+
     def on_mount(self) -> None:
-        self.query_one("#replace-price", Input).focus()
+        self.query(Input).first().focus()
 
     def check(self) -> ReplaceValues:
         """The changed values, checked.
@@ -69,21 +81,33 @@ class ReplaceScreen(ModalScreen[ReplaceValues | None]):
         Raises:
             ValueError: what to fix.
         """
-        price = fmt.parse_price(self.query_one("#replace-price", Input).value)
-        qty = fmt.parse_qty(self.query_one("#replace-qty", Input).value)
         tick = self.rules.tick if self.rules else 1
         lot = self.rules.lot if self.rules else 1
-        if price > MAX_VALUE or qty > MAX_VALUE:
+        price = self._price("#replace-price", tick)
+        stop = self._price("#replace-stop", tick)
+        qty = fmt.parse_qty(self.query_one("#replace-qty", Input).value)
+        if qty > MAX_VALUE:
             raise ValueError("too large")
-        if price % tick:
-            raise ValueError(f"{fmt.price(price)} is not a multiple of the tick {fmt.price(tick)}")
         if qty % lot:
             raise ValueError(f"{fmt.qty(qty)} is not a multiple of the lot {lot}")
         new_price = None if price == self.order.price else price
         new_qty = None if qty == self.order.remaining else qty
-        if new_price is None and new_qty is None:
+        new_stop = None if stop == self.order.stop_price else stop
+        if new_price is None and new_qty is None and new_stop is None:
             raise ValueError("nothing changed")
-        return new_price, new_qty
+        return new_price, new_qty, new_stop
+
+    def _price(self, field: str, tick: int) -> int | None:
+        """The price typed in ``field`` (None when the order has no such field), checked against the tick."""
+        found = self.query(field)
+        if not found:
+            return None
+        price = fmt.parse_price(found.first(Input).value)
+        if price > MAX_VALUE:
+            raise ValueError("too large")
+        if price % tick:
+            raise ValueError(f"{fmt.price(price)} is not a multiple of the tick {fmt.price(tick)}")
+        return price
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#replace-ok")

@@ -25,7 +25,7 @@ class OpenOrders(DataTable[str | Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, show_cursor=True)
         self.model = model
         self.border_title = "Open orders"
-        self._orders_seen: tuple[tuple[int, int, int | None], ...] | None = None
+        self._orders_seen: tuple[tuple[int, int, int | None, int | None, bool], ...] | None = None
         self._book_seen = -1
         self._symbol_seen = ""
 
@@ -37,7 +37,7 @@ class OpenOrders(DataTable[str | Text]):
     def sync(self) -> None:
         """Bring the table up to date with the model (cheap when nothing changed)."""
         model = self.model
-        current = tuple((o.order_id, o.remaining, o.price) for o in model.orders.values())
+        current = tuple((o.order_id, o.remaining, o.price, o.stop_price, o.triggered) for o in model.orders.values())
         if current != self._orders_seen or model.symbol != self._symbol_seen:
             self._rebuild()
             self._orders_seen, self._symbol_seen = current, model.symbol
@@ -53,6 +53,8 @@ class OpenOrders(DataTable[str | Text]):
             self.border_title = title
 
     def _queue(self, order: OrderInfo) -> str:
+        if order.status == "pending":
+            return "waiting"  # a stop: off the book until a trade goes through its stop price
         pos = self.model.queue_position(order.order_id)
         if pos is None:
             return "" if order.symbol != self.model.symbol else "…"
@@ -60,16 +62,31 @@ class OpenOrders(DataTable[str | Text]):
         return f"#{ahead + 1} ({fmt.qty(qty_ahead)})"
 
     def _describe(self, order: OrderInfo) -> Text:
-        """``BUY 30/50 @101.00`` (``ACME@`` when not the shown symbol; ``PO`` for post-only)."""
+        """``BUY 30/50 @101.00`` (``ACME@`` when not the shown symbol; ``PO`` post-only).
+
+        A stop waiting for its trigger reads ``BUY 10 STP≥101.00`` (a stop-limit adds its limit, ``@101.50``);
+        an iceberg adds ``show 2``; a good-till-date order ``till 15:30``.
+        """
         text = Text(no_wrap=True)
         text.append(order.side.upper(), style="bold green" if order.side == "buy" else "bold red")
         done = order.qty - order.remaining
         text.append(f" {fmt.qty(order.remaining)}" + (f"/{fmt.qty(order.qty)}" if done else ""))
         text.append(f" {order.symbol}" if order.symbol != self.model.symbol else " ", style="bold")
-        text.append(f"@{fmt.price(order.price)}")
+        if order.stop_price is not None and not order.triggered:
+            text.append(f"STP{'≥' if order.side == 'buy' else '≤'}{fmt.price(order.stop_price)}", style="bold yellow")
+            if order.price is not None:
+                text.append(" ")
+        if order.price is not None:
+            text.append(f"@{fmt.price(order.price)}")
+        elif order.stop_price is None or order.triggered:
+            text.append("@market")
         if order.post_only:
             text.append(" PO", style="dim")
-        if order.tif != "gtc":
+        if order.display_qty is not None:
+            text.append(f" show {fmt.qty(order.display_qty)}", style="dim")
+        if order.expire_ts is not None:
+            text.append(f" till {fmt.until(order.expire_ts)}", style="dim")
+        elif order.tif != "gtc":
             text.append(f" {order.tif.upper()}", style="dim")
         return text
 
