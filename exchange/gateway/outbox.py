@@ -113,18 +113,16 @@ class Outbox:
         """One command's output, once committed: the reply, the owners' fills and dones, the public messages."""
         self.send(session, frame)
         for ev in events:
-            kind = type(ev)
-            if kind is Match:
-                assert isinstance(ev, Match)
+            if isinstance(ev, Match):
                 maker, taker = fill_frames(ev, ts)
                 self.to_user(ev.maker_user, maker)
                 self.to_user(ev.taker_user, taker)
                 self.counters.trades += 1
-            elif kind is Done:
-                assert isinstance(ev, Done)
-                if ev.reason in PRIVATE_DONE_REASONS:
-                    self.to_user(ev.user, done_frame(ev, ts))
-        for symbol, messages in public.items():
-            self.hub.publish(symbol, messages)
-            if self.bus is not None:
-                self.bus(symbol, messages)
+            elif isinstance(ev, Done) and ev.reason in PRIVATE_DONE_REASONS:
+                self.to_user(ev.user, done_frame(ev, ts))
+        if public:
+            bus = self.bus
+            for symbol, messages in public.items():
+                self.hub.publish(symbol, messages)
+                if bus is not None:
+                    bus(symbol, messages)
