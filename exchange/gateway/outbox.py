@@ -49,6 +49,8 @@ class Outbox:
         self.releaser = Releaser(committed)
         self.after = self.releaser.after
         """``after(seq, action, *args)``: run ``action`` once ``seq`` is committed, in queue order."""
+        self._after_item = self.releaser.after_item
+        self._deliver_all = self.deliver_all  # one bound method: the releaser groups items by identity
         self.engine_seq = engine_seq
         self.hub = hub
         self.bus = bus
@@ -107,10 +109,37 @@ class Outbox:
         for session in self.by_user.get(user_id, ()):
             self.send(session, frame)
 
+    def deliver_later(
+        self, seq: int, session: ClientSession, frame: bytes, events: list[Event], public: PublicMessages, ts: int
+    ) -> None:
+        """:meth:`deliver` once ``seq`` is committed; inside a batch, one release for the frame's orders."""
+        self._after_item(seq, self._deliver_all, (session, frame, events, public, ts))
+
+    def deliver_all(self, items: list[tuple[ClientSession, bytes, list[Event], PublicMessages, int]]) -> None:
+        """Several commands' output, once committed: each one's private output in order, then the public
+        messages of all of them, one publish per symbol (the ``ack`` still precedes its order's pushes)."""
+        if len(items) == 1:
+            self.deliver(*items[0])
+            return
+        merged: PublicMessages = {}
+        for session, frame, events, public, ts in items:
+            self._private(session, frame, events, ts)
+            for symbol, messages in public.items():
+                have = merged.get(symbol)
+                if have is None:
+                    merged[symbol] = messages
+                else:
+                    have.extend(messages)
+        self._public(merged)
+
     def deliver(
         self, session: ClientSession, frame: bytes, events: list[Event], public: PublicMessages, ts: int
     ) -> None:
         """One command's output, once committed: the reply, the owners' fills and dones, the public messages."""
+        self._private(session, frame, events, ts)
+        self._public(public)
+
+    def _private(self, session: ClientSession, frame: bytes, events: list[Event], ts: int) -> None:
         self.send(session, frame)
         for ev in events:
             if isinstance(ev, Match):
@@ -120,6 +149,8 @@ class Outbox:
                 self.counters.trades += 1
             elif isinstance(ev, Done) and ev.reason in PRIVATE_DONE_REASONS:
                 self.to_user(ev.user, done_frame(ev, ts))
+
+    def _public(self, public: PublicMessages) -> None:
         if public:
             bus = self.bus
             for symbol, messages in public.items():
