@@ -50,7 +50,7 @@ class Outbox:
         self.after = self.releaser.after
         """``after(seq, action, *args)``: run ``action`` once ``seq`` is committed, in queue order."""
         self._after_item = self.releaser.after_item
-        self._deliver_all = self.deliver_all  # one bound method: the releaser groups items by identity
+        self._deliver_all = self.deliver_all  # bound once (cheaper to compare)
         self.engine_seq = engine_seq
         self.hub = hub
         self.bus = bus

@@ -51,7 +51,7 @@ class Releaser:
         for this item's ``seq`` too.
         """
         entry = self._open
-        if entry is not None and entry[1] is action:
+        if entry is not None and entry[1] == action:  # == : bound methods are new objects each time
             entry[0] = seq
             entry[2][0].append(item)
             return
