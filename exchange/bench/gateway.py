@@ -3,6 +3,9 @@
 Two server processes are measured in one run with the same load client (this
 process): a bare ``websockets`` TLS echo server (the ceiling of the stack) and
 a real ``exch serve`` on a scratch home (TLS, journal, risk, market data on).
+The load client is :mod:`exchange.bench.wsclient` (real WebSocket over real
+TLS, at a third of the ``websockets`` client's CPU per frame): it shares the
+cores with the server it measures.
 Phases, each bounded in time and reported on its own:
 
 - ``echo`` and ``closed_loop``: ``window`` requests in flight on each of

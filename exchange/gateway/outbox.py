@@ -6,6 +6,9 @@ events here; nothing goes out before the journal holds what it reflects
 requester gets its reply, every session of each owner its ``fill`` and ``done``
 (the user→sessions index lives here), and each symbol's public messages go to
 the market-data hub and, when one is configured, the bus to other processes.
+The orders of one ``batch`` frame are released together (:meth:`Outbox.deliver_all`):
+each one's reply and pushes in order, then the frame's public messages, one
+publish per symbol.
 """
 
 from __future__ import annotations
