@@ -3,6 +3,9 @@
 Two server processes are measured in one run with the same load client (this
 process): a bare ``websockets`` TLS echo server (the ceiling of the stack) and
 a real ``exch serve`` on a scratch home (TLS, journal, risk, market data on).
+The load client is :mod:`exchange.bench.wsclient` (real WebSocket over real
+TLS, at a third of the ``websockets`` client's CPU per frame): it shares the
+cores with the server it measures.
 Phases, each bounded in time and reported on its own:
 
 - ``echo`` and ``closed_loop``: ``window`` requests in flight on each of
@@ -20,6 +23,7 @@ bound, a lost ack) is named in ``failed`` with the reason; the others still run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -38,6 +42,7 @@ import msgspec
 import websockets.version
 from websockets.asyncio.client import ClientConnection, connect
 
+from exchange.bench.wsclient import LeanClient, connect_lean
 from exchange.tls import client_context
 
 __all__ = ["measure", "run"]
@@ -111,6 +116,7 @@ def _context(home: Path) -> ssl.SSLContext:
 
 
 async def _open(url: str, home: Path) -> ClientConnection:
+    """A ``websockets`` client connection (the soak and market-data benches)."""
     # max_queue=None: frames the load client no longer reads (pushes after its last
     # reply) never stop it from reading the server's close frame.
     return await connect(url, ssl=_context(home), compression=None, max_size=2**22, max_queue=None,
@@ -127,14 +133,29 @@ async def _login(ws: ClientConnection, name: str, password: str) -> None:
             return
 
 
-async def _connect(url: str, home: Path, creds: list[tuple[str, str]] | None, n: int) -> list[ClientConnection]:
-    conns = list(await asyncio.gather(*(_open(url, home) for _ in range(n))))
+async def _open_load(url: str, home: Path) -> LeanClient:
+    """A load-client connection of this benchmark (see :mod:`exchange.bench.wsclient`)."""
+    return await connect_lean(url, _context(home))
+
+
+async def _login_load(ws: LeanClient, name: str, password: str) -> None:
+    ws.send(json.dumps({"op": "login", "username": name, "password": password, "id": 0}).encode())
+    while True:
+        msg = json.loads(await ws.recv())
+        if msg.get("id") == 0:
+            if msg["type"] != "login":
+                raise RuntimeError(f"login failed: {msg}")
+            return
+
+
+async def _connect(url: str, home: Path, creds: list[tuple[str, str]] | None, n: int) -> list[LeanClient]:
+    conns = list(await asyncio.gather(*(_open_load(url, home) for _ in range(n))))
     if creds is not None:
-        await asyncio.gather(*(_login(ws, name, pw) for ws, (name, pw) in zip(conns, creds, strict=False)))
+        await asyncio.gather(*(_login_load(ws, name, pw) for ws, (name, pw) in zip(conns, creds, strict=False)))
     return conns
 
 
-async def _close(conns: list[ClientConnection]) -> None:
+async def _close(conns: list[LeanClient]) -> None:
     await asyncio.gather(*(ws.close() for ws in conns), return_exceptions=True)
 
 
@@ -146,11 +167,21 @@ class _Reply(msgspec.Struct):
 
 
 _reply = msgspec.json.Decoder(_Reply).decode
-_encode = msgspec.json.encode
+_ORDER = b'{"op":"order","id":%d,"symbol":"ACME","side":"%s","type":"limit","price":10000,"qty":1}'
+_SIDES = (b"buy", b"sell")
 
 
-def _order(rid: int, side: str) -> dict[str, Any]:
-    return {"op": "order", "id": rid, "symbol": "ACME", "side": side, "type": "limit", "price": 10_000, "qty": 1}
+def _order(rid: int, side: int) -> bytes:
+    """An order request, encoded (``side`` 0: buy, 1: sell): formatted, not serialized, to spare the client."""
+    return _ORDER % (rid, _SIDES[side])
+
+
+def _is_reply(frame: bytes) -> tuple[bool, Any, bool]:
+    """Whether ``frame`` answers a request (an ``ack`` or ``error`` with an id), its id, and whether an error."""
+    msg = _reply(frame)
+    if msg.id is None or msg.type not in ("ack", "error"):
+        return False, None, False
+    return True, msg.id, msg.type == "error"
 
 
 class _Counter:
@@ -160,39 +191,46 @@ class _Counter:
         self.sent = 0
 
 
-async def _closed_loop(ws: ClientConnection, conn_no: int, window: int, deadline: float, c: _Counter,
+async def _closed_loop(ws: LeanClient, conn_no: int, window: int, deadline: float, c: _Counter,
                        echo: bool) -> None:
     """Keep ``window`` requests in flight until ``deadline``; count replies with an id."""
-    rid = 0
-    inflight = 0
-    side = "buy" if conn_no % 2 == 0 else "sell"
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    side = conn_no % 2
+    rid = inflight = 0
 
-    async def send_one() -> None:
+    def send_one() -> None:
         nonlocal rid, inflight
         rid += 1
         inflight += 1
         c.sent += 1
-        await ws.send(_encode(_order(rid, side)), text=True)
+        ws.send(_order(rid, side))
 
-    for _ in range(window):
-        await send_one()
-    loop = asyncio.get_running_loop()
-    while True:
-        frame = await ws.recv(decode=False)
-        if echo:
-            got_reply = True
-        else:
-            msg = _reply(frame)
-            got_reply = msg.id is not None and msg.type in ("ack", "error")
-            if got_reply and msg.type == "error":
-                c.errors += 1
-        if got_reply:
-            inflight -= 1
-            c.replies += 1
-            if loop.time() < deadline:
-                await send_one()
-            elif inflight == 0:
+    def on_message(frame: bytes) -> None:
+        nonlocal inflight
+        if not echo:
+            got, _, error = _is_reply(frame)
+            if not got:
                 return
+            c.errors += error
+        inflight -= 1
+        c.replies += 1
+        if loop.time() < deadline:
+            send_one()
+        elif inflight == 0 and not done.done():
+            done.set_result(None)
+
+    ws.on_message = on_message
+    for _ in range(window):
+        send_one()
+    await _until(done, ws)
+
+
+async def _until(done: asyncio.Future[None], ws: LeanClient) -> None:
+    """Wait for ``done``; a connection that closes first fails the phase."""
+    await asyncio.wait([done, ws.closed], return_when=asyncio.FIRST_COMPLETED)
+    if not done.done():
+        raise ConnectionError("the server closed the connection")
 
 
 async def _throughput(url: str, home: Path, creds: list[tuple[str, str]] | None, *, connections: int,
@@ -219,20 +257,26 @@ async def _fixed_rate(url: str, home: Path, creds: list[tuple[str, str]] | None,
     latencies: list[int] = []
     errors = 0
     echo = creds is None
+    clock = time.perf_counter_ns
 
-    async def reader(i: int, ws: ClientConnection) -> None:
-        nonlocal errors
-        while True:
-            msg = _reply(await ws.recv(decode=False))
-            rid = msg.id
-            if rid is not None and (echo or msg.type in ("ack", "error")):
-                t0 = sent_at.pop((i, rid), None)
-                if t0 is not None:
-                    latencies.append(time.perf_counter_ns() - t0)
-                if msg.type == "error":
-                    errors += 1
+    def reader(i: int) -> Callable[[bytes], None]:
+        def on_message(frame: bytes) -> None:
+            nonlocal errors
+            if echo:
+                rid: Any = _reply(frame).id
+                error = False
+            else:
+                got, rid, error = _is_reply(frame)
+                if not got:
+                    return
+            t0 = sent_at.pop((i, rid), None)
+            if t0 is not None:
+                latencies.append(clock() - t0)
+            errors += error
+        return on_message
 
-    readers = [asyncio.create_task(reader(i, ws)) for i, ws in enumerate(conns)]
+    for i, ws in enumerate(conns):
+        ws.on_message = reader(i)
     total = int(rate * seconds)
     interval = 1.0 / rate
     loop = asyncio.get_running_loop()
@@ -245,16 +289,14 @@ async def _fixed_rate(url: str, home: Path, creds: list[tuple[str, str]] | None,
                 await asyncio.sleep(delay)
             i = n % connections
             rid = n + 1
-            frame = _encode(_order(rid, "buy" if n % 2 == 0 else "sell"))
-            sent_at[(i, rid)] = time.perf_counter_ns()
-            await conns[i].send(frame, text=True)
+            frame = _order(rid, n % 2)
+            sent_at[(i, rid)] = clock()
+            conns[i].send(frame)
         achieved = total / (loop.time() - start)
         deadline = loop.time() + _DRAIN_S
         while sent_at and loop.time() < deadline:
             await asyncio.sleep(0.01)
     finally:
-        for task in readers:
-            task.cancel()
         await _close(conns)
     latencies.sort()
 
@@ -266,54 +308,46 @@ async def _fixed_rate(url: str, home: Path, creds: list[tuple[str, str]] | None,
             "errors": errors, "p50_ms": pct(0.5), "p99_ms": pct(0.99), "p999_ms": pct(0.999)}
 
 
-async def _batch_conn(ws: ClientConnection, conn_no: int, deadline: float, c: _Counter, *, size: int,
+async def _batch_conn(ws: LeanClient, conn_no: int, deadline: float, c: _Counter, *, size: int,
                       depth: int) -> int:
     """Send ``batch`` frames with up to ``depth`` unanswered; return the most ever in flight.
 
     Replies keep request order per connection, so a frame is answered when the
-    reply to its last request arrives.
+    reply to its last request arrives; the next frame goes out then.
     """
     loop = asyncio.get_running_loop()
-    slots = asyncio.Semaphore(depth)
+    done: asyncio.Future[None] = loop.create_future()
     ends: deque[int] = deque()  # the last request id of each frame in flight, oldest first
-    drained = asyncio.Event()
-    peak = 0
+    rid = peak = 0
 
-    async def reader() -> None:
-        while True:
-            msg = _reply(await ws.recv(decode=False))
-            if msg.id is None or msg.type not in ("ack", "error"):
-                continue
-            c.replies += 1
-            c.errors += msg.type == "error"
-            if ends and msg.id == ends[0]:
-                ends.popleft()
-                slots.release()
-                if not ends:
-                    drained.set()
+    def send_frame() -> None:
+        nonlocal rid, peak
+        first = rid + 1
+        rid += size
+        ends.append(rid)
+        peak = max(peak, len(ends))
+        c.sent += size
+        ws.send(b'{"op":"batch","requests":[' + b",".join(
+            [_order(r, (conn_no + r) % 2) for r in range(first, rid + 1)]) + b"]}")
 
-    task = asyncio.create_task(reader())
-    rid = 0
-    try:
-        while loop.time() < deadline:
-            await slots.acquire()
-            if task.done():
-                task.result()  # the connection failed: say why
-            first = rid + 1
-            rid += size
-            frame = _encode({"op": "batch", "requests": [
-                _order(r, "buy" if (conn_no + r) % 2 == 0 else "sell") for r in range(first, rid + 1)]})
-            drained.clear()
-            ends.append(rid)
-            peak = max(peak, len(ends))
-            c.sent += size
-            await ws.send(frame, text=True)
-        if ends:
-            await asyncio.wait_for(drained.wait(), _DRAIN_S)
-    except TimeoutError:
-        pass  # what is still owed counts as lost
-    finally:
-        task.cancel()
+    def on_message(frame: bytes) -> None:
+        got, mid, error = _is_reply(frame)
+        if not got:
+            return
+        c.replies += 1
+        c.errors += error
+        if ends and mid == ends[0]:
+            ends.popleft()
+            if loop.time() < deadline:
+                send_frame()
+            elif not ends and not done.done():
+                done.set_result(None)
+
+    ws.on_message = on_message
+    for _ in range(depth):
+        send_frame()
+    with contextlib.suppress(TimeoutError):  # what is still owed counts as lost
+        await asyncio.wait_for(_until(done, ws), deadline - loop.time() + _DRAIN_S)
     return peak
 
 

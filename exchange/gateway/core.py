@@ -124,7 +124,7 @@ class Gateway(Endpoint):
         self.max_uncommitted = max_uncommitted
         self._journal_seq = journal_seq
         self._after = outbox.after
-        self._deliver = outbox.deliver
+        self._deliver_later = outbox.deliver_later
         self.handlers.update({
             OrderRequest: self._order,
             CancelRequest: self._cancel,
@@ -140,6 +140,10 @@ class Gateway(Endpoint):
         })
 
     # ------------------------------------------------------------ connections
+
+    def grouping(self, on: bool) -> None:
+        """A batch frame's orders share one release (see :class:`~exchange.gateway.release.Releaser`)."""
+        self.outbox.releaser.grouping(on)
 
     def forget(self, session: ClientSession) -> None:
         """Drop a closed connection, including its pushes and ``stats`` subscription."""
@@ -226,7 +230,7 @@ class Gateway(Endpoint):
             frame = encode_message(reply(first))
         else:
             frame = reply_frame(rid, first, ts)  # type: ignore[arg-type]
-        self._after(self.engine.seq, self._deliver, session, frame, events, public, ts)
+        self._deliver_later(self.engine.seq, session, frame, events, public, ts)
 
     def expire_due(self) -> None:
         """Journal an ``Expire`` when good-till-date orders are due (the periodic tick of a quiet market).

@@ -6,6 +6,9 @@ events here; nothing goes out before the journal holds what it reflects
 requester gets its reply, every session of each owner its ``fill`` and ``done``
 (the user→sessions index lives here), and each symbol's public messages go to
 the market-data hub and, when one is configured, the bus to other processes.
+The orders of one ``batch`` frame are released together (:meth:`Outbox.deliver_all`):
+each one's reply and pushes in order, then the frame's public messages, one
+publish per symbol.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ class Outbox:
         self.releaser = Releaser(committed)
         self.after = self.releaser.after
         """``after(seq, action, *args)``: run ``action`` once ``seq`` is committed, in queue order."""
+        self._after_item = self.releaser.after_item
+        self._deliver_all = self.deliver_all  # bound once (cheaper to compare)
         self.engine_seq = engine_seq
         self.hub = hub
         self.bus = bus
@@ -107,31 +112,63 @@ class Outbox:
         for session in self.by_user.get(user_id, ()):
             self.send(session, frame)
 
+    def deliver_later(
+        self, seq: int, session: ClientSession, frame: bytes, events: list[Event], public: PublicMessages, ts: int
+    ) -> None:
+        """:meth:`deliver` once ``seq`` is committed; inside a batch, one release for the frame's orders."""
+        self._after_item(seq, self._deliver_all, (session, frame, events, public, ts))
+
+    def deliver_all(self, items: list[tuple[ClientSession, bytes, list[Event], PublicMessages, int]]) -> None:
+        """Several commands' output, once committed: each one's private output in order, then the public
+        messages of all of them, one publish per symbol (the ``ack`` still precedes its order's pushes)."""
+        if len(items) == 1:
+            self.deliver(*items[0])
+            return
+        merged: PublicMessages = {}
+        for session, frame, events, public, ts in items:
+            self._private(session, frame, events, ts)
+            for symbol, messages in public.items():
+                have = merged.get(symbol)
+                if have is None:
+                    merged[symbol] = messages
+                else:
+                    have.extend(messages)
+        self._public(merged)
+
     def deliver(
         self, session: ClientSession, frame: bytes, events: list[Event], public: PublicMessages, ts: int
     ) -> None:
         """One command's output, once committed: the reply, the owners' fills and dones, the public messages."""
+        self._private(session, frame, events, ts)
+        self._public(public)
+
+    def _private(self, session: ClientSession, frame: bytes, events: list[Event], ts: int) -> None:
         self.send(session, frame)
-        self.push(events, public, ts)
+        self._owners(events, ts)
 
     def push(self, events: list[Event], public: PublicMessages, ts: int) -> None:
-        """What a committed command caused: the owners' fills, dones and triggers, the public messages."""
+        """What a committed command with no reply caused (a due expiry): the owners' pushes, the public messages."""
+        self._owners(events, ts)
+        self._public(public)
+
+    def _owners(self, events: list[Event], ts: int) -> None:
+        """The owners' fills, dones and stop triggers."""
         for ev in events:
-            kind = type(ev)
-            if kind is Match:
-                assert isinstance(ev, Match)
+            if isinstance(ev, Match):
                 maker, taker = fill_frames(ev, ts)
                 self.to_user(ev.maker_user, maker)
                 self.to_user(ev.taker_user, taker)
                 self.counters.trades += 1
-            elif kind is Done:
-                assert isinstance(ev, Done)
+            elif isinstance(ev, Done):
                 if ev.reason in PRIVATE_DONE_REASONS:
                     self.to_user(ev.user, done_frame(ev, ts))
-            elif kind is Triggered:
-                assert isinstance(ev, Triggered)
+            elif isinstance(ev, Triggered):
                 self.to_user(ev.user, triggered_frame(ev, ts))
-        for symbol, messages in public.items():
-            self.hub.publish(symbol, messages)
-            if self.bus is not None:
-                self.bus(symbol, messages)
+
+    def _public(self, public: PublicMessages) -> None:
+        if public:
+            bus = self.bus
+            for symbol, messages in public.items():
+                self.hub.publish(symbol, messages)
+                if bus is not None:
+                    bus(symbol, messages)

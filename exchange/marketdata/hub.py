@@ -98,6 +98,7 @@ class MarketDataHub:
         self.symbols: dict[str, SymbolState] = {}
         self.live: dict[tuple[str, str], set[Subscriber]] = {}  # (channel, symbol) -> real-time subscribers
         self.groups: dict[tuple[str, int], _Group] = {}  # (symbol, interval) -> conflated group
+        self._groups_of: dict[str, list[_Group]] = {}  # symbol -> its conflated groups (the same objects)
         self.of: dict[Subscriber, set[tuple[str, str, int]]] = {}  # subscriber -> (channel, symbol, interval)
         self.published = 0
         self._due: dict[int, float] = {}
@@ -151,9 +152,9 @@ class MarketDataHub:
         known = book.seq  # messages at or below it are already reflected (replayed from the bus)
         for msg in messages:
             frame = next(encoded) if encoded is not None else None
-            if isinstance(msg, L3Message | TradeMessage) and msg.seq <= known:
-                continue
             if isinstance(msg, L3Message):
+                if msg.seq <= known:
+                    continue
                 for side, price, qty in book.apply(msg):
                     changes[(side, price)] = qty
                 if not first_seq:
@@ -163,6 +164,8 @@ class MarketDataHub:
                     for sub in l3_subs:
                         sub.send(frame)
             elif isinstance(msg, TradeMessage):
+                if msg.seq <= known:
+                    continue
                 state.trades.append(msg)
                 if trade_subs:
                     frame = frame or encode_message(msg)
@@ -188,8 +191,8 @@ class MarketDataHub:
             frame = self._ticker_frame(state)
             for sub in ticker_subs:
                 sub.send(frame)
-        for (group_symbol, _), group in self.groups.items():
-            if group_symbol == symbol and group.members:
+        for group in self._groups_of.get(symbol, ()):
+            if group.members:
                 if not group.dirty:
                     group.first_seq = first_seq
                     group.dirty = True
@@ -303,6 +306,7 @@ class MarketDataHub:
                     group = self.groups.get((symbol, interval))
                     if group is None:
                         group = self.groups[(symbol, interval)] = _Group(interval)
+                        self._groups_of.setdefault(symbol, []).append(group)
                     group.members.setdefault(sub, set()).add(channel)
                     mine.add((channel, symbol, interval))
                 else:

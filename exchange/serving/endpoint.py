@@ -191,15 +191,22 @@ class Endpoint:
             if extra and not session.messages.take(now, extra):
                 self._refuse(session, req.id, now)
                 return
-            for raw in req.requests:
-                try:
-                    item = decode_batch_item(raw)
-                except RequestError as exc:
-                    self._reply(session, exc.id, error_frame(exc.id, exc.code, exc.message, field=exc.field))
-                    continue
-                await self._dispatch(session, item)
+            self.grouping(True)
+            try:
+                for raw in req.requests:
+                    try:
+                        item = decode_batch_item(raw)
+                    except RequestError as exc:
+                        self._reply(session, exc.id, error_frame(exc.id, exc.code, exc.message, field=exc.field))
+                        continue
+                    await self._dispatch(session, item)
+            finally:
+                self.grouping(False)
             return
         await self._dispatch(session, req)
+
+    def grouping(self, on: bool) -> None:
+        """Hook: a batch frame's requests are being handled (on) or done (off)."""
 
     async def _dispatch(self, session: ClientSession, req: Request) -> None:
         if not self.authorize(session, req):
@@ -212,6 +219,7 @@ class Endpoint:
             return
         result = handler(session, req)
         if result is not None:
+            self.grouping(False)  # other connections run while this waits: nothing may join a group meanwhile
             await result
 
     def authorize(self, session: ClientSession, req: Request) -> bool:

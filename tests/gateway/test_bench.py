@@ -9,29 +9,29 @@ from typing import Any
 
 import pytest
 from typer.testing import CliRunner
-from websockets.asyncio.client import ClientConnection
 
 import exchange.bench.gateway as bench
+from exchange.bench.wsclient import LeanClient
 from exchange.cli import app
 
 
 def test_a_short_run_pipelines_batches_and_closes_every_connection_cleanly(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    opened: list[ClientConnection] = []
-    real_open = bench._open
+    opened: list[LeanClient] = []
+    real_open = bench._open_load
 
-    async def recording_open(url: str, home: Path) -> ClientConnection:
+    async def recording_open(url: str, home: Path) -> LeanClient:
         ws = await real_open(url, home)
         opened.append(ws)
         return ws
 
-    monkeypatch.setattr(bench, "_open", recording_open)
+    monkeypatch.setattr(bench, "_open_load", recording_open)
     result = bench.run(connections=8, window=8, seconds=1.0, rate=300)
 
     # Every client connection finished its closing handshake (none waited out
     # close_timeout behind pushes it had stopped reading, then was aborted).
-    assert opened and all(ws.protocol.close_rcvd is not None for ws in opened)
+    assert opened and all(ws.close_received for ws in opened)
     assert result["failed"] == {}
     assert result["acks_lost"] == 0 and result["orders_refused"] == 0
     assert result["ratio_vs_echo"] is not None and result["ratio_vs_echo"] > 0
