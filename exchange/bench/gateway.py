@@ -123,14 +123,23 @@ async def _open(url: str, home: Path) -> ClientConnection:
                          ping_interval=None, open_timeout=20, proxy=None)
 
 
-async def _login(ws: ClientConnection, name: str, password: str) -> None:
-    await ws.send(json.dumps({"op": "login", "username": name, "password": password, "id": 0}))
+def _login_frame(name: str, password: str) -> str:
+    return json.dumps({"op": "login", "username": name, "password": password, "id": 0})
+
+
+async def _logged_in(recv: Callable[[], Awaitable[str | bytes]]) -> None:
+    """Read until the login's reply (id 0); a refusal raises."""
     while True:
-        msg = json.loads(await ws.recv())
+        msg = json.loads(await recv())
         if msg.get("id") == 0:
             if msg["type"] != "login":
                 raise RuntimeError(f"login failed: {msg}")
             return
+
+
+async def _login(ws: ClientConnection, name: str, password: str) -> None:
+    await ws.send(_login_frame(name, password))
+    await _logged_in(ws.recv)
 
 
 async def _open_load(url: str, home: Path) -> LeanClient:
@@ -139,13 +148,8 @@ async def _open_load(url: str, home: Path) -> LeanClient:
 
 
 async def _login_load(ws: LeanClient, name: str, password: str) -> None:
-    ws.send(json.dumps({"op": "login", "username": name, "password": password, "id": 0}).encode())
-    while True:
-        msg = json.loads(await ws.recv())
-        if msg.get("id") == 0:
-            if msg["type"] != "login":
-                raise RuntimeError(f"login failed: {msg}")
-            return
+    ws.send(_login_frame(name, password).encode())
+    await _logged_in(ws.recv)
 
 
 async def _connect(url: str, home: Path, creds: list[tuple[str, str]] | None, n: int) -> list[LeanClient]:

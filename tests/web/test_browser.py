@@ -25,6 +25,13 @@ async def _admin(server: ProcServer) -> Session:
     return s
 
 
+async def _trader(server: ProcServer, name: str) -> Session:
+    """A logged-in session of ``name`` (password ``NAME-password``), from the Python client."""
+    s = await Session.connect(server.url, home=server.home, proxy=None)
+    await s.login(name, f"{name}-password")
+    return s
+
+
 async def _page(browser: Browser, server: ProcServer) -> None:
     """Open the page (anonymous) and wait until the ACME book is synced."""
     await asyncio.to_thread(browser.call, "goto", f"https://127.0.0.1:{server.port}/#ACME")
@@ -44,8 +51,7 @@ async def test_log_in_buy_from_another_trader_see_fill_ladder_and_charts(
     admin = await _admin(server)
     await admin.user_add("alice", "alice-password", cash=1_000_000)  # $10,000.00
     await admin.user_add("bob", "bob-password", positions={"ACME": 100})
-    bob = await Session.connect(server.url, home=server.home, proxy=None)
-    await bob.login("bob", "bob-password")
+    bob = await _trader(server, "bob")
     browser = open_browser(server.home)
     try:
         with pytest.raises(AssertionError, match="Timeout"):  # the harness's waits do wait, and can fail
@@ -151,8 +157,7 @@ async def test_a_lost_l3_message_is_a_gap_the_page_resubscribes_and_resyncs(
     server = proc_server()
     admin = await _admin(server)
     await admin.user_add("bob", "bob-password", positions={"ACME": 100})
-    bob = await Session.connect(server.url, home=server.home, proxy=None)
-    await bob.login("bob", "bob-password")
+    bob = await _trader(server, "bob")
     browser = open_browser(server.home)
     try:
         browser.call("routeWs")
@@ -189,10 +194,7 @@ async def test_stop_limit_iceberg_and_good_till_date_from_the_order_form(
     await admin.user_add("alice", "alice-password", cash=1_000_000)  # $10,000.00
     await admin.user_add("bob", "bob-password", positions={"ACME": 100})
     await admin.user_add("carol", "carol-password", cash=1_000_000)
-    bob = await Session.connect(server.url, home=server.home, proxy=None)
-    await bob.login("bob", "bob-password")
-    carol = await Session.connect(server.url, home=server.home, proxy=None)
-    await carol.login("carol", "carol-password")
+    bob, carol = await _trader(server, "bob"), await _trader(server, "carol")
     browser = open_browser(server.home)
     try:
         await bob.order("ACME", "sell", 5, price=10100)
