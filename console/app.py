@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from textual import on
@@ -15,7 +14,6 @@ from textual.widget import Widget
 from textual.widgets import Footer
 
 from client.errors import ConnectError
-from client.hangup import quit_on_hangup
 from client.live import LinkState
 from client.widgets.linkbar import LinkBar
 from client.widgets.sparkline import SparkChart
@@ -92,7 +90,6 @@ class ConsoleApp(App[None]):
         self._link = LinkState.CONNECTING if connect else LinkState.UP
         self.events_only = False
         """The tape shows events only (no trades): toggled by ``e``."""
-        self._hangup_undo: Callable[[], None] = lambda: None
 
     # ------------------------------------------------------------------ layout
 
@@ -120,7 +117,6 @@ class ConsoleApp(App[None]):
         return tape_line(event.ts, event.kind, event.text, self.model.tz)
 
     def on_mount(self) -> None:
-        self._hangup_undo = quit_on_hangup(self)  # a closed terminal quits like q
         link = self.query_one(LinkBar)
         if not self.connect:
             link.set_link(LinkState.UP)
@@ -133,9 +129,6 @@ class ConsoleApp(App[None]):
             self.start_feed(self.config)
         else:
             self.push_screen(LoginScreen(self.config), self._logged_in)
-
-    def on_unmount(self) -> None:
-        self._hangup_undo()
 
     # ------------------------------------------------------------------ the feed
 

@@ -8,13 +8,11 @@ the login and shows a model filled by the caller (snapshot tests, demos).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from client.hangup import quit_on_hangup
 from client.trade.commands import TradeCommands
 from client.trade.link import TradeLink
 from client.trade.model import TradeModel
@@ -57,10 +55,8 @@ class TradeApp(App[int]):
         self.offline = offline
         self.repaint_hz = repaint_hz
         self.link: TradeLink | None = None
-        self._hangup_undo: Callable[[], None] = lambda: None
 
     def on_mount(self) -> None:
-        self._hangup_undo = quit_on_hangup(self)  # a closed terminal quits like ctrl+q
         if self.offline:
             self.push_screen(TradeScreen(self.model, repaint_hz=self.repaint_hz))
         else:
@@ -98,6 +94,5 @@ class TradeApp(App[int]):
         self.exit(0)
 
     async def on_unmount(self) -> None:
-        self._hangup_undo()
         if self.link is not None:
             await self.link.close()

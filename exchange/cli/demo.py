@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -294,19 +295,53 @@ exch demo: a live market on {url}   (data in {shown})
 
 
 def _console_command() -> Callable[[Path], None] | None:
-    """``exch console`` through the CLI app, if this install has it (else None: the status line)."""
+    """``exch console`` in a child process, if this install has it (else None: the status line).
+
+    A child, not in this process: when the terminal closes, the kernel hangs up the console
+    (SIGHUP, default action: it ends) and this process stops the server and robots at once. In
+    this process, a console meeting a dead terminal could block its own exit (Textual's output
+    thread dies on the first write that fails, and stopping it then waits forever), and the
+    clean-up behind it would never run.
+    """
     from exchange.cli import app
 
-    callback = next((c.callback for c in app.registered_commands if c.name == "console"), None)
-    if callback is None:
+    if not any(c.name == "console" for c in app.registered_commands):
         return None
-    single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    single.command()(callback)
 
     def open_console(root: Path) -> None:
-        typer.main.get_command(single).main(["--home", str(root)], prog_name="exch console", standalone_mode=False)
+        saved = _terminal_state()
+        child = subprocess.Popen(_exch("console", "--home", str(root)))
+        try:
+            child.wait()
+        finally:
+            if child.poll() is None:  # the demo was stopped (SIGTERM, SIGHUP) with the console open
+                child.terminate()
+                try:
+                    child.wait(5)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait(5)
+            if child.returncode != 0:
+                _restore_terminal(saved)  # a console that did not quit by itself left the terminal raw
 
     return open_console
+
+
+def _terminal_state() -> list[Any] | None:
+    """The terminal's settings (None: no terminal)."""
+    try:
+        return termios.tcgetattr(sys.stdin.fileno())
+    except (termios.error, OSError, ValueError):
+        return None
+
+
+def _restore_terminal(saved: list[Any] | None) -> None:
+    """Put the terminal back as it was: its settings, the main screen, the cursor shown."""
+    if saved is None:
+        return
+    with contextlib.suppress(termios.error, OSError, ValueError):
+        termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
+        os.write(sys.stdout.fileno(), b"\x1b[?1049l\x1b[?25h")
 
 
 async def _status_line(root: Path, duration: float | None) -> None:
