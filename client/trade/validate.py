@@ -16,8 +16,8 @@ from exchange.bounds import MAX_PRICE, MAX_QTY
 from exchange.types import OrderType, Side, TimeInForce
 
 __all__ = [
-    "LIMIT_TYPES", "MAX_VALUE", "STOP_TYPES", "OrderTicket", "TicketError", "check_ticket", "collar_breach",
-    "describe_ticket",
+    "LIMIT_TYPES", "MAX_VALUE", "RESTING_TIFS", "STOP_TYPES", "OrderTicket", "TicketError", "check_ticket",
+    "checked_price", "checked_qty", "collar_breach", "describe_ticket",
 ]
 
 MAX_VALUE: Final = min(MAX_PRICE, MAX_QTY)
@@ -53,6 +53,8 @@ STOP_TYPES: Final[tuple[OrderType, ...]] = ("stop", "stop_limit")
 """Order types that wait for a trade through their stop price."""
 LIMIT_TYPES: Final[tuple[OrderType, ...]] = ("limit", "stop_limit")
 """Order types with a limit price (they may rest, show part of their size, and expire on a date)."""
+RESTING_TIFS: Final[tuple[TimeInForce, ...]] = ("gtc", "gtd")
+"""Times in force whose remainder rests on the book (post-only and icebergs need one)."""
 
 
 def check_ticket(
@@ -96,15 +98,14 @@ def check_ticket(
     """
     if halted:
         raise TicketError("symbol", f"{symbol} is halted: new orders are refused (cancels still work)")
-    shares = _checked("qty", qty_text, fmt.parse_qty, fmt.qty, step=lot, step_name=f"lot {lot}", unit=" shares")
+    shares = checked_qty("qty", qty_text, lot)
     cents: int | None = None
     if type in LIMIT_TYPES:
-        cents = _checked("price", price_text, fmt.parse_price, fmt.price, step=tick,
-                         step_name=f"tick {fmt.price(tick)}")
+        cents = checked_price("price", price_text, tick)
     stop: int | None = None
     if type in STOP_TYPES:
-        stop = _checked("stop", stop_text, fmt.parse_price, fmt.price, step=tick, step_name=f"tick {fmt.price(tick)}")
-    if post_only and (type != "limit" or tif not in ("gtc", "gtd")):
+        stop = checked_price("stop", stop_text, tick)
+    if post_only and (type != "limit" or tif not in RESTING_TIFS):
         raise TicketError("type", "post-only needs a limit GTC or GTD order")
     expire_ts: int | None = None
     if tif == "gtd":
@@ -116,14 +117,23 @@ def check_ticket(
             raise TicketError("until", str(exc)) from None
     display: int | None = None
     if show_text.strip():
-        if type not in LIMIT_TYPES or tif not in ("gtc", "gtd"):
+        if type not in LIMIT_TYPES or tif not in RESTING_TIFS:
             raise TicketError("show", "only a resting (GTC or GTD) limit or stop-limit order can hide part of its size")
-        display = _checked("show", show_text, fmt.parse_qty, fmt.qty, step=lot, step_name=f"lot {lot}",
-                           unit=" shares")
+        display = checked_qty("show", show_text, lot)
         if display >= shares:
             raise TicketError("show", f"show less than the whole order ({fmt.qty(shares)}), or leave it empty")
     return OrderTicket(symbol=symbol, side=side, qty=shares, price=cents, type=type, tif=tif, post_only=post_only,
                        stop_price=stop, expire_ts=expire_ts, display_qty=display)
+
+
+def checked_price(field: str, text: str, tick: int | None) -> int:
+    """A price typed in dollars, as cents: at most :data:`MAX_VALUE`, on the tick (when known)."""
+    return _checked(field, text, fmt.parse_price, fmt.price, step=tick, step_name=f"tick {fmt.price(tick)}")
+
+
+def checked_qty(field: str, text: str, lot: int | None) -> int:
+    """A quantity typed: a whole positive number, at most :data:`MAX_VALUE`, a multiple of the lot (when known)."""
+    return _checked(field, text, fmt.parse_qty, fmt.qty, step=lot, step_name=f"lot {lot}", unit=" shares")
 
 
 def _checked(

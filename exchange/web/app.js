@@ -241,6 +241,8 @@ const fUntil = byId("o-until");
 /** Order types with a limit price (they may rest, show part of their size and expire on a date). */
 const LIMIT_TYPES = ["limit", "stop_limit"];
 const STOP_TYPES = ["stop", "stop_limit"];
+/** Times in force whose remainder rests on the book (post-only and icebergs need one). */
+const RESTING_TIFS = ["gtc", "gtd"];
 
 for (const b of form.querySelectorAll(".side")) {
   b.addEventListener("click", () => {
@@ -287,8 +289,8 @@ function orderFromForm() {
   if (LIMIT_TYPES.includes(type)) {
     req.price = read(fPrice, parsePrice);
     if (info && req.price % info.tick) throw bad(fPrice, `price must be a multiple of $${price(info.tick)}`);
-    if (fPost.checked && type === "limit" && ["gtc", "gtd"].includes(req.tif)) req.post_only = true;
-    if (fShow.value.trim() && ["gtc", "gtd"].includes(req.tif)) {
+    if (fPost.checked && type === "limit" && RESTING_TIFS.includes(req.tif)) req.post_only = true;
+    if (fShow.value.trim() && RESTING_TIFS.includes(req.tif)) {
       req.display_qty = read(fShow, parseQty);
       if (req.display_qty >= req.qty) throw bad(fShow, "show less than the whole quantity, or leave it empty");
       if (info && req.display_qty % info.lot) throw bad(fShow, `shown quantity must be a multiple of the lot, ${info.lot}`);
@@ -493,12 +495,12 @@ function renderForm() {
   const type = fType.value;
   const market = !LIMIT_TYPES.includes(type); // market and stop orders: the remainder never rests
   fPrice.disabled = market;
-  for (const opt of fTif.options) opt.disabled = market && (opt.value === "gtc" || opt.value === "gtd");
-  if (market && (fTif.value === "gtc" || fTif.value === "gtd")) fTif.value = "ioc";
-  fPost.disabled = type !== "limit" || !["gtc", "gtd"].includes(fTif.value);
+  for (const opt of fTif.options) opt.disabled = market && RESTING_TIFS.includes(opt.value);
+  if (market && RESTING_TIFS.includes(fTif.value)) fTif.value = "ioc";
+  fPost.disabled = type !== "limit" || !RESTING_TIFS.includes(fTif.value);
   if (fPost.disabled) fPost.checked = false;
   byId("o-stop-row").hidden = !STOP_TYPES.includes(type);
-  byId("o-show-row").hidden = market || !["gtc", "gtd"].includes(fTif.value);
+  byId("o-show-row").hidden = market || !RESTING_TIFS.includes(fTif.value);
   byId("o-until-row").hidden = fTif.value !== "gtd";
   for (const b of form.querySelectorAll(".side")) b.classList.toggle("active", b.dataset.side === S.side);
   const submit = byId("o-submit");

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from client import format as fmt
-from client.trade.validate import MAX_VALUE
+from client.trade.validate import checked_price, checked_qty
 from client.trade.widgets.number_input import NumberInput
 from exchange.protocol import OrderInfo, SymbolInfo
 
@@ -81,15 +81,11 @@ class ReplaceScreen(ModalScreen[ReplaceValues | None]):
         Raises:
             ValueError: what to fix.
         """
-        tick = self.rules.tick if self.rules else 1
-        lot = self.rules.lot if self.rules else 1
-        price = self._price("#replace-price", tick)
-        stop = self._price("#replace-stop", tick)
-        qty = fmt.parse_qty(self.query_one("#replace-qty", Input).value)
-        if qty > MAX_VALUE:
-            raise ValueError("too large")
-        if qty % lot:
-            raise ValueError(f"{fmt.qty(qty)} is not a multiple of the lot {lot}")
+        tick = self.rules.tick if self.rules else None
+        lot = self.rules.lot if self.rules else None
+        price = self._price("#replace-price", "price", tick)
+        stop = self._price("#replace-stop", "stop", tick)
+        qty = checked_qty("qty", self.query_one("#replace-qty", Input).value, lot)
         new_price = None if price == self.order.price else price
         new_qty = None if qty == self.order.remaining else qty
         new_stop = None if stop == self.order.stop_price else stop
@@ -97,17 +93,10 @@ class ReplaceScreen(ModalScreen[ReplaceValues | None]):
             raise ValueError("nothing changed")
         return new_price, new_qty, new_stop
 
-    def _price(self, field: str, tick: int) -> int | None:
-        """The price typed in ``field`` (None when the order has no such field), checked against the tick."""
-        found = self.query(field)
-        if not found:
-            return None
-        price = fmt.parse_price(found.first(Input).value)
-        if price > MAX_VALUE:
-            raise ValueError("too large")
-        if price % tick:
-            raise ValueError(f"{fmt.price(price)} is not a multiple of the tick {fmt.price(tick)}")
-        return price
+    def _price(self, selector: str, field: str, tick: int | None) -> int | None:
+        """The price typed in ``selector`` (None when the order has no such field), checked like a ticket's."""
+        found = self.query(selector)
+        return checked_price(field, found.first(Input).value, tick) if found else None
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#replace-ok")

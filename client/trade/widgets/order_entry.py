@@ -31,7 +31,7 @@ from textual.widgets import Input, Label, Static
 
 from client import format as fmt
 from client.trade.model import TradeModel
-from client.trade.validate import LIMIT_TYPES, STOP_TYPES, OrderTicket, TicketError, check_ticket
+from client.trade.validate import LIMIT_TYPES, RESTING_TIFS, STOP_TYPES, OrderTicket, TicketError, check_ticket
 from client.trade.widgets.number_input import NumberInput
 from exchange.types import TIFS, OrderType, Side, TimeInForce
 
@@ -136,7 +136,7 @@ class OrderEntry(Vertical):
         if field == "stop":
             return self.order_type in STOP_TYPES
         if field == "show":
-            return self.order_type in LIMIT_TYPES and self.tif in ("gtc", "gtd")
+            return self.order_type in LIMIT_TYPES and self.tif in RESTING_TIFS
         if field == "until":
             return self.tif == "gtd"
         return True
@@ -246,7 +246,7 @@ class OrderEntry(Vertical):
         """GTC → IOC → FOK → GTD → GTC (a market or stop order: IOC ↔ FOK)."""
         tifs = LIMIT_TIFS if self.order_type in LIMIT_TYPES else MARKET_TIFS
         self.tif = tifs[(tifs.index(self.tif) + 1) % len(tifs)] if self.tif in tifs else tifs[0]
-        if self.tif not in ("gtc", "gtd"):
+        if self.tif not in RESTING_TIFS:
             self.post_only = False
 
     def toggle_post_only(self) -> None:
