@@ -206,16 +206,21 @@ class Started:
             proc = self.bots_proc
             if proc is not None and proc.poll() is None:
                 _say("stopping the robots (canceling their orders) …")
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(10)
+                _end(proc, signal.SIGINT, grace=30)
             if self.server_pid is not None and server_running(self.root):
                 _say("stopping the demo server …")
                 _stop_server(self.root, self.server_pid)
             _say(f"demo stopped (its data stays in {self.root} until the next exch demo)")
+
+
+def _end(proc: subprocess.Popen[Any], sig: signal.Signals, *, grace: float) -> None:
+    """Send ``sig`` to a child and wait; after ``grace`` seconds kill it."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 def _stop_server(root: Path, pid: int, timeout: float = 60.0) -> None:
@@ -315,12 +320,7 @@ def _console_command() -> Callable[[Path], None] | None:
             child.wait()
         finally:
             if child.poll() is None:  # the demo was stopped (SIGTERM, SIGHUP) with the console open
-                child.terminate()
-                try:
-                    child.wait(5)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait(5)
+                _end(child, signal.SIGTERM, grace=5)
             if child.returncode != 0:
                 _restore_terminal(saved)  # a console that did not quit by itself left the terminal raw
 
