@@ -75,6 +75,12 @@ class Sequencer(Protocol):
         """Apply ``command`` stamped ``ts``; journal it if accepted; return ``(seq, events)``."""
 
 
+def _changed_state(events: list[Event]) -> bool:
+    """Whether a sequenced command changed anything: accepted, or refused after due good-till-date
+    orders expired ahead of it (the only events a refusal can follow)."""
+    return not isinstance(events[0], Reject) or len(events) > 1
+
+
 class Gateway(Endpoint):
     """The inbound side: authorization, trading requests, submit. Built by ``exchange.server``.
 
@@ -206,7 +212,7 @@ class Gateway(Endpoint):
             self._reply(session, rid, error_frame(
                 rid, "server_busy", f"{context}the exchange cannot accept this now: {exc}"))
             return None
-        if not isinstance(events[0], Reject) or events[1:]:  # (expiries before a refusal are accepted)
+        if _changed_state(events):
             self.outbox.accepted()
         return ts, events
 
@@ -223,8 +229,7 @@ class Gateway(Endpoint):
             return
         ts, events = got
         first = events[0]
-        # A refusal changes nothing, unless good-till-date orders expired before it.
-        public = public_messages(self.engine, events, ts) if not isinstance(first, Reject) or events[1:] else {}
+        public = public_messages(self.engine, events, ts) if _changed_state(events) else {}
         if isinstance(first, Applied):
             assert reply is not None
             frame = encode_message(reply(first))
@@ -247,7 +252,7 @@ class Gateway(Endpoint):
         except Exception:  # the journal failed: the next tick (or command) tries again
             log.exception("expiry tick failed")
             return
-        if isinstance(events[0], Reject) and len(events) == 1:
+        if not _changed_state(events):
             return
         self.outbox.accepted()
         public = public_messages(self.engine, events, ts)
