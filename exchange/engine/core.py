@@ -329,12 +329,7 @@ class Engine:
 
     def _check_stop_buy(self, book: Book, acct: Account, stop_price: int) -> None:
         """A stop buy holds nothing (it becomes a market buy); refuse one that cannot pay one lot."""
-        if acct.cash - acct.cash_held < stop_price * book.lot:
-            raise EngineError(
-                "insufficient_funds",
-                f"one lot at the stop price costs {dollars(stop_price * book.lot)}, "
-                f"{dollars(acct.cash - acct.cash_held)} available",
-            )
+        self._check_one_lot(acct, stop_price, book.lot, "the stop price")
 
     def _park(self, book: Book, acct: Account, order: Order, stop_price: int) -> list[Event]:
         """File a new stop (its hold taken): owned and held, not on the book."""
@@ -977,10 +972,19 @@ class Engine:
         for level in self._crossing(opp, _NO_LIMIT):
             for order in level.live():
                 if order.user != acct.user:
-                    if acct.cash - acct.cash_held < level.price * book.lot:
-                        raise EngineError(
-                            "insufficient_funds",
-                            f"one lot at {price_text(level.price)} costs {dollars(level.price * book.lot)}, "
-                            f"{dollars(acct.cash - acct.cash_held)} available",
-                        )
+                    self._check_one_lot(acct, level.price, book.lot, None)
                     return
+
+    @staticmethod
+    def _check_one_lot(acct: Account, price: int, lot: int, named: str | None) -> None:
+        """Refuse a buy that holds nothing up front when one lot at ``price`` is beyond its available cash.
+
+        ``named`` says what the price is in the refusal (None: the price itself).
+        """
+        available = acct.cash - acct.cash_held
+        if available < price * lot:
+            where = named if named is not None else price_text(price)
+            raise EngineError(
+                "insufficient_funds",
+                f"one lot at {where} costs {dollars(price * lot)}, {dollars(available)} available",
+            )
