@@ -8,7 +8,7 @@ Reading this file alone shows how data flows through exch::
                      halts), trading requests                  (exchange/gateway/core.py, login.py, admin.py)
       -> Ledger      Ledger.submit: sequence + apply + journal (exchange/ledger.py)
            -> Engine.apply    match, risk, events (pure)     (exchange/engine)
-           -> JournalWriter   group commit on its own thread (exchange/journal)
+           -> JournalWriter   group commit once per loop turn, or on a thread (exchange/journal)
       -> Outbox      held by the Releaser until the commit,    (exchange/gateway/outbox.py, release.py)
                      then: the reply, fills and done to the owners' sessions,
                      public messages to the MarketDataHub      (exchange/marketdata/hub.py)
@@ -135,6 +135,8 @@ async def run_server(
             journal_config = config.journal
             if config.fsync and not journal_config.fsync:
                 journal_config = dataclasses.replace(journal_config, fsync=True)
+            if inline_journal(store, journal_config) != journal_config.inline:
+                journal_config = dataclasses.replace(journal_config, inline=not journal_config.inline)
             ledger = Ledger.open(store, config=journal_config, progress=not config.quiet)
             try:
                 ensure_symbols(ledger, config.symbols, say)
@@ -193,14 +195,19 @@ async def _serve(
     journal_failed: list[BaseException] = []
     stop = stop or asyncio.Event()
 
-    def committed(seq: int) -> None:
-        loop.call_soon_threadsafe(outbox.committed, seq)
-
     def failed(exc: BaseException) -> None:
         journal_failed.append(exc)
         loop.call_soon_threadsafe(stop.set)
 
-    ledger.writer.add_listener(committed, failed)
+    writer = ledger.writer
+    if writer.inline:  # commits run on this loop, once per loop turn that accepted commands
+        writer.schedule_with(loop.call_soon)
+        writer.add_listener(outbox.committed, failed)
+    else:  # commits run on the writer thread: hop onto the loop
+        def committed(seq: int) -> None:
+            loop.call_soon_threadsafe(outbox.committed, seq)
+
+        writer.add_listener(committed, failed)
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
@@ -279,8 +286,22 @@ async def _serve(
 async def _drain(ledger: Ledger, outbox: Outbox) -> None:
     """Wait until the journal has committed everything accepted so far, and release it."""
     target = ledger.engine.seq
-    await asyncio.get_running_loop().run_in_executor(None, ledger.writer.wait, target)
+    if ledger.writer.inline:
+        ledger.writer.wait(target)
+    else:
+        await asyncio.get_running_loop().run_in_executor(None, ledger.writer.wait, target)
     outbox.committed(ledger.durable_seq)
+
+
+def inline_journal(store: Store, journal: JournalConfig) -> bool:
+    """Whether the journal commits on the event loop (see ``JournalConfig.inline``).
+
+    Yes where a commit is a local write (SQLite without ``--fsync``), unless
+    ``EXCH_JOURNAL_THREAD=1`` asks for the writer thread.
+    """
+    if os.environ.get("EXCH_JOURNAL_THREAD", "") not in ("", "0"):
+        return False
+    return store.commits_locally and not journal.fsync
 
 
 def _bound_port(server: Any) -> int | None:

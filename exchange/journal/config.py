@@ -19,6 +19,11 @@ class JournalConfig:
         flush_records: pending records that trigger a commit at once.
         fsync: ``synchronous=FULL`` (durable on power loss) instead of ``NORMAL``
             (durable when the process dies).
+        inline: commit on the caller's thread when :meth:`JournalWriter.commit_pending` runs
+            (the server schedules it once per event-loop turn) instead of on a writer thread:
+            no thread hand-offs per commit. For stores whose commit is a local write
+            (SQLite without ``fsync``); a commit that waits on a disk flush or a network
+            round trip belongs on the thread.
         checkpoint_every: accepted commands between checkpoints.
         checkpoint_interval: seconds between checkpoints while commands arrive.
         keep_checkpoints: checkpoints kept after pruning.
@@ -28,6 +33,7 @@ class JournalConfig:
     flush_interval: float = 0.002
     flush_records: int = 10_000
     fsync: bool = False
+    inline: bool = False
     checkpoint_every: int = 100_000
     checkpoint_interval: float = 300.0
     keep_checkpoints: int = 3

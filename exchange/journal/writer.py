@@ -12,6 +12,13 @@ each commit it advances :attr:`JournalWriter.durable_seq` and calls the
 commit listeners with it: that is when replies for seqs up to it may leave
 the process (see :class:`~exchange.journal.durable.DurableGate` for asyncio).
 
+With ``config.inline`` there is no thread: :meth:`JournalWriter.append` asks
+the scheduler given to :meth:`JournalWriter.schedule_with` to run
+:meth:`JournalWriter.commit_pending` soon (once per batch of appends; the
+server passes ``loop.call_soon``), and the commit, checkpoint saving and
+listeners run on the caller's thread. Everything appended within one event-loop
+turn is one commit, with no wake-up of another thread on either side.
+
 A checkpoint request is queued behind the records it reflects, so a
 checkpoint is never saved before the journal holds every record up to it.
 If a commit fails the writer stops: :attr:`error` is set, waiters and error
@@ -80,8 +87,12 @@ class JournalWriter:
         self.error: BaseException | None = None
         self._on_commit: list[CommitListener] = []
         self._on_error: list[ErrorListener] = []
-        self._thread = threading.Thread(target=self._run, name="exch-journal", daemon=True)
-        self._thread.start()
+        self.inline = self.config.inline
+        self._schedule: Callable[[], None] | None = None
+        self._thread: threading.Thread | None = None
+        if not self.inline:
+            self._thread = threading.Thread(target=self._run, name="exch-journal", daemon=True)
+            self._thread.start()
 
     # ------------------------------------------------------- engine thread
 
@@ -94,6 +105,17 @@ class JournalWriter:
         self._on_commit.append(on_commit)
         if on_error is not None:
             self._on_error.append(on_error)
+
+    def schedule_with(self, schedule: Callable[[Callable[[], None]], Any]) -> None:
+        """Inline mode: have ``schedule(commit_pending)`` called when records start to wait.
+
+        Without a scheduler, inline records wait for :meth:`commit_pending`,
+        :meth:`wait`, :meth:`flush` or :meth:`close`.
+        """
+        commit = self.commit_pending
+        self._schedule = lambda: schedule(commit)
+        if self._pending or self._checkpoint is not None:
+            self._schedule()
 
     def append(self, seq: int, ts: int, payload: bytes, trades: Sequence[Trade] = ()) -> None:
         """Queue record ``seq`` (the next one) with its command bytes and trades.
@@ -112,7 +134,13 @@ class JournalWriter:
         pending.append((seq, ts, payload, trades))
         n = len(pending)
         if n == 1 or n >= self.config.flush_records:
+            self._wake_up(n == 1)
+
+    def _wake_up(self, first: bool) -> None:
+        if not self.inline:
             self._wake.set()
+        elif first and self._schedule is not None:
+            self._schedule()
 
     def checkpoint(self, seq: int, state: dict[str, Any]) -> None:
         """Save ``state`` (a ``snapshot()`` as of ``seq``) once records up to ``seq`` are committed."""
@@ -120,7 +148,7 @@ class JournalWriter:
             raise JournalError(f"the journal is not accepting checkpoints: {self.error or 'closed'}")
         with self._slot:
             self._checkpoint = (seq, state)
-        self._wake.set()
+        self._wake_up(not self._pending)
 
     @property
     def appended_seq(self) -> int:
@@ -133,6 +161,8 @@ class JournalWriter:
         Raises:
             JournalError: the writer failed before ``seq`` became durable.
         """
+        if self.inline:
+            self.commit_pending()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._durable:
             while self.durable_seq < seq:
@@ -155,11 +185,34 @@ class JournalWriter:
             JournalError: the writer had failed (pending records were not saved).
         """
         self._closing = True
-        self._wake.set()
-        self._thread.join()
+        if self._thread is not None:
+            self._wake.set()
+            self._thread.join()
+        else:
+            self.commit_pending()
         self._sink.close()
         if self.error is not None:
             raise JournalError(f"the journal writer failed: {self.error}") from self.error
+
+    # ------------------------------------------------------- inline mode
+
+    def commit_pending(self) -> None:
+        """Inline mode: commit every waiting record, then a waiting checkpoint (on this thread).
+
+        A failure stops the writer as on the thread: :attr:`error` is set and the
+        error listeners are told; nothing is raised here.
+        """
+        if not self.inline or self.error is not None:
+            return
+        pending = self._pending
+        popleft = pending.popleft
+        records = [popleft() for _ in range(len(pending))]
+        with self._slot:
+            ckpt, self._checkpoint = self._checkpoint, None
+        try:
+            self._write(records, ckpt)
+        except BaseException as exc:  # the writer must report, never die silently
+            self._fail(exc)
 
     # ------------------------------------------------------- writer thread
 
@@ -192,21 +245,27 @@ class JournalWriter:
         try:
             while True:
                 records, ckpt, closing = self._take()
-                if records:
-                    self._commit(records)
-                if ckpt is not None:
-                    seq, state = ckpt
-                    data = encode_checkpoint(state)
-                    self._sink.save_checkpoint(seq, data, keep=self.config.keep_checkpoints)
-                    self.checkpoint_seq = seq
+                self._write(records, ckpt)
                 if closing and not records and ckpt is None and not self._pending:
                     return
         except BaseException as exc:  # the writer must report, never die silently
-            self.error = exc
-            with self._durable:
-                self._durable.notify_all()
-            for listener in self._on_error:
-                listener(exc)
+            self._fail(exc)
+
+    def _write(self, records: list[_Pending], ckpt: _Checkpoint | None) -> None:
+        if records:
+            self._commit(records)
+        if ckpt is not None:
+            seq, state = ckpt
+            data = encode_checkpoint(state)
+            self._sink.save_checkpoint(seq, data, keep=self.config.keep_checkpoints)
+            self.checkpoint_seq = seq
+
+    def _fail(self, exc: BaseException) -> None:
+        self.error = exc
+        with self._durable:
+            self._durable.notify_all()
+        for listener in self._on_error:
+            listener(exc)
 
     def _commit(self, pending: list[_Pending]) -> None:
         limit = self.config.segment_records

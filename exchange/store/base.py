@@ -342,6 +342,8 @@ class Store(UserStore, SymbolStore, JournalStore, CheckpointStore, TradeStore, P
     """The whole store (what ``open_store`` returns): each part above, and its description."""
 
     description: str
+    commits_locally: bool
+    """A journal commit is a local write with no flush or round trip (SQLite without fsync)."""
 
     def close(self) -> None:
         """Release connections."""

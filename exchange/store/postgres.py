@@ -139,6 +139,7 @@ class PostgresStore(SQLStore[psycopg.Connection[Any]]):
         self.schema = schema
         self.bcrypt_rounds = bcrypt_rounds
         self.description = f"{url} (schema {schema})"
+        self.commits_locally = False
         self._conn = _connect(url, schema, autocommit=True)
         with self._conn.transaction():
             self._conn.execute("SELECT pg_advisory_xact_lock(7261)")  # concurrent CREATE IF NOT EXISTS

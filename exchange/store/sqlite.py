@@ -270,6 +270,7 @@ class SQLiteStore(SQLStore[sqlite3.Connection]):
         self.home = home
         self.bcrypt_rounds = bcrypt_rounds
         self.description = f"sqlite:{db_path(home)}"
+        self.commits_locally = True
         try:
             journal_dir(home).mkdir(parents=True, exist_ok=True)
             self._conn = _connect(db_path(home))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 
 from client import ClientError, ExchError, Session
 from exchange.protocol import DoneMessage, FillMessage, UserAddRequest
@@ -149,7 +150,12 @@ def self_trade_possible(ack: Any, price: int, sent: dict[str, Any] | None) -> bo
     return bool(sent["price"] >= price if sent["side"] == "buy" else sent["price"] <= price)
 
 
-async def test_kill_9_while_trading_loses_no_acknowledged_order_or_fill(tmp_path: Path, proc_server: StartProc) -> None:
+@pytest.mark.parametrize("journal", ["inline", "thread"])
+async def test_kill_9_while_trading_loses_no_acknowledged_order_or_fill(
+    tmp_path: Path, proc_server: StartProc, monkeypatch: pytest.MonkeyPatch, journal: str
+) -> None:
+    """Both ways the journal commits: on the loop (the SQLite default) and on its thread."""
+    monkeypatch.setenv("EXCH_JOURNAL_THREAD", "1" if journal == "thread" else "0")
     home = tmp_path / "home"
     server = proc_server(home)
     admin = await admin_session(server.url, home)
