@@ -394,16 +394,36 @@ def _provision(home: Path, users: int) -> list[tuple[str, str]]:
     return creds
 
 
-def measure(name: str, phase: Phase, timeout: float, failed: dict[str, str]) -> dict[str, Any] | None:
+_REPLIES = ("replies", "acks", "acked")  # what each phase calls the requests answered
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system, every thread) that process ``pid`` used so far; None where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(name: str, phase: Phase, timeout: float, failed: dict[str, str],
+            server_pid: int | None = None) -> dict[str, Any] | None:
     """Run one phase on a fresh event loop within ``timeout`` seconds.
 
     Returns its result, or None after recording why it failed in ``failed``
-    (an exception, the time bound, or acks it lost).
+    (an exception, the time bound, or acks it lost). With ``server_pid`` the
+    result also says how busy the server was: ``server_cores`` (CPU seconds per
+    second of the phase, connecting included) and ``server_cpu_us`` (CPU per
+    request answered), figures that a slower or busier machine moves less than
+    rates and latencies.
     """
 
     async def bounded() -> dict[str, Any]:
         return await asyncio.wait_for(phase(), timeout)
 
+    cpu0 = process_cpu_s(server_pid) if server_pid is not None else None
+    wall0 = time.monotonic()
     try:
         result = _run_loop(bounded())
     except TimeoutError:
@@ -414,6 +434,11 @@ def measure(name: str, phase: Phase, timeout: float, failed: dict[str, str]) -> 
         return None
     if result.get("lost"):
         failed[name] = f"{result['lost']} of {result['sent']} requests got no reply"
+    cpu1 = process_cpu_s(server_pid) if server_pid is not None else None
+    if cpu0 is not None and cpu1 is not None:
+        answered = next((result[k] for k in _REPLIES if k in result), 0)
+        result["server_cores"] = round((cpu1 - cpu0) / (time.monotonic() - wall0), 3)
+        result["server_cpu_us"] = round((cpu1 - cpu0) / answered * 1e6, 1) if answered else None
     return result
 
 
@@ -450,9 +475,9 @@ def run(*, connections: int = 8, window: int = 8, seconds: float = 5.0, rate: in
                 try:
                     echo_result = measure("echo", lambda: _throughput(
                         echo_url, home, None, connections=connections, window=window, seconds=seconds),
-                        timeout, failed)
+                        timeout, failed, echo.pid)
                     echo_fixed = measure("echo_fixed_rate", lambda: _fixed_rate(
-                        echo_url, home, None, rate=rate, seconds=seconds, connections=4), timeout, failed)
+                        echo_url, home, None, rate=rate, seconds=seconds, connections=4), timeout, failed, echo.pid)
                 finally:
                     echo.kill()
                     echo.wait()
@@ -464,12 +489,12 @@ def run(*, connections: int = 8, window: int = 8, seconds: float = 5.0, rate: in
                 try:
                     closed = measure("closed_loop", lambda: _throughput(
                         url, home, creds, connections=connections, window=window, seconds=seconds),
-                        timeout, failed)
+                        timeout, failed, proc.pid)
                     fixed = measure("fixed_rate", lambda: _fixed_rate(
-                        url, home, creds, rate=rate, seconds=seconds, connections=4), timeout, failed)
+                        url, home, creds, rate=rate, seconds=seconds, connections=4), timeout, failed, proc.pid)
                     batch = measure("batch", lambda: _batches(
                         url, home, creds, seconds=seconds, connections=batch_connections, depth=depth),
-                        timeout, failed)
+                        timeout, failed, proc.pid)
                 finally:
                     proc.terminate()
                     try:
@@ -490,8 +515,12 @@ def run(*, connections: int = 8, window: int = 8, seconds: float = 5.0, rate: in
         "echo_round_trips_per_s": echo_rt,
         "orders_acked_per_s": exch_rt,
         "ratio_vs_echo": round(exch_rt / echo_rt, 3) if echo_rt and exch_rt is not None else None,
+        "closed_loop": closed,
+        "echo_closed_loop": echo_result,
         "fixed_rate": fixed,
         "echo_fixed_rate": echo_fixed,
+        "p99_vs_echo": round(fixed["p99_ms"] / echo_fixed["p99_ms"], 2)
+        if fixed and echo_fixed and fixed["p99_ms"] > 0 and echo_fixed["p99_ms"] > 0 else None,
         "batch_orders_per_s": batch["orders_per_s"] if batch else None,
         "batch": batch,
         "acks_lost": sum(r["lost"] for r in phases),

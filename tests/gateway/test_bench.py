@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,29 @@ def test_a_short_run_pipelines_batches_and_closes_every_connection_cleanly(
     assert batch["acked"] == batch["sent"] > 0
     for phase in (result["fixed_rate"], result["echo_fixed_rate"]):
         assert phase["lost"] == 0 and phase["p99_ms"] > 0
+    assert result["p99_vs_echo"] == round(result["fixed_rate"]["p99_ms"] / result["echo_fixed_rate"]["p99_ms"], 2)
+    # How busy each server was, per phase: it did work, and no more than the machine has.
+    for phase in ("closed_loop", "echo_closed_loop", "fixed_rate", "echo_fixed_rate", "batch"):
+        assert 0 < result[phase]["server_cores"] <= result["cpus"] + 0.5, phase
+        assert result[phase]["server_cpu_us"] > 0, phase
+
+
+def test_process_cpu_counts_every_thread_of_a_busy_process() -> None:
+    pid = os.getpid()
+    before = bench.process_cpu_s(pid)
+    assert before is not None
+
+    def spin() -> None:
+        end = time.thread_time() + 0.3
+        while time.thread_time() < end:
+            pass
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    worker.join()
+    after = bench.process_cpu_s(pid)
+    assert after is not None and after - before >= 0.25  # the other thread's CPU counts too
+    assert bench.process_cpu_s(2**22 + 12345) is None  # no such process
 
 
 def test_a_failed_phase_is_reported_and_the_others_still_run() -> None:
