@@ -199,28 +199,34 @@ class Endpoint:
                     except RequestError as exc:
                         self._reply(session, exc.id, error_frame(exc.id, exc.code, exc.message, field=exc.field))
                         continue
-                    await self._dispatch(session, item)
+                    waiting = self._start(session, item)  # no coroutine per request: most never wait
+                    if waiting is not None:
+                        await self._wait_for(waiting)
             finally:
                 self.grouping(False)
             return
-        await self._dispatch(session, req)
+        waiting = self._start(session, req)
+        if waiting is not None:
+            await self._wait_for(waiting)
 
     def grouping(self, on: bool) -> None:
         """Hook: a batch frame's requests are being handled (on) or done (off)."""
 
-    async def _dispatch(self, session: ClientSession, req: Request) -> None:
+    def _start(self, session: ClientSession, req: Request) -> Awaitable[None] | None:
+        """Handle ``req`` as far as it goes without waiting; what is left to await (a login, a query), if any."""
         if not self.authorize(session, req):
-            return
+            return None
         handler = self.handlers.get(type(req))
         if handler is None:
             op = type(req).__struct_config__.tag
             self._reply(session, req.id, error_frame(
                 req.id, "unknown_op", f"this server does not serve {op!r}", field="op"))
-            return
-        result = handler(session, req)
-        if result is not None:
-            self.grouping(False)  # other connections run while this waits: nothing may join a group meanwhile
-            await result
+            return None
+        return handler(session, req)
+
+    async def _wait_for(self, waiting: Awaitable[None]) -> None:
+        self.grouping(False)  # other connections run while this waits: nothing may join a group meanwhile
+        await waiting
 
     def authorize(self, session: ClientSession, req: Request) -> bool:
         """Whether ``session`` may make ``req`` (replying with the refusal if not)."""
