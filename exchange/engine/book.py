@@ -232,9 +232,17 @@ class BookSide:
         self.top = None
         return None
 
+    def key(self, price: int) -> int:
+        """The level key of ``price`` on this side, ``sign * price``.
+
+        Negated rather than multiplied: the compiled build multiplies by a
+        negative int through its slow path, which allocates.
+        """
+        return -price if self.sign < 0 else price
+
     def level_for(self, price: int) -> Level:
         """The level at ``price``, created (and indexed) if needed."""
-        key = self.sign * price
+        key = self.key(price)
         level = self.levels.get(key)
         if level is None:
             level = Level(price, key)

@@ -78,8 +78,11 @@ from exchange.money import price as price_text
 
 __all__ = ["Engine"]
 
-_NO_LIMIT: Final = 1 << 62
-_NEVER: Final = (1 << 62) - 1  # no expiry due; a short int in the compiled build (a compare, no boxing)
+# The largest int the compiled build keeps unboxed (a tagged "short" int): a
+# compare or arithmetic with anything larger takes mypyc's slow, generic path.
+_SHORT_MAX: Final = (1 << 62) - 1
+_NO_LIMIT: Final = _SHORT_MAX  # the limit key of a market order: above every level's key
+_NEVER: Final = _SHORT_MAX  # no expiry due
 _EXPIRIES_MIN: Final = 1024
 _SYMBOL_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 # Final aliases of the (msgspec) command classes: the mypyc build keeps them in C
@@ -206,7 +209,7 @@ class Engine:
         else:
             if price is None or price <= 0 or price % book.tick or price > limits.max_price:
                 price = self._check_price(book, price)
-            limit_key = opp.sign * price
+            limit_key = opp.key(price)
             if post_only and tif != "gtc" and tif != "gtd":
                 raise EngineError("bad_request", "post_only orders must be gtc or gtd", "post_only")
         acct = self.accounts.get(user)
@@ -393,7 +396,7 @@ class Engine:
         order.triggered = True
         market = order.kind == "stop"
         opp = book.opposite(order.side)
-        limit_key = _NO_LIMIT if market else opp.sign * order.price
+        limit_key = _NO_LIMIT if market else opp.key(order.price)
         note = Triggered(book.symbol, order.order_id, order.user, order.client_order_id, order.side,
                          order.stop_price, "canceled", 0)
         out.append(note)
@@ -534,7 +537,9 @@ class Engine:
                 book.last = price
                 book.last_qty = qty
                 volume = book.volume + qty
-                book.volume = volume if volume < MAX_VOLUME else MAX_VOLUME
+                if volume >= _SHORT_MAX:  # never in practice; keeps the common compare unboxed
+                    volume = min(volume, MAX_VOLUME)
+                book.volume = volume
                 trade_id = self.next_trade_id
                 self.next_trade_id = trade_id + 1
                 seq = book.seq = book.seq + 1
@@ -586,7 +591,7 @@ class Engine:
                 order.hidden = remaining - display
                 order.remaining = remaining = display
             # Rest it: Level.append and Account.add_order, written out.
-            level = own.levels.get(own.sign * order.price)
+            level = own.levels.get(own.key(order.price))
             if level is None or not level.count:
                 level = own.level_for(order.price)
             order.level = level
@@ -708,7 +713,7 @@ class Engine:
             )
         self._check_replace_hold(book, acct, order, price, qty, open_qty)
         opp = book.opposite(order.side)
-        limit_key = opp.sign * price
+        limit_key = opp.key(price)
         if order.post_only:
             self._check_post_only(opp, limit_key, price)
         ack = Ack(acct.user, order.order_id, order.client_order_id, book.symbol, order.side, "open", qty)
