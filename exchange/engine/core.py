@@ -198,9 +198,12 @@ class Engine:
         limits = self.limits
         if qty <= 0 or qty % book.lot or qty > limits.max_qty:
             self._check_qty(book, qty)
-        opp = book.asks if side == "buy" else book.bids
+        # Each string compared once: an equal literal is a pointer compare, an unequal one a call.
+        buy = side == "buy"
+        opp = book.asks if buy else book.bids
+        can_rest = tif == "gtc" or tif == "gtd"  # what does not fill rests (else it expires)
         special = (
-            (kind != "limit" and kind != "market") or tif == "gtd"
+            (kind != "limit" and kind != "market") or (can_rest and tif != "gtc")
             or stop_price is not None or expire_ts is not None or display is not None
         )
         if special:
@@ -219,12 +222,12 @@ class Engine:
             if price is None or price <= 0 or price % book.tick or price > limits.max_price:
                 price = self._check_price(book, price)
             limit_key = opp.key(price)
-            if post_only and tif != "gtc" and tif != "gtd":
+            if post_only and not can_rest:
                 raise EngineError("bad_request", "post_only orders must be gtc or gtd", "post_only")
         acct = self.accounts.get(user)
         if acct is None:
             raise EngineError(
-                "insufficient_funds" if side == "buy" else "insufficient_position",
+                "insufficient_funds" if buy else "insufficient_position",
                 "this account holds no cash or shares yet",
             )
         holding = acct.holdings.get(symbol)
@@ -233,11 +236,11 @@ class Engine:
                 "duplicate_client_order_id", f"client_order_id {coid!r} is already in use by an open order"
             )
         if (
-            (stop_price is not None or (not market and (tif == "gtc" or tif == "gtd")))
+            (stop_price is not None or (not market and can_rest))
             and len(acct.orders) >= limits.max_open_orders
         ):
             raise EngineError("too_many_orders", f"at most {limits.max_open_orders} open orders per user")
-        if side == "buy":
+        if buy:
             if stop_price is not None and market:
                 self._check_stop_buy(book, acct, stop_price)
             elif market:
@@ -253,13 +256,13 @@ class Engine:
                 raise EngineError("insufficient_position", f"needs {qty} {symbol}, {available} available")
         if post_only:
             self._check_post_only(opp, limit_key, price)
-        if tif == "fok" and stop_price is None:
-            budget = acct.cash - acct.cash_held if market and side == "buy" else -1
+        if not can_rest and tif == "fok" and stop_price is None:
+            budget = acct.cash - acct.cash_held if market and buy else -1
             self._check_fok(book, opp, limit_key, acct, qty, budget)
         # Accepted: take the hold, then match.
         if holding is None:
             holding = acct.holding(symbol)
-        if side == "buy":
+        if buy:
             acct.cash_held += price * qty
         else:
             holding.held += qty
@@ -489,11 +492,11 @@ class Engine:
         Sets the reply ``ack``'s status and remaining as of the end of the command.
         """
         side = order.side
-        if side == "buy":
+        buy = side == "buy"
+        if buy:
             own, opp = book.bids, book.asks
         else:
             own, opp = book.asks, book.bids
-        buy = side == "buy"
         market_buy = market and buy
         symbol = book.symbol
         lot = book.lot
