@@ -342,13 +342,15 @@ class Book:
     """One symbol: its two sides, book sequence, trading status and session stats.
 
     ``shares`` is all the shares of the symbol in every account together;
-    ``stops`` the untriggered stop orders (not on the book).
+    ``stops`` the untriggered stop orders (not on the book); ``last`` the last
+    trade's price, kept as ``last_price`` (0 before the first trade) so that
+    recording a trade stores an unboxed int.
     """
 
     __slots__ = (
         "asks",
         "bids",
-        "last",
+        "last_price",
         "last_qty",
         "lot",
         "seq",
@@ -368,11 +370,20 @@ class Book:
         self.seq = 0
         self.bids = BookSide("buy")
         self.asks = BookSide("sell")
-        self.last: int | None = None
+        self.last_price = 0  # the last trade's price, 0 before the first (an unboxed int, unlike last)
         self.last_qty = 0
         self.volume = 0
         self.shares = 0
         self.stops = Stops()
+
+    @property
+    def last(self) -> int | None:
+        """The last trade's price, ``None`` before the first trade."""
+        return self.last_price or None
+
+    @last.setter
+    def last(self, price: int | None) -> None:
+        self.last_price = price or 0
 
     def side(self, side: str) -> BookSide:
         """The side an order of ``side`` rests on."""

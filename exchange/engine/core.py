@@ -546,7 +546,7 @@ class Engine:
                 remaining -= qty
                 level.total -= qty
                 opp.total -= qty
-                book.last = price
+                book.last_price = price
                 book.last_qty = qty
                 volume = book.volume + qty
                 if volume >= _SHORT_MAX:  # never in practice; keeps the common compare unboxed
