@@ -39,6 +39,11 @@ __all__ = ["Book", "BookSide", "Level", "Order", "Stops", "side_sign"]
 _COMPACT_MIN_DEAD: Final = 16
 _STALE_SLACK: Final = 64
 _HEAD_SLACK: Final = 32
+# Final aliases: the mypyc build keeps them in C statics, where ``heapq.heappush``
+# would be a module attribute lookup on every call.
+_heappush: Final = heapq.heappush
+_heappop: Final = heapq.heappop
+_heapify: Final = heapq.heapify
 
 
 def side_sign(side: str) -> int:
@@ -227,19 +232,27 @@ class BookSide:
             if level.count:
                 self.top = level
                 return level
-            del levels[heapq.heappop(heap)]
+            del levels[_heappop(heap)]
             self.stale -= 1
         self.top = None
         return None
 
+    def key(self, price: int) -> int:
+        """The level key of ``price`` on this side, ``sign * price``.
+
+        Negated rather than multiplied: the compiled build multiplies by a
+        negative int through its slow path, which allocates.
+        """
+        return -price if self.sign < 0 else price
+
     def level_for(self, price: int) -> Level:
         """The level at ``price``, created (and indexed) if needed."""
-        key = self.sign * price
+        key = self.key(price)
         level = self.levels.get(key)
         if level is None:
             level = Level(price, key)
             self.levels[key] = level
-            heapq.heappush(self.heap, key)
+            _heappush(self.heap, key)
             top = self.top
             if top is not None and key < top.key:
                 self.top = level
@@ -253,7 +266,7 @@ class BookSide:
         if self.stale > _STALE_SLACK and self.stale > len(self.levels) - self.stale:
             self.levels = {k: v for k, v in self.levels.items() if v.count}
             self.heap = list(self.levels)
-            heapq.heapify(self.heap)
+            _heapify(self.heap)
             self.stale = 0
 
     def sorted_levels(self) -> list[Level]:
@@ -282,9 +295,9 @@ class Stops:
         """File an untriggered stop (its ``stop_price`` and ``arrival`` set)."""
         self.orders[order.order_id] = order
         if order.side == "buy":
-            heapq.heappush(self.buys, (order.stop_price, order.arrival, order.order_id))
+            _heappush(self.buys, (order.stop_price, order.arrival, order.order_id))
         else:
-            heapq.heappush(self.sells, (-order.stop_price, order.arrival, order.order_id))
+            _heappush(self.sells, (-order.stop_price, order.arrival, order.order_id))
         if len(self.buys) + len(self.sells) > 2 * len(self.orders) + _STALE_SLACK:
             self._rebuild()
 
@@ -295,13 +308,13 @@ class Stops:
     def _rebuild(self) -> None:
         self.buys = [(o.stop_price, o.arrival, o.order_id) for o in self.orders.values() if o.side == "buy"]
         self.sells = [(-o.stop_price, o.arrival, o.order_id) for o in self.orders.values() if o.side != "buy"]
-        heapq.heapify(self.buys)
-        heapq.heapify(self.sells)
+        _heapify(self.buys)
+        _heapify(self.sells)
 
     def _take(self, heap: list[tuple[int, int, int]], bound: int, out: list[Order]) -> None:
         orders = self.orders
         while heap and heap[0][0] <= bound:
-            _, arrival, order_id = heapq.heappop(heap)
+            _, arrival, order_id = _heappop(heap)
             order = orders.get(order_id)
             if order is not None and order.arrival == arrival:
                 del orders[order_id]
@@ -329,13 +342,15 @@ class Book:
     """One symbol: its two sides, book sequence, trading status and session stats.
 
     ``shares`` is all the shares of the symbol in every account together;
-    ``stops`` the untriggered stop orders (not on the book).
+    ``stops`` the untriggered stop orders (not on the book); ``last`` the last
+    trade's price, kept as ``last_price`` (0 before the first trade) so that
+    recording a trade stores an unboxed int.
     """
 
     __slots__ = (
         "asks",
         "bids",
-        "last",
+        "last_price",
         "last_qty",
         "lot",
         "seq",
@@ -355,11 +370,20 @@ class Book:
         self.seq = 0
         self.bids = BookSide("buy")
         self.asks = BookSide("sell")
-        self.last: int | None = None
+        self.last_price = 0  # the last trade's price, 0 before the first (an unboxed int, unlike last)
         self.last_qty = 0
         self.volume = 0
         self.shares = 0
         self.stops = Stops()
+
+    @property
+    def last(self) -> int | None:
+        """The last trade's price, ``None`` before the first trade."""
+        return self.last_price or None
+
+    @last.setter
+    def last(self, price: int | None) -> None:
+        self.last_price = price or 0
 
     def side(self, side: str) -> BookSide:
         """The side an order of ``side`` rests on."""

@@ -37,7 +37,7 @@ __all__ = [
 PACKAGE: Final = "exchange.engine"
 """The package whose modules are compiled."""
 
-COMPILED_MODULES: Final = ("events", "book", "accounts", "core")
+COMPILED_MODULES: Final = ("events", "book", "accounts", "limits", "core")
 """The modules of ``exchange.engine`` that mypyc compiles (the hot path)."""
 
 NOTE_FILE: Final = "build.json"

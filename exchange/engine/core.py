@@ -78,8 +78,11 @@ from exchange.money import price as price_text
 
 __all__ = ["Engine"]
 
-_NO_LIMIT: Final = 1 << 62
-_NEVER: Final = (1 << 62) - 1  # no expiry due; a short int in the compiled build (a compare, no boxing)
+# The largest int the compiled build keeps unboxed (a tagged "short" int): a
+# compare or arithmetic with anything larger takes mypyc's slow, generic path.
+_SHORT_MAX: Final = (1 << 62) - 1
+_NO_LIMIT: Final = _SHORT_MAX  # the limit key of a market order: above every level's key
+_NEVER: Final = _SHORT_MAX  # no expiry due
 _EXPIRIES_MIN: Final = 1024
 _SYMBOL_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 # Final aliases of the (msgspec) command classes: the mypyc build keeps them in C
@@ -87,17 +90,26 @@ _SYMBOL_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 _NEW_ORDER: Final = NewOrder
 _CANCEL: Final = Cancel
 _REPLACE: Final = Replace
-# A new order's fields in one call: compiled code reads a struct field through
-# the generic attribute protocol (~16 ns each), astuple gets all nine in ~50 ns.
+# The hot commands' fields in one call: compiled code reads a struct field
+# through the generic attribute protocol (~16 ns each), astuple gets them all at
+# once. The import-time check below guards the order the engine unpacks them in.
 _astuple: Final = msgspec.structs.astuple
 _NewOrderFields = tuple[
     int, str, Side, OrderType, int | None, int, TimeInForce, bool, str | None, int | None, int | None, int | None
 ]
-if NewOrder.__struct_fields__ != (
-    "user", "symbol", "side", "type", "price", "qty", "tif", "post_only", "client_order_id",
-    "stop_price", "expire_ts", "display_qty",
-):  # pragma: no cover - guards the unpacking in Engine._new_order
-    raise ImportError("NewOrder's fields changed: update Engine._new_order")
+_CancelFields = tuple[int, int | None, str | None]
+_ReplaceFields = tuple[int, int | None, int | None, int | None, str | None, int | None]
+_UNPACKED: Final = (
+    (NewOrder, (
+        "user", "symbol", "side", "type", "price", "qty", "tif", "post_only", "client_order_id",
+        "stop_price", "expire_ts", "display_qty",
+    )),
+    (Cancel, ("user", "order_id", "client_order_id")),
+    (Replace, ("user", "order_id", "price", "qty", "client_order_id", "stop_price")),
+)
+for _cls, _names in _UNPACKED:
+    if _cls.__struct_fields__ != _names:  # pragma: no cover - guards the unpacking in Engine
+        raise ImportError(f"{_cls.__name__}'s fields changed: update its unpacking in Engine")
 
 
 class Engine:
@@ -186,9 +198,12 @@ class Engine:
         limits = self.limits
         if qty <= 0 or qty % book.lot or qty > limits.max_qty:
             self._check_qty(book, qty)
-        opp = book.asks if side == "buy" else book.bids
+        # Each string compared once: an equal literal is a pointer compare, an unequal one a call.
+        buy = side == "buy"
+        opp = book.asks if buy else book.bids
+        can_rest = tif == "gtc" or tif == "gtd"  # what does not fill rests (else it expires)
         special = (
-            (kind != "limit" and kind != "market") or tif == "gtd"
+            (kind != "limit" and kind != "market") or (can_rest and tif != "gtc")
             or stop_price is not None or expire_ts is not None or display is not None
         )
         if special:
@@ -206,13 +221,13 @@ class Engine:
         else:
             if price is None or price <= 0 or price % book.tick or price > limits.max_price:
                 price = self._check_price(book, price)
-            limit_key = opp.sign * price
-            if post_only and tif != "gtc" and tif != "gtd":
+            limit_key = opp.key(price)
+            if post_only and not can_rest:
                 raise EngineError("bad_request", "post_only orders must be gtc or gtd", "post_only")
         acct = self.accounts.get(user)
         if acct is None:
             raise EngineError(
-                "insufficient_funds" if side == "buy" else "insufficient_position",
+                "insufficient_funds" if buy else "insufficient_position",
                 "this account holds no cash or shares yet",
             )
         holding = acct.holdings.get(symbol)
@@ -221,11 +236,11 @@ class Engine:
                 "duplicate_client_order_id", f"client_order_id {coid!r} is already in use by an open order"
             )
         if (
-            (stop_price is not None or (not market and (tif == "gtc" or tif == "gtd")))
+            (stop_price is not None or (not market and can_rest))
             and len(acct.orders) >= limits.max_open_orders
         ):
             raise EngineError("too_many_orders", f"at most {limits.max_open_orders} open orders per user")
-        if side == "buy":
+        if buy:
             if stop_price is not None and market:
                 self._check_stop_buy(book, acct, stop_price)
             elif market:
@@ -241,13 +256,13 @@ class Engine:
                 raise EngineError("insufficient_position", f"needs {qty} {symbol}, {available} available")
         if post_only:
             self._check_post_only(opp, limit_key, price)
-        if tif == "fok" and stop_price is None:
-            budget = acct.cash - acct.cash_held if market and side == "buy" else -1
+        if not can_rest and tif == "fok" and stop_price is None:
+            budget = acct.cash - acct.cash_held if market and buy else -1
             self._check_fok(book, opp, limit_key, acct, qty, budget)
         # Accepted: take the hold, then match.
         if holding is None:
             holding = acct.holding(symbol)
-        if side == "buy":
+        if buy:
             acct.cash_held += price * qty
         else:
             holding.held += qty
@@ -393,7 +408,7 @@ class Engine:
         order.triggered = True
         market = order.kind == "stop"
         opp = book.opposite(order.side)
-        limit_key = _NO_LIMIT if market else opp.sign * order.price
+        limit_key = _NO_LIMIT if market else opp.key(order.price)
         note = Triggered(book.symbol, order.order_id, order.user, order.client_order_id, order.side,
                          order.stop_price, "canceled", 0)
         out.append(note)
@@ -477,11 +492,11 @@ class Engine:
         Sets the reply ``ack``'s status and remaining as of the end of the command.
         """
         side = order.side
-        if side == "buy":
+        buy = side == "buy"
+        if buy:
             own, opp = book.bids, book.asks
         else:
             own, opp = book.asks, book.bids
-        buy = side == "buy"
         market_buy = market and buy
         symbol = book.symbol
         lot = book.lot
@@ -531,10 +546,12 @@ class Engine:
                 remaining -= qty
                 level.total -= qty
                 opp.total -= qty
-                book.last = price
+                book.last_price = price
                 book.last_qty = qty
                 volume = book.volume + qty
-                book.volume = volume if volume < MAX_VOLUME else MAX_VOLUME
+                if volume >= _SHORT_MAX:  # never in practice; keeps the common compare unboxed
+                    volume = min(volume, MAX_VOLUME)
+                book.volume = volume
                 trade_id = self.next_trade_id
                 self.next_trade_id = trade_id + 1
                 seq = book.seq = book.seq + 1
@@ -586,7 +603,7 @@ class Engine:
                 order.hidden = remaining - display
                 order.remaining = remaining = display
             # Rest it: Level.append and Account.add_order, written out.
-            level = own.levels.get(own.sign * order.price)
+            level = own.levels.get(own.key(order.price))
             if level is None or not level.count:
                 level = own.level_for(order.price)
             order.level = level
@@ -654,10 +671,12 @@ class Engine:
     # ------------------------------------------------------ cancel / replace
 
     def _cancel(self, c: Cancel, ts: int) -> list[Event]:
-        acct = self.accounts.get(c.user)
-        order = None if acct is None or c.order_id is None else acct.orders.get(c.order_id)
+        fields: _CancelFields = _astuple(c)
+        user, order_id, coid = fields
+        acct = self.accounts.get(user)
+        order = None if acct is None or order_id is None else acct.orders.get(order_id)
         if acct is None or order is None:
-            acct, order = self._own_order(c.user, c.order_id, c.client_order_id)
+            acct, order = self._own_order(user, order_id, coid)
         book = self.books[order.symbol]
         out: list[Event] = [
             Canceled(acct.user, order.order_id, order.client_order_id, order.remaining + order.hidden)
@@ -683,17 +702,19 @@ class Engine:
         return out
 
     def _replace(self, c: Replace, ts: int) -> list[Event]:
-        acct, order = self._own_order(c.user, c.order_id, c.client_order_id)
+        fields: _ReplaceFields = _astuple(c)
+        user, order_id, new_price, new_qty, coid, stop_price = fields
+        acct, order = self._own_order(user, order_id, coid)
         book = self.books[order.symbol]
         if book.status != "trading":
             raise EngineError("halted", f"{book.symbol} is halted")
         if order.stop_price and not order.triggered:
             return self._replace_stop(book, acct, order, c)
-        if c.stop_price is not None:
+        if stop_price is not None:
             raise EngineError("bad_request", "only an untriggered stop has a stop_price to change", "stop_price")
-        price = order.price if c.price is None else self._check_price(book, c.price)
+        price = order.price if new_price is None else self._check_price(book, new_price)
         open_qty = order.remaining + order.hidden
-        qty = open_qty if c.qty is None else c.qty
+        qty = open_qty if new_qty is None else new_qty
         self._check_qty(book, qty)
         side = book.side(order.side)
         level = order.level
@@ -708,7 +729,7 @@ class Engine:
             )
         self._check_replace_hold(book, acct, order, price, qty, open_qty)
         opp = book.opposite(order.side)
-        limit_key = opp.sign * price
+        limit_key = opp.key(price)
         if order.post_only:
             self._check_post_only(opp, limit_key, price)
         ack = Ack(acct.user, order.order_id, order.client_order_id, book.symbol, order.side, "open", qty)
