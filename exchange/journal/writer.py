@@ -27,6 +27,7 @@ listeners are told, and further appends raise :class:`JournalError`.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -39,8 +40,11 @@ from exchange.store.base import JournalSink, Record, Segment, Trade, checksum
 
 __all__ = ["CommitListener", "ErrorListener", "JournalError", "JournalWriter"]
 
+log = logging.getLogger("exch.journal")
+
 CommitListener = Callable[[int], None]
-"""Called on the writer thread with the new durable seq after each commit."""
+"""Called with the new durable seq after each commit (on the writer thread, or inline on the
+caller's); an exception it raises is logged and does not stop the writer."""
 ErrorListener = Callable[[BaseException], None]
 """Called on the writer thread once, when the writer stops on an error."""
 
@@ -285,4 +289,7 @@ class JournalWriter:
                 self.durable_seq = last
                 self._durable.notify_all()
             for listener in self._on_commit:
-                listener(last)
+                try:
+                    listener(last)
+                except Exception:  # the records are durable: a listener's bug is not the journal's failure
+                    log.exception("a journal commit listener failed (seq %d)", last)

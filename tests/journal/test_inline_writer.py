@@ -114,3 +114,29 @@ def test_the_server_commits_inline_only_where_a_commit_is_a_local_write(
         assert not inline_journal(store, JournalConfig())
     finally:
         store.close()
+
+
+def test_a_listener_that_raises_is_logged_and_does_not_stop_the_journal(
+    store_factory: StoreFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Inline, the release of replies runs inside the commit: a bug there must not fail the journal."""
+    store = store_factory()
+    seen: list[int] = []
+
+    def broken(seq: int) -> None:
+        seen.append(seq)
+        if seq == 1:
+            raise RuntimeError("a delivery bug")
+
+    errors: list[BaseException] = []
+    with Ledger.open(store, config=INLINE) as ledger:
+        ledger.writer.add_listener(broken, errors.append)
+        ledger.submit(Deposit(1, cash=1))
+        with caplog.at_level("ERROR", logger="exch.journal"):
+            ledger.writer.commit_pending()
+        assert ledger.durable_seq == 1 and ledger.writer.error is None and errors == []
+        assert "a journal commit listener failed (seq 1)" in caplog.text
+        ledger.submit(Deposit(1, cash=1))
+        ledger.writer.commit_pending()
+        assert seen == [1, 2] and ledger.durable_seq == 2
+    assert _seqs(store) == [1, 2]
