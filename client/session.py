@@ -105,6 +105,8 @@ from exchange.protocol import (
     UserEnableRequest,
     UserListReply,
     UserListRequest,
+    UserPasswdReply,
+    UserPasswdRequest,
     decode_message,
 )
 from exchange.types import OrderType, Side, TimeInForce
@@ -695,6 +697,22 @@ class Session:
             The ``user_disable`` reply with ``sessions_closed``.
         """
         return await self._call(UserDisableRequest(username=username), UserDisableReply)
+
+    async def user_passwd(self, username: str, password: str) -> UserPasswdReply:
+        """Set a user's password (admin): their sessions are closed, but for this one, and their
+        tokens refused; they log in again with the new password.
+
+        Args:
+            username: the user.
+            password: the new password, 1 to 256 characters (at most 72 bytes of UTF-8).
+
+        Returns:
+            The ``user_passwd`` reply with ``sessions_closed``.
+
+        Raises:
+            ExchError: ``forbidden`` (not admin), ``bad_request`` (no such user: ``field`` ``username``).
+        """
+        return await self._call(UserPasswdRequest(username=username, password=password), UserPasswdReply)
 
     async def user_enable(self, username: str) -> UserEnableReply:
         """Let a disabled user log in again (admin).

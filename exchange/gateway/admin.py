@@ -25,6 +25,7 @@ from exchange.protocol.messages import (
     UserEnableReply,
     UserInfo,
     UserListReply,
+    UserPasswdReply,
     encode_message,
 )
 from exchange.protocol.requests import (
@@ -38,10 +39,11 @@ from exchange.protocol.requests import (
     UserDisableRequest,
     UserEnableRequest,
     UserListRequest,
+    UserPasswdRequest,
 )
 from exchange.serving.frames import error_frame
 from exchange.serving.session import ClientSession, SessionState
-from exchange.store.base import StoreError, User, UserExists
+from exchange.store.base import NotFound, StoreError, User, UserExists
 
 if TYPE_CHECKING:
     from exchange.gateway.core import Gateway
@@ -70,6 +72,7 @@ class Admin:
             UserListRequest: self._user_list,
             UserDisableRequest: self._user_disable,
             UserEnableRequest: self._user_enable,
+            UserPasswdRequest: self._user_passwd,
             DepositRequest: self._deposit,
         }
 
@@ -117,18 +120,56 @@ class Admin:
         user = await self._set_disabled(s, r.id, r.username, True)
         if user is None:
             return
-        # From here to the reply nothing awaits: every login of this user that is in
-        # flight now is refused when it completes (see Logins._current), every one that
-        # completed is closed here, and every later one reads the disabled user.
+        closed = self._log_out(user, "this user has been disabled", "user disabled")
+        self.note("security", f"{s.username} disabled user {r.username} ({closed} sessions closed)")
+        self.gateway._reply(s, r.id, encode_message(UserDisableReply(id=r.id, username=r.username,
+                                                                     sessions_closed=closed)))
+
+    async def _user_passwd(self, s: ClientSession, r: UserPasswdRequest) -> None:
+        def change() -> User | None:
+            self.store.set_password(r.username, r.password)
+            return self.store.get_user(r.username)
+
+        g = self.gateway
+        try:
+            user = await self.logins.in_store(change)
+        except ValueError as exc:  # more than bcrypt takes (72 bytes of UTF-8)
+            g._reply(s, r.id, error_frame(r.id, "bad_request", str(exc), field="password"))
+            return
+        except NotFound:
+            user = None
+        except StoreError as exc:
+            g._reply(s, r.id, error_frame(r.id, "bad_request", str(exc)))
+            return
+        if user is None:
+            g._reply(s, r.id, error_frame(r.id, "bad_request", f"no user {r.username!r}", field="username"))
+            return
+        # The asking session stays: an admin who changes their own password is not logged
+        # out by it (their other sessions are, and every token issued before the change).
+        closed = self._log_out(user, "the password of this user was changed; log in again", "password changed",
+                               keep=s)
+        self.note("security", f"{s.username} changed the password of {r.username} ({closed} sessions closed)")
+        g._reply(s, r.id, encode_message(UserPasswdReply(id=r.id, username=r.username, sessions_closed=closed)))
+
+    def _log_out(self, user: User, message: str, reason: str, *, keep: ClientSession | None = None) -> int:
+        """Close every live session of ``user`` but ``keep`` (an ``error`` ``forbidden`` ``message``,
+        then close 1008 ``reason``) and refuse its logins in flight; how many were closed.
+
+        Call it right after the store change, before the reply: nothing here awaits, so
+        every login of this user in flight now is refused when it completes (see
+        Logins._current), every one that completed is closed here, and every later one
+        reads the changed user.
+        """
         g = self.gateway
         self.logins.revoke(user.name)
         closed = 0
         for peer in g.outbox.sessions_of(user.id):
-            g._send(peer, error_frame(None, "forbidden", "this user has been disabled"))
-            peer.close(1008, "user disabled")
+            if peer is keep:
+                continue
+            g._send(peer, error_frame(None, "forbidden", message))
+            peer.close(1008, reason)
             closed += 1
-        self.note("security", f"{s.username} disabled user {r.username} ({closed} sessions closed)")
-        g._reply(s, r.id, encode_message(UserDisableReply(id=r.id, username=r.username, sessions_closed=closed)))
+        return closed
 
     async def _user_enable(self, s: ClientSession, r: UserEnableRequest) -> None:
         if await self._set_disabled(s, r.id, r.username, False) is not None:

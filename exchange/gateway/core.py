@@ -326,9 +326,9 @@ class Gateway(Endpoint):
     async def _login(self, s: ClientSession, r: Login) -> None:
         """Log ``s`` in by password or token (:class:`~exchange.gateway.login.Logins` decides who).
 
-        A login is either in the outbox's user index before a ``user_disable``
-        closes the user's sessions (and is closed with them) or is refused, never
-        let in after the disable was answered.
+        A login is either in the outbox's user index before a ``user_disable`` or
+        ``user_passwd`` closes the user's sessions (and is closed with them) or is
+        refused, never let in after the change was answered.
         """
         if s.state is not SessionState.CONNECTED:
             self._reply(s, r.id, error_frame(r.id, "bad_request", "this connection is already logged in"))

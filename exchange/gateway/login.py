@@ -2,8 +2,8 @@
 
 The gateway answers the ``login`` request and indexes the session; this module
 only decides which user, if any, the credentials name. A user's state is read
-again after every await (store reads, bcrypt): a ``user_disable`` answered while
-a login was in flight (:meth:`Logins.revoke`) makes that login fail.
+again after every await (store reads, bcrypt): a ``user_disable`` or ``user_passwd``
+answered while a login was in flight (:meth:`Logins.revoke`) makes that login fail.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class Logins:
         self.bcrypt_rounds = bcrypt_rounds
         self.monotonic = monotonic
         self._revocations: dict[str, int] = {}
-        """Per username: ``user_disable``s answered since start (logins in flight compare it)."""
+        """Per username: ``user_disable``s and ``user_passwd``s answered since start (logins in flight compare it)."""
 
     async def in_store(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the store's thread."""
@@ -64,7 +64,7 @@ class Logins:
         return await loop.run_in_executor(self.store_executor, fn, *args)
 
     def revoke(self, name: str) -> None:
-        """``name`` was disabled: every login of it in flight now fails."""
+        """``name`` was disabled or got a new password: every login of it in flight now fails."""
         self._revocations[name] = self._revocations.get(name, 0) + 1
 
     def issue(self, user: User) -> tuple[str, int]:
@@ -111,11 +111,12 @@ class Logins:
 
     def _current(self, user: User | None, name: str, revocations: int, generation: int) -> User | None:
         """``user`` (as just read) if it may log in: enabled, still at ``generation``, and not
-        disabled through this gateway since the login began (``revocations`` was read then).
+        disabled or given a new password through this gateway since the login began
+        (``revocations`` was read then).
 
-        The last check covers what the store read alone cannot: a ``user_disable``
-        whose store write the read missed but whose reply goes out before this
-        login's (the admin handler calls :meth:`revoke` as it closes the sessions).
+        The last check covers what the store read alone cannot: a ``user_disable`` or
+        ``user_passwd`` whose store write the read missed but whose reply goes out before
+        this login's (the admin handler calls :meth:`revoke` as it closes the sessions).
         """
         if user is None or user.disabled or user.generation != generation:
             return None

@@ -59,6 +59,7 @@ __all__ = [
     "UserEnableReply",
     "UserInfo",
     "UserListReply",
+    "UserPasswdReply",
     "decode_message",
     "encode_message",
 ]
@@ -316,6 +317,13 @@ class UserEnableReply(_Reply, tag="user_enable"):
     username: str
 
 
+class UserPasswdReply(_Reply, tag="user_passwd"):
+    """The password is changed; ``sessions_closed`` sessions of the user were logged out."""
+
+    username: str
+    sessions_closed: int
+
+
 class SessionInfo(msgspec.Struct, kw_only=True):
     """One connection as ``sessions`` shows it."""
 
@@ -509,7 +517,7 @@ Message = (
     LoginReply | AckMessage | FillMessage | DoneMessage | ErrorMessage | CanceledReply
     | CanceledAllReply | OrdersReply | BalanceReply | SymbolsReply | SubscribedReply
     | UnsubscribedReply | PongReply | ShutdownMessage | UserAddReply | UserListReply
-    | DepositReply | UserDisableReply | UserEnableReply | SessionsReply | HaltReply
+    | DepositReply | UserDisableReply | UserEnableReply | UserPasswdReply | SessionsReply | HaltReply
     | ResumeReply | SymbolAddReply | SnapshotMessage | L3Message | L2Message | TickerMessage
     | TradeMessage | StatsMessage | StatusMessage | HistoryReply | CandlesReply | TriggeredMessage
 )

@@ -49,6 +49,7 @@ __all__ = [
     "UserDisableRequest",
     "UserEnableRequest",
     "UserListRequest",
+    "UserPasswdRequest",
     "decode_batch_item",
     "decode_request",
     "request_id",
@@ -201,6 +202,13 @@ class UserEnableRequest(_Request, tag="user_enable"):
     username: Username
 
 
+class UserPasswdRequest(_Request, tag="user_passwd"):
+    """Set a user's password: close their other sessions and revoke their tokens (admin)."""
+
+    username: Username
+    password: Password
+
+
 class SessionsRequest(_Request, tag="sessions"):
     """List connected sessions (admin)."""
 
@@ -242,13 +250,13 @@ Request = (
     Login | OrderRequest | CancelRequest | ReplaceRequest | CancelAllRequest | OrdersRequest
     | BalanceRequest | SymbolsRequest | SubscribeRequest | UnsubscribeRequest | BatchRequest
     | PingRequest | UserAddRequest | UserListRequest | DepositRequest | UserDisableRequest
-    | UserEnableRequest | SessionsRequest | HaltRequest | ResumeRequest | SymbolAddRequest | HistoryRequest
-    | CandlesRequest
+    | UserEnableRequest | UserPasswdRequest | SessionsRequest | HaltRequest | ResumeRequest | SymbolAddRequest
+    | HistoryRequest | CandlesRequest
 )
 
 TRADER_OPS: Final = frozenset({"order", "cancel", "replace", "cancel_all", "orders", "balance", "history"})
 ADMIN_OPS: Final = frozenset(
-    {"user_add", "user_list", "deposit", "user_disable", "user_enable", "sessions", "halt",
+    {"user_add", "user_list", "deposit", "user_disable", "user_enable", "user_passwd", "sessions", "halt",
      "resume", "symbol_add"}
 )
 _FIELD_CODES: Final = {

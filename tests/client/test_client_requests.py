@@ -46,6 +46,7 @@ CANNED: dict[str, dict[str, Any]] = {
     "deposit": {"type": "deposit", "username": "bob", "cash": 5, "symbol": None, "qty": 0},
     "user_disable": {"type": "user_disable", "username": "bob", "sessions_closed": 1},
     "user_enable": {"type": "user_enable", "username": "bob"},
+    "user_passwd": {"type": "user_passwd", "username": "bob", "sessions_closed": 2},
     "sessions": {"type": "sessions", "sessions": []},
     "halt": {"type": "halt", "symbol": "ACME", "status": "halted"},
     "resume": {"type": "resume", "symbol": "ACME", "status": "trading"},
@@ -92,6 +93,7 @@ async def test_every_method_sends_a_valid_request_and_returns_its_typed_reply(sc
         await s.deposit("bob", cash=5)
         assert (await s.user_disable("bob")).sessions_closed == 1
         await s.user_enable("bob")
+        assert (await s.user_passwd("bob", "new-pw")).sessions_closed == 2
         await s.sessions()
         assert (await s.halt("ACME")).status == "halted"
         await s.resume("ACME")

@@ -87,6 +87,52 @@ async def test_a_disabled_users_sessions_are_closed_and_logins_refused(exchange:
     assert (await again.balance()).cash == CASH
 
 
+async def test_a_password_change_closes_every_session_of_the_user(exchange: Exchange) -> None:
+    admin = await exchange.admin()
+    name, password = await exchange.add_user(cash=CASH)
+    s1 = await exchange.connect()
+    token = (await s1.login(name, password)).token
+    s2 = await exchange.connect()
+    await s2.login(name, password)
+    p1, p2 = Pushes(s1), Pushes(s2)
+    await s1.order("ACME", "buy", 1, price=100)
+    bystander = await exchange.trader(cash=CASH)
+    reply = await admin.user_passwd(name, "brand-new-pw")
+    assert (reply.username, reply.sessions_closed) == (name, 2)
+    for s, pushes in ((s1, p1), (s2, p2)):
+        closed = await s.wait_closed()
+        assert (closed.code, closed.reason) == (1008, "password changed")
+        (notice,) = pushes.of(ErrorMessage)
+        assert (notice.id, notice.code) == (None, "forbidden") and "password" in notice.message
+    with pytest.raises(ExchError) as info:
+        await (await exchange.connect()).login(name, password)
+    assert info.value.code == "auth_failed"
+    with pytest.raises(ExchError) as info:
+        await (await exchange.connect()).login_token(token)
+    assert info.value.code == "auth_failed"
+    assert not bystander.closed and (await bystander.balance()).cash == CASH
+    assert name not in {x.user for x in (await admin.sessions()).sessions}
+    fresh = await exchange.connect()
+    await fresh.login(name, "brand-new-pw")
+    assert [o.price for o in (await fresh.orders()).orders] == [100]  # the orders stay: only sessions end
+
+
+async def test_an_admin_changing_their_own_password_keeps_only_the_asking_session(exchange: Exchange) -> None:
+    name, password = await exchange.add_user(role="admin")
+    asking = await exchange.connect()
+    token = (await asking.login(name, password)).token
+    other = await exchange.connect()
+    await other.login(name, password)
+    reply = await asking.user_passwd(name, "new-admin-pw")
+    assert reply.sessions_closed == 1
+    assert (await other.wait_closed()).code == 1008
+    assert not asking.closed and name in {u.username for u in (await asking.user_list()).users}
+    with pytest.raises(ExchError) as info:  # its token was issued before the change
+        await (await exchange.connect()).login_token(token)
+    assert info.value.code == "auth_failed"
+    assert (await (await exchange.connect()).login(name, "new-admin-pw")).role == "admin"
+
+
 async def test_token_login_works_and_is_revoked_by_exch_user_passwd(exchange: Exchange) -> None:
     name, password = await exchange.add_user(cash=CASH)
     s = await exchange.connect()

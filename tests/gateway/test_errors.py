@@ -169,6 +169,9 @@ async def test_login_and_admin_fields_are_checked_too(exchange: Exchange) -> Non
         ("deposit", {"cash": 5}, "username"),
         ("user_add", {"username": unique(), "password": "p", "role": "king"}, "role"),
         ("user_add", {"username": unique(), "password": "p", "positions": {"ACME": -1}}, "positions"),
+        ("user_passwd", {"username": name, "password": ""}, "password"),
+        ("user_passwd", {"username": name}, "password"),
+        ("user_passwd", {"username": name, "password": "é" * 37}, "password"),  # 74 bytes: more than bcrypt takes
         ("halt", {}, "symbol"),
         ("symbol_add", {"symbol": "NEWX", "tick": 0}, "tick"),
     ]:
@@ -185,6 +188,7 @@ async def test_admin_ops_on_users_that_do_not_exist_or_exist_already(exchange: E
         ("deposit", {"username": "ghost", "cash": 5}),
         ("user_disable", {"username": "ghost"}),
         ("user_enable", {"username": "ghost"}),
+        ("user_passwd", {"username": "ghost", "password": "other"}),
         ("user_add", {"username": name, "password": "other"}),
     ]:
         error = await refused(admin, "bad_request", lambda op=op, f=fields: admin.request(op, **f), trader=False)
@@ -208,6 +212,7 @@ async def test_not_authenticated_until_login(exchange: Exchange) -> None:
         ("user_add", {"username": "x", "password": "y"}),
         ("user_list", {}),
         ("deposit", {"username": name, "cash": 1}),
+        ("user_passwd", {"username": name, "password": "y"}),
         ("halt", {"symbol": "ACME"}),
         ("sessions", {}),
     ]:
@@ -239,13 +244,14 @@ async def test_auth_failed_says_the_same_for_unknown_users_and_wrong_passwords(e
 async def test_forbidden_trader_using_admin_ops_and_admin_placing_orders(exchange: Exchange) -> None:
     s = await exchange.trader(cash=CASH, shares={"ACME": 5})
     await s.order("ACME", "buy", 1, price=100)
-    victim, _ = await exchange.add_user(cash=7)
+    victim, victim_pw = await exchange.add_user(cash=7)
     for op, fields in [
         ("user_add", {"username": unique(), "password": "p"}),
         ("user_list", {}),
         ("deposit", {"username": s.user, "cash": 10**9}),
         ("user_disable", {"username": victim}),
         ("user_enable", {"username": victim}),
+        ("user_passwd", {"username": victim, "password": "mine-now"}),
         ("sessions", {}),
         ("halt", {"symbol": "ACME"}),
         ("resume", {"symbol": "ACME"}),
@@ -271,6 +277,7 @@ async def test_forbidden_trader_using_admin_ops_and_admin_placing_orders(exchang
         "CHIP": "trading",
     }
     assert (await s.orders()).orders[0].order_id == 1  # the admin's cancel touched nothing
+    assert (await (await exchange.connect()).login(victim, victim_pw)).user == victim  # password unchanged
 
 
 # ----------------------------------------------------------------------------- engine refusals

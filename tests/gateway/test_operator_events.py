@@ -57,6 +57,9 @@ async def test_admin_actions_name_the_admin_and_only_accepted_ones_count(exchang
     with pytest.raises(ExchError):
         await admin.halt("NOPE")  # refused: no event
     await admin.resume("ACME")
+    with pytest.raises(ExchError):
+        await admin.user_passwd("ev-nobody", "pw")  # refused: no event
+    await admin.user_passwd("ev-carol", "pw-carol-2")
     await admin.user_disable("ev-carol")
     await until_event(pushes, "disabled user ev-carol")
     texts = [(e.kind, e.text) for e in events(pushes)]
@@ -65,6 +68,7 @@ async def test_admin_actions_name_the_admin_and_only_accepted_ones_count(exchang
         ("user", "admin gave ev-carol 7 BOLT"),
         ("admin", "admin halted ACME"),
         ("admin", "admin resumed ACME"),
+        ("security", "admin changed the password of ev-carol (0 sessions closed)"),
         ("security", "admin disabled user ev-carol (0 sessions closed)"),
     ]
     seqs = [e.seq for e in events(pushes)]
