@@ -181,11 +181,18 @@ def passwd(
     home: Path | None = HomeOption,
     db: str | None = DbOption,
 ) -> None:
-    """Set a user's password; their reconnect tokens stop working at once."""
+    """Set a user's password; their sessions end and their reconnect tokens stop working at once."""
     with cli_errors():
-        with existing_store(db, home) as store:
+        root = resolve_home(home)
+        if server_running(root):
             password = _password(password_stdin)
-            store.set_password(name, password)
+            reply = with_admin(root, lambda s: s.user_passwd(name, password))
+            closed = reply.sessions_closed
+            sessions = f"{closed} session{'' if closed == 1 else 's'} closed"
+            typer.echo(f"Changed the password of {name}: {sessions}; their reconnect tokens no longer work.")
+            return
+        with existing_store(db, home) as store:
+            store.set_password(name, _password(password_stdin))
         typer.echo(f"Changed the password of {name}; their reconnect tokens no longer work.")
 
 

@@ -28,7 +28,8 @@ LOGINS = 5
 
 
 def _set_password(home: Path, name: str, password: str, rounds: int) -> None:
-    """What ``exch user passwd`` does while a server runs: change the store directly."""
+    """A password change written to the store by another process, behind the server's back
+    (``exch user passwd`` itself goes through the running server's ``user_passwd``)."""
     store = SQLiteStore(home, bcrypt_rounds=rounds)
     try:
         store.set_password(name, password)

@@ -150,6 +150,27 @@ async def test_cli_user_changes_reach_a_running_in_process_server(make_exchange:
     assert await balance_of(ex.url, ex.home, "dave", "d") == (10, {"CHIP": 2})
 
 
+async def test_exch_user_passwd_on_a_running_server_closes_the_users_sessions(
+    tmp_path: Path, proc_server: StartProc
+) -> None:
+    server = proc_server(tmp_path / "home")
+    home = server.home
+    added = await asyncio.to_thread(run_exch, "user", "add", "fred", "--password-stdin", home=home, input="old-pw\n")
+    assert added.returncode == 0, added.stderr
+    async with Session.connect(server.url, home=home, proxy=None) as s:
+        await s.login("fred", "old-pw")
+        changed = await asyncio.to_thread(
+            run_exch, "user", "passwd", "fred", "--password-stdin", home=home, input="new-pw\n"
+        )
+        assert changed.returncode == 0, changed.stderr
+        closed = await asyncio.wait_for(s.wait_closed(), 10)
+        assert (closed.code, closed.reason) == (1008, "password changed")
+        assert "1 session closed" in changed.stdout, changed.stdout
+    assert await balance_of(server.url, home, "fred", "new-pw") == (0, {})
+    ghost = await asyncio.to_thread(run_exch, "user", "passwd", "ghost", "--password-stdin", home=home, input="x\n")
+    assert "ghost" in one_line_error(ghost)
+
+
 async def test_cli_errors_are_one_line_on_stderr(make_exchange: MakeExchange, tmp_path: Path) -> None:
     ex = make_exchange()
     await ex.add_user("erin", cash=5)
@@ -165,6 +186,7 @@ async def test_cli_errors_are_one_line_on_stderr(make_exchange: MakeExchange, tm
         (("user", "deposit", "ghost", "--cash", "5"), None, "ghost"),
         (("user", "deposit", "erin"), None, "--cash"),
         (("user", "disable", "ghost"), None, "ghost"),
+        (("user", "passwd", "ghost", "--password-stdin"), "pw\n", "ghost"),
         (("serve", "--certfile", str(tmp_path / "nope.pem")), None, "--keyfile"),
     ]
     for args, stdin, mention in cases:
