@@ -45,14 +45,15 @@ async def _auth_failed(session: Session, **login: str) -> None:
 
 
 async def _race_disable(exchange: Exchange, logins: list[asyncio.Task[object]], conns: list[Session],
-                        name: str, *logged_in: Session) -> None:
-    """Disable ``name`` while ``logins`` are in flight on ``conns``; then nobody of ``name`` trades.
+                        name: str, *logged_in: Session, passwd: bool = False) -> None:
+    """Disable ``name`` (or with ``passwd`` give it a new password) while ``logins`` are in
+    flight on ``conns``; then nobody of ``name`` trades.
 
-    ``logged_in``: sessions of ``name`` logged in before (the disable closes them).
+    ``logged_in``: sessions of ``name`` logged in before (the change closes them).
     """
     admin = await exchange.admin()
     await asyncio.sleep(0.01)  # let the login tasks send their frames first
-    disabled = await admin.user_disable(name)
+    disabled = await (admin.user_passwd(name, "changed-pw") if passwd else admin.user_disable(name))
     # Every connection tries to trade once the disable is answered; on one whose login
     # is still in flight the server reads the order after the login is done.
     orders = await asyncio.gather(*(c.order("ACME", "buy", 1, price=100) for c in conns), return_exceptions=True)
@@ -91,6 +92,18 @@ async def test_token_logins_in_flight_when_the_user_is_disabled_never_trade(exch
         conns = [await exchange.connect() for _ in range(LOGINS)]
         logins: list[asyncio.Task[object]] = [asyncio.create_task(c.login_token(token)) for c in conns]
         await _race_disable(exchange, logins, conns, name, first)
+
+
+async def test_token_logins_in_flight_when_the_password_is_changed_never_trade(exchange: Exchange) -> None:
+    for _ in range(3):
+        name, password = await exchange.add_user(cash=CASH)
+        first = await exchange.connect()
+        token = (await first.login(name, password)).token
+        conns = [await exchange.connect() for _ in range(LOGINS)]
+        logins: list[asyncio.Task[object]] = [asyncio.create_task(c.login_token(token)) for c in conns]
+        await _race_disable(exchange, logins, conns, name, first, passwd=True)
+        s = await exchange.connect()
+        assert (await s.login(name, "changed-pw")).user == name and (await s.balance()).cash == CASH
 
 
 async def test_a_token_issued_before_a_disable_never_works_again(exchange: Exchange) -> None:
