@@ -89,6 +89,9 @@ class Admin:
                 return
         try:
             user = await self.logins.in_store(lambda: self.store.add_user(r.username, r.password, role=r.role))
+        except ValueError as exc:  # more than bcrypt takes (72 bytes of UTF-8)
+            g._reply(s, r.id, error_frame(r.id, "bad_request", str(exc), field="password"))
+            return
         except UserExists:
             g._reply(s, r.id, error_frame(r.id, "bad_request", f"user {r.username!r} already exists",
                                           field="username"))

@@ -172,6 +172,7 @@ async def test_login_and_admin_fields_are_checked_too(exchange: Exchange) -> Non
         ("user_passwd", {"username": name, "password": ""}, "password"),
         ("user_passwd", {"username": name}, "password"),
         ("user_passwd", {"username": name, "password": "é" * 37}, "password"),  # 74 bytes: more than bcrypt takes
+        ("user_add", {"username": unique(), "password": "é" * 37}, "password"),  # was a 1011 close
         ("halt", {}, "symbol"),
         ("symbol_add", {"symbol": "NEWX", "tick": 0}, "tick"),
     ]:
