@@ -87,7 +87,7 @@ class CandleCache:
         start = end - r.limit * interval_ns
         floor = now_ns - now_ns % interval_ns - (MAX_INTERVALS - 1) * interval_ns
         if start < floor:  # further back than the cache keeps: this request alone
-            return fold_candles(store.trades(since=start, symbol=r.symbol), interval_ns, start, end)
+            return fold_candles(store.trades(since=start, until=end, symbol=r.symbol), interval_ns, start, end)
         series = self._refresh(store, r.symbol, interval_ns, floor)
         # Copies: the loop encodes them while this thread may fold the next trades into the cache.
         return [msgspec.structs.replace(c) for k, c in sorted(series.by_start.items()) if start <= k < end]

@@ -331,8 +331,10 @@ class TradeStore(Protocol):
     def add_trades(self, trades: Sequence[Trade]) -> None:
         """Insert trades; ones already stored (same trade id) are left alone."""
 
-    def trades(self, *, since: int | None = None, symbol: str | None = None) -> Iterator[Trade]:
-        """Trades by id, optionally from ts ``since`` (ns) on and for one symbol."""
+    def trades(
+        self, *, since: int | None = None, until: int | None = None, symbol: str | None = None
+    ) -> Iterator[Trade]:
+        """Trades by id, optionally with ts in ``[since, until)`` (ns) and for one symbol."""
 
     def user_trades(self, user: int, *, before: int | None = None, limit: int = 100) -> list[Trade]:
         """The newest ``limit`` trades ``user`` took part in (maker or taker), newest first, ids below ``before``."""

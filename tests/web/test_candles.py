@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -115,3 +116,27 @@ def test_the_cache_forgets_candles_that_fall_out_of_the_window(store: Store) -> 
     assert len(cache.candles(store, request, now)) == 2
     later = now + 2 * MINUTE  # the oldest candle is now more than MAX_INTERVALS intervals back
     assert [c.open for c in cache.candles(store, request, later)] == [10001]
+
+
+def test_a_window_in_the_past_reads_only_its_own_trades_from_the_store(store: Store) -> None:
+    """Paging far back (or any ``end_ts`` before the cache's window) reads the window's trades, not every
+    trade since its start: an anonymous request could otherwise scan the whole history on the store thread."""
+    now = 1_700_000_000 * 10**9
+    old = now - 3000 * MINUTE
+    store.add_trades([_trade(old + i * MINUTE, 10000 + i, 1, i + 1) for i in range(5)])  # in the window
+    store.add_trades([_trade(now - i * MINUTE, 20000, 1, 100 + i) for i in range(50)])  # after it
+    read: list[Trade] = []
+
+    class Counting:
+        """The real store, with what its ``trades`` hands back counted."""
+
+        def trades(self, **kwargs: int | str | None) -> Iterator[Trade]:
+            for t in store.trades(**kwargs):  # type: ignore[arg-type]
+                read.append(t)
+                yield t
+
+    request = CandlesRequest(symbol="ACME", interval_s=60, limit=10, end_ts=old + 5 * MINUTE)
+    candles = CandleCache().candles(Counting(), request, now)  # type: ignore[arg-type]
+    assert [c.open for c in candles] == [10000 + i for i in range(5)]
+    assert len(read) == 5  # not the 50 later trades
+    assert [t.trade_id for t in store.trades(since=old, until=old + 2 * MINUTE)] == [1, 2]
