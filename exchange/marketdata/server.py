@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.server import serve
 
+from exchange.malloc import TRIM_INTERVAL_S, HeapTrimmer
 from exchange.marketdata.bus import open_follower
 from exchange.marketdata.contract import BusFollower
 from exchange.marketdata.hub import MarketDataHub
@@ -151,6 +152,9 @@ async def run_marketdata(
     path = info_path(home, os.getpid())
     following = asyncio.create_task(follower.follow(hub, synced=synced), name="exch-bus-follower")
     pumping = asyncio.create_task(every(0.025, lambda: hub.pump(time.monotonic())), name="exch-md-pump")
+    trimmer = HeapTrimmer()  # give the C heap that closed connections freed back to the kernel (on a worker thread)
+    trimming = asyncio.create_task(every(TRIM_INTERVAL_S, lambda: loop.run_in_executor(None, trimmer)),
+                                   name="exch-md-trim")
     try:
         async with serve(
             endpoint.handle, config.host, config.port, ssl=ssl_context,
@@ -185,9 +189,9 @@ async def run_marketdata(
             await asyncio.sleep(0.05)
             await asyncio.wait_for(server.wait_closed(), timeout=10)
     finally:
-        for task in (following, pumping):
+        for task in (following, pumping, trimming):
             task.cancel()
-        for task in (following, pumping):
+        for task in (following, pumping, trimming):
             with contextlib.suppress(asyncio.CancelledError, Exception):  # reported below
                 await task
         path.unlink(missing_ok=True)

@@ -34,6 +34,7 @@ from exchange.marketdata.server import info_path
 from exchange.protocol.book import GapError, L3Book
 from exchange.protocol.messages import L3Message, ShutdownMessage, SnapshotMessage
 from tests.gateway.conftest import Exchange, MakeExchange, http_get, make_exchange  # noqa: F401
+from tests.gateway.test_churn import assert_memory_of_closed_connections_is_given_back
 
 from .test_bus import PrivateRedis, bus_prefix, private_redis, redis_url, until  # noqa: F401
 
@@ -308,3 +309,14 @@ async def test_a_same_process_marketdata_endpoint_follows_the_in_process_bus(tmp
     closed = await asyncio.wait_for(session.wait_closed(), 30)
     assert closed.code == 1001
     assert await server == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc")
+async def test_memory_of_closed_connections_is_given_back_by_a_marketdata_process(
+    make_exchange: MakeExchange, marketdata: MarketDataProcs, redis_url: str, bus_prefix: str  # noqa: F811
+) -> None:
+    """The processes that face the most connections trim their heap like the exchange does."""
+    bus = bus_url(redis_url, bus_prefix)
+    make_exchange(bus=bus)
+    md = marketdata.start(bus)
+    await assert_memory_of_closed_connections_is_given_back(md.url, md.home, md.proc.pid)
