@@ -166,6 +166,10 @@ async def _serve(
     ssl_context, ca = serving_context(home, host=config.host, certfile=config.certfile, keyfile=config.keyfile,
                                       insecure=config.insecure, names=config.tls_names, say=say)
     store_thread = ThreadPoolExecutor(1, thread_name_prefix="exch-store")
+    # trade history and candles read on a connection and thread of their own: a long fold
+    # (anyone may ask for candles) never holds a login behind it on the store's thread
+    query_store = open_store(config.db, home=home, bcrypt_rounds=config.bcrypt_rounds)
+    query_thread = ThreadPoolExecutor(1, thread_name_prefix="exch-queries")
     bcrypt_threads = ThreadPoolExecutor(2, thread_name_prefix="exch-bcrypt")
     clock_ns, monotonic = time.time_ns, time.monotonic
     sessions: set[ClientSession] = set()
@@ -186,7 +190,8 @@ async def _serve(
     )
     # the inbound side: frames in, commands to the ledger, output to the outbox
     gateway = Gateway(
-        sequencer=ledger, outbox=outbox, logins=logins, stats=stats, trades=store, sessions=sessions, counters=counters,
+        sequencer=ledger, outbox=outbox, logins=logins, stats=stats, trades=query_store, queries=query_thread,
+        sessions=sessions, counters=counters,
         limits=config.limits, clock_ns=clock_ns, monotonic=monotonic, journal_seq=lambda: ledger.durable_seq,
         max_uncommitted=config.max_uncommitted,
         trusted_proxies=TrustedProxies(config.trusted_proxies, header=config.proxy_header),
@@ -275,6 +280,8 @@ async def _serve(
         if publisher is not None:
             await publisher.close()
         store_thread.shutdown(wait=True)
+        query_thread.shutdown(wait=True, cancel_futures=True)
+        query_store.close()
         bcrypt_threads.shutdown(wait=False, cancel_futures=True)
     if journal_failed:
         say(f"exch stopped: the journal failed: {journal_failed[0]}")

@@ -2,8 +2,9 @@
 
 A candle covers ``interval_s`` seconds aligned to the Unix epoch (a 1-hour
 candle starts on the hour, UTC); intervals without trades are left out. The
-store is read on the store's own thread (never on the event loop) and the
-trades are folded there, so only candles cross back to the loop.
+store is read on the gateway's queries thread (never on the event loop, nor on
+the thread logins use) and the trades are folded there, so only candles cross
+back to the loop.
 
 Folding is paid for once: a :class:`CandleCache` keeps, per (symbol,
 interval) that someone asked for, the candles of the last ``MAX_INTERVALS``
@@ -74,7 +75,7 @@ class _Series:
 
 
 class CandleCache:
-    """Recent candles per (symbol, interval), kept current from the store. Use on the store's thread only."""
+    """Recent candles per (symbol, interval), kept current from the store. Use on one thread only."""
 
     def __init__(self) -> None:
         self._series: dict[tuple[str, int], _Series] = {}
@@ -117,7 +118,7 @@ def candles_handler(gateway: Gateway) -> Callable[[ClientSession, CandlesRequest
         if r.symbol not in gateway.engine.books:
             gateway._unknown_symbol(s, r.id, r.symbol)
             return
-        rows = await gateway._in_store(cache.candles, gateway.trades, r, gateway.clock_ns())
+        rows = await gateway.query(cache.candles, gateway.trades, r, gateway.clock_ns())
         gateway._reply(s, r.id, encode_message(CandlesReply(
             id=r.id, symbol=r.symbol, interval_s=r.interval_s, candles=rows,
         )))

@@ -12,9 +12,11 @@ answered by :mod:`exchange.gateway.admin`, the ``stats`` channel kept by
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from concurrent.futures import Executor
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -58,6 +60,7 @@ from exchange.store.base import TradeStore
 __all__ = ["AUTH_FAILED", "Gateway", "Sequencer"]
 
 log = logging.getLogger("exch.gateway")
+T = TypeVar("T")
 
 _ORDER_OPS = frozenset({"order", "cancel", "replace", "cancel_all"})
 _NOTED_CLOSES = {1009: "message too big", 1013: "slow consumer"}
@@ -89,7 +92,10 @@ class Gateway(Endpoint):
         outbox: where replies and events wait for the commit, and the user→sessions index.
         logins: checks credentials and issues tokens (also the store's thread).
         stats: the ``stats`` channel and the operator event log.
-        trades: the trade store, for ``history`` and ``candles`` (read on the logins' store thread).
+        trades: the trade store for ``history`` and ``candles``: a connection of its own, used on
+            ``queries`` only.
+        queries: the thread those reads run on, apart from the logins' store thread, so that a
+            long fold never holds a login behind it.
         sessions: the open connections (shared with ``stats``).
         counters: the server's totals (shared with ``outbox`` and ``stats``).
         limits: per-connection limits.
@@ -109,6 +115,7 @@ class Gateway(Endpoint):
         logins: Logins,
         stats: Stats,
         trades: TradeStore,
+        queries: Executor,
         sessions: set[ClientSession],
         counters: Counters,
         limits: GatewayLimits | None = None,
@@ -126,7 +133,7 @@ class Gateway(Endpoint):
         self.logins = logins
         self.stats = stats
         self.trades = trades
-        self._in_store = logins.in_store
+        self.queries = queries
         self.max_uncommitted = max_uncommitted
         self._journal_seq = journal_seq
         self._after = outbox.after
@@ -139,11 +146,14 @@ class Gateway(Endpoint):
             OrdersRequest: self._orders,
             BalanceRequest: self._balance,
             Login: self._login,
-            HistoryRequest: History(store=trades, executor=logins.store_executor, engine=self.engine,
-                                    reply=self._reply),
+            HistoryRequest: History(store=trades, executor=queries, engine=self.engine, reply=self._reply),
             CandlesRequest: candles_handler(self),
             **Admin(self).handlers(),
         })
+
+    async def query(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` (a read of :attr:`trades`) on the queries' thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.queries, fn, *args)
 
     # ------------------------------------------------------------ connections
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -11,7 +12,8 @@ from client import ExchError
 from exchange.gateway.candles import MAX_INTERVALS, CandleCache, fold_candles
 from exchange.protocol import Candle, CandlesReply, CandlesRequest
 from exchange.store.base import Store, Trade
-from tests.gateway.conftest import Exchange
+from exchange.store.sqlite import SQLiteStore
+from tests.gateway.conftest import Exchange, MakeExchange
 
 MINUTE = 60 * 1_000_000_000
 
@@ -140,3 +142,24 @@ def test_a_window_in_the_past_reads_only_its_own_trades_from_the_store(store: St
     assert [c.open for c in candles] == [10000 + i for i in range(5)]
     assert len(read) == 5  # not the 50 later trades
     assert [t.trade_id for t in store.trades(since=old, until=old + 2 * MINUTE)] == [1, 2]
+
+
+async def test_a_long_candles_fold_does_not_hold_a_login_behind_it(make_exchange: MakeExchange) -> None:
+    """Anyone may ask for candles, and the first request of a series folds its whole window; that runs on
+    a thread and store connection of its own, so a login (which reads the users on the store's thread)
+    is answered while the fold still runs."""
+    ex = make_exchange()
+    name, password = await ex.add_user()
+    history = SQLiteStore(ex.home, bcrypt_rounds=4)  # a second connection beside the running server
+    now, day = time.time_ns(), 86400 * 10**9
+    history.add_trades([_trade(now - (i % 900) * day - i, 10000, 1, 10**6 + i) for i in range(300_000)])
+    history.close()
+    anonymous = await ex.connect()
+    folding = asyncio.create_task(anonymous.request("candles", symbol="ACME", interval_s=86400, limit=1000))
+    await asyncio.sleep(0.05)  # the request has reached the server and its fold has started
+    trader = await ex.connect()
+    await trader.login(name, password)
+    logged_in_while_folding = not folding.done()
+    reply = await folding
+    assert isinstance(reply, CandlesReply) and sum(c.trades for c in reply.candles) == 300_000
+    assert logged_in_while_folding
