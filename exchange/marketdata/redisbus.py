@@ -87,6 +87,13 @@ class BusKeys:
         return f"{self.prefix}:md:snap:{symbol}"
 
 
+async def _close_client(redis: Redis, timeout_s: float) -> None:
+    """Close a client within ``timeout_s``: a connection cancelled in the middle of a blocking read
+    must not hold up a shutdown or a reconnect (its socket is dropped with the client)."""
+    with contextlib.suppress(RedisError, OSError, TimeoutError):
+        await asyncio.wait_for(redis.aclose(), timeout_s)
+
+
 def _client(url: str, *, connect_timeout_s: float, timeout_s: float | None) -> Redis:
     # No hidden retries: this module decides what a failure means (drop, resync, reconnect).
     return Redis.from_url(url, socket_connect_timeout=connect_timeout_s, socket_timeout=timeout_s,
@@ -249,8 +256,7 @@ class RedisPublisher:
         redis, self._redis = self._redis, None
         self.up = False
         if redis is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await redis.aclose()
+            await _close_client(redis, self.connect_timeout_s)
 
     async def _run(self) -> None:
         delay = self.retry_s[0]
@@ -395,8 +401,7 @@ class RedisFollower:
                         log.error("market-data bus: lost %s (%s); reconnecting", self.url, exc)
                     self.connected = False
                 finally:
-                    with contextlib.suppress(RedisError, OSError):
-                        await redis.aclose()
+                    await _close_client(redis, self.connect_timeout_s)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_s[1])
         finally:

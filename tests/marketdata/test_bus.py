@@ -288,7 +288,7 @@ async def test_a_follower_behind_the_trimmed_stream_resyncs_from_the_next_snapsh
             market.run(pub.publish, 5)
             await in_step(hub, market)
         task.cancel()  # the follower stops reading (a stalled or disconnected process) …
-        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), WAIT_S)  # it stops promptly
         market.run(pub.publish, 300)  # … while the stream is trimmed far past its position
         await until(lambda: pub.sent == 350, "all sent")
         with redis.Redis.from_url(redis_url) as r:
