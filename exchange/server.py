@@ -135,8 +135,7 @@ async def run_server(
             journal_config = config.journal
             if config.fsync and not journal_config.fsync:
                 journal_config = dataclasses.replace(journal_config, fsync=True)
-            if inline_journal(store, journal_config) != journal_config.inline:
-                journal_config = dataclasses.replace(journal_config, inline=not journal_config.inline)
+            journal_config = dataclasses.replace(journal_config, inline=inline_journal(store, journal_config))
             ledger = Ledger.open(store, config=journal_config, progress=not config.quiet)
             try:
                 ensure_symbols(ledger, config.symbols, say)
