@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from client import ExchError
+from client import ExchError, Session
 from exchange.protocol import DoneMessage, ErrorMessage, FillMessage
 
 from .conftest import Exchange, Pushes, run_exch, unique
@@ -57,13 +57,29 @@ async def test_fills_and_done_go_to_every_session_of_the_owner(exchange: Exchang
         await pushes.wait(DoneMessage, order_id=bid.order_id, reason="filled")
 
 
-async def test_a_disabled_users_sessions_are_closed_and_logins_refused(exchange: Exchange) -> None:
-    admin = await exchange.admin()
-    name, password = await exchange.add_user(cash=CASH)
+async def _two_sessions(exchange: Exchange, name: str, password: str) -> tuple[Session, Session, str]:
+    """Two logged-in sessions of ``name`` and the first one's reconnect token."""
     s1 = await exchange.connect()
     token = (await s1.login(name, password)).token
     s2 = await exchange.connect()
     await s2.login(name, password)
+    return s1, s2, token
+
+
+async def _refused(exchange: Exchange, name: str, password: str, token: str) -> None:
+    """Neither ``password`` nor ``token`` logs ``name`` in any more."""
+    with pytest.raises(ExchError) as info:
+        await (await exchange.connect()).login(name, password)
+    assert info.value.code == "auth_failed"
+    with pytest.raises(ExchError) as info:
+        await (await exchange.connect()).login_token(token)
+    assert info.value.code == "auth_failed"
+
+
+async def test_a_disabled_users_sessions_are_closed_and_logins_refused(exchange: Exchange) -> None:
+    admin = await exchange.admin()
+    name, password = await exchange.add_user(cash=CASH)
+    s1, s2, token = await _two_sessions(exchange, name, password)
     p1 = Pushes(s1)
     await s1.order("ACME", "buy", 1, price=100)
     bystander = await exchange.trader(cash=CASH)
@@ -73,12 +89,7 @@ async def test_a_disabled_users_sessions_are_closed_and_logins_refused(exchange:
         closed = await s.wait_closed()
         assert closed.code == 1008
     assert any(m.code == "forbidden" for m in p1.of(ErrorMessage))
-    with pytest.raises(ExchError) as info:
-        await (await exchange.connect()).login(name, password)
-    assert info.value.code == "auth_failed"
-    with pytest.raises(ExchError) as info:
-        await (await exchange.connect()).login_token(token)
-    assert info.value.code == "auth_failed"
+    await _refused(exchange, name, password, token)
     assert not bystander.closed and (await bystander.balance()).cash == CASH
     assert name not in {x.user for x in (await admin.sessions()).sessions}
     await admin.user_enable(name)
@@ -90,10 +101,7 @@ async def test_a_disabled_users_sessions_are_closed_and_logins_refused(exchange:
 async def test_a_password_change_closes_every_session_of_the_user(exchange: Exchange) -> None:
     admin = await exchange.admin()
     name, password = await exchange.add_user(cash=CASH)
-    s1 = await exchange.connect()
-    token = (await s1.login(name, password)).token
-    s2 = await exchange.connect()
-    await s2.login(name, password)
+    s1, s2, token = await _two_sessions(exchange, name, password)
     p1, p2 = Pushes(s1), Pushes(s2)
     await s1.order("ACME", "buy", 1, price=100)
     bystander = await exchange.trader(cash=CASH)
@@ -104,12 +112,7 @@ async def test_a_password_change_closes_every_session_of_the_user(exchange: Exch
         assert (closed.code, closed.reason) == (1008, "password changed")
         (notice,) = pushes.of(ErrorMessage)
         assert (notice.id, notice.code) == (None, "forbidden") and "password" in notice.message
-    with pytest.raises(ExchError) as info:
-        await (await exchange.connect()).login(name, password)
-    assert info.value.code == "auth_failed"
-    with pytest.raises(ExchError) as info:
-        await (await exchange.connect()).login_token(token)
-    assert info.value.code == "auth_failed"
+    await _refused(exchange, name, password, token)
     assert not bystander.closed and (await bystander.balance()).cash == CASH
     assert name not in {x.user for x in (await admin.sessions()).sessions}
     fresh = await exchange.connect()
