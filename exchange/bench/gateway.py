@@ -416,13 +416,17 @@ def measure(name: str, phase: Phase, timeout: float, failed: dict[str, str],
     result also says how busy the server was: ``server_cores`` (CPU seconds per
     second of the phase, connecting included) and ``server_cpu_us`` (CPU per
     request answered), figures that a slower or busier machine moves less than
-    rates and latencies.
+    rates and latencies. ``client_cpu_us`` is the load client's CPU per request
+    answered (this process, every thread): on a machine the client shares with
+    the server, the two together say how many requests per second its cores
+    can carry at all.
     """
 
     async def bounded() -> dict[str, Any]:
         return await asyncio.wait_for(phase(), timeout)
 
     cpu0 = process_cpu_s(server_pid) if server_pid is not None else None
+    client0 = time.process_time()
     wall0 = time.monotonic()
     try:
         result = _run_loop(bounded())
@@ -435,10 +439,13 @@ def measure(name: str, phase: Phase, timeout: float, failed: dict[str, str],
     if result.get("lost"):
         failed[name] = f"{result['lost']} of {result['sent']} requests got no reply"
     cpu1 = process_cpu_s(server_pid) if server_pid is not None else None
+    client1 = time.process_time()
+    answered = next((result[k] for k in _REPLIES if k in result), 0)
     if cpu0 is not None and cpu1 is not None:
-        answered = next((result[k] for k in _REPLIES if k in result), 0)
         result["server_cores"] = round((cpu1 - cpu0) / (time.monotonic() - wall0), 3)
         result["server_cpu_us"] = round((cpu1 - cpu0) / answered * 1e6, 1) if answered else None
+    if answered:
+        result["client_cpu_us"] = round((client1 - client0) / answered * 1e6, 1)
     return result
 
 

@@ -48,6 +48,7 @@ def test_a_short_run_pipelines_batches_and_closes_every_connection_cleanly(
     for phase in ("closed_loop", "echo_closed_loop", "fixed_rate", "echo_fixed_rate", "batch"):
         assert 0 < result[phase]["server_cores"] <= result["cpus"] + 0.5, phase
         assert result[phase]["server_cpu_us"] > 0, phase
+        assert result[phase]["client_cpu_us"] > 0, phase  # the load client's own share of the cores
 
 
 def test_process_cpu_counts_every_thread_of_a_busy_process() -> None:
