@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from client.errors import ClientError
@@ -111,6 +112,11 @@ class Feed:
             self.subscribed = set(names)
         for s in listed.symbols:
             self.model.listed(s.symbol, s.status)
+
+    def use_password(self, password: str) -> None:
+        """Log in with ``password`` from the next reconnect on (this login's password was changed)."""
+        self.config = replace(self.config, password=password)
+        self.live.password = password
 
     async def run(self) -> None:
         """Connect, stay connected and poll, until cancelled or :meth:`close`."""
