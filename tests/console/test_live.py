@@ -15,7 +15,7 @@ from client.widgets.tape import Tape
 from console.app import ConsoleApp
 from console.screens.admin import AddUserForm, AdminForm, Call, PasswordForm, SymbolForm
 from console.widgets.symbols import SymbolTable
-from tests.gateway.conftest import Exchange, unique
+from tests.gateway.conftest import Exchange, run_exch, unique
 
 from .conftest import console_config, wait_for
 
@@ -339,3 +339,17 @@ async def test_changing_its_own_password_the_console_reconnects_with_the_new_one
         await app.feed.session.close()  # a lost link: the token is revoked, the new password logs in
         await wait_for(lambda: app.feed is not None and app.feed.live.connects >= 2 and app.feed.session is not None)
 
+
+async def test_the_console_follows_exch_user_passwd_admin_on_its_home(exchange: Exchange) -> None:
+    app = ConsoleApp(console_config(exchange))
+    async with app.run_test(size=SIZE):
+        await wait_for(lambda: app.feed is not None and app.feed.session is not None)
+        assert app.feed is not None
+        changed = await asyncio.to_thread(
+            run_exch, "user", "passwd", "admin", "--password-stdin", home=exchange.home, input="cli-new-pw\n"
+        )
+        assert changed.returncode == 0, changed.stderr
+        # the server closed the console's session; it reconnects with the password the CLI saved
+        await wait_for(lambda: app.feed is not None and app.feed.live.connects >= 2 and app.feed.session is not None,
+                       timeout=20)
+        assert app.feed.live.password == "cli-new-pw"

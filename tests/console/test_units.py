@@ -124,10 +124,11 @@ def test_config_from_home(tmp_path: Path) -> None:
     (tmp_path / "admin-password").write_text("pw\n")
     c = resolve(tmp_path, env={})
     assert (c.url, c.user, c.password, c.complete) == ("wss://127.0.0.1:9/ws", "admin", "pw", True)
+    assert c.password_from_home  # read again before each reconnect (exch user passwd admin rewrites it)
     other = resolve(tmp_path, url="wss://elsewhere:8443/ws", env={})
     assert other.password is None and not other.complete  # the local password is not sent elsewhere
     env = resolve(tmp_path, url="wss://elsewhere:8443/ws", env={"EXCH_ADMIN_PASSWORD": "x"})
-    assert env.password == "x"
+    assert env.password == "x" and not env.password_from_home
     with pytest.raises(ValueError, match="no CA file"):
         resolve(tmp_path, cafile=tmp_path / "missing.pem", env={})
 
