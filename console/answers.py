@@ -6,7 +6,15 @@ from typing import Any
 
 from client.errors import ClientError, ExchError, RequestTimeout, SessionClosed
 from console.format import dollars
-from exchange.protocol import DepositReply, HaltReply, ResumeReply, UserAddReply, UserDisableReply, UserEnableReply
+from exchange.protocol import (
+    DepositReply,
+    HaltReply,
+    ResumeReply,
+    UserAddReply,
+    UserDisableReply,
+    UserEnableReply,
+    UserPasswdReply,
+)
 
 __all__ = ["describe_error", "describe_reply"]
 
@@ -31,8 +39,9 @@ def describe_reply(reply: Any) -> str:
             parts.append(f"{reply.qty:,} {reply.symbol}")
         return f"Gave {' and '.join(parts) or 'nothing'} to {reply.username}."
     if isinstance(reply, UserDisableReply):
-        n = reply.sessions_closed
-        return f"User {reply.username} disabled; {n} session{'' if n == 1 else 's'} closed."
+        return f"User {reply.username} disabled; {_closed(reply.sessions_closed)}."
+    if isinstance(reply, UserPasswdReply):
+        return f"Password of {reply.username} changed; {_closed(reply.sessions_closed)}."
     if isinstance(reply, UserEnableReply):
         return f"User {reply.username} enabled; they can log in again."
     if isinstance(reply, HaltReply):
@@ -40,6 +49,11 @@ def describe_reply(reply: Any) -> str:
     if isinstance(reply, ResumeReply):
         return f"{reply.symbol} is trading again."
     return f"Done ({type(reply).__name__})."
+
+
+def _closed(n: int) -> str:
+    """``1 session closed``, ``2 sessions closed``."""
+    return f"{n} session{'' if n == 1 else 's'} closed"
 
 
 def describe_error(exc: BaseException) -> str:

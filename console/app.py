@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
@@ -23,7 +23,16 @@ from console.config import ConsoleConfig
 from console.feed import Feed
 from console.format import clock, megabytes, rate, tape_line
 from console.model import ConsoleModel, TapeEvent
-from console.screens.admin import AddUserForm, AdminForm, Call, DisableUserForm, EnableUserForm, GiftForm, SymbolForm
+from console.screens.admin import (
+    AddUserForm,
+    AdminForm,
+    Call,
+    DisableUserForm,
+    EnableUserForm,
+    GiftForm,
+    PasswordForm,
+    SymbolForm,
+)
 from console.screens.login import LoginScreen
 from console.widgets.server import ServerNumbers, server_pairs
 from console.widgets.sessions import SessionsTable
@@ -36,6 +45,11 @@ TAPE_TITLES = {
     False: "Tape: trades and events, newest first",
     True: "Tape: events only (e: trades too), newest first",
 }
+
+
+PALETTE_HINT_MIN_WIDTH = 91
+"""Columns from which the footer also shows ``^p palette``: below, the keys take the whole line
+(at 80 columns the hint would hide the last keys; Ctrl+P works all the same)."""
 
 
 def _panel(id: str, title: str, kind: type[Widget] = Container) -> Widget:
@@ -64,6 +78,7 @@ class ConsoleApp(App[None]):
         Binding("g", "gift", "Gift", id="console.gift"),
         Binding("d", "disable_user", "Disable", id="console.disable_user"),
         Binding("n", "enable_user", "Enable", id="console.enable_user"),
+        Binding("p", "change_password", "Password", id="console.change_password"),
         Binding("h", "halt", "Halt", id="console.halt"),
         Binding("r", "resume", "Resume", id="console.resume"),
         Binding("e", "toggle_events", "Events", id="console.events"),
@@ -115,6 +130,12 @@ class ConsoleApp(App[None]):
 
     def _tape_line(self, event: TapeEvent) -> Any:
         return tape_line(event.ts, event.kind, event.text, self.model.tz)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Keep every key of the footer visible on a narrow terminal (the palette hint goes first)."""
+        with contextlib.suppress(IndexError, NoMatches):
+            footer = self.screen_stack[0].query_one(Footer)
+            footer.show_command_palette = event.size.width >= PALETTE_HINT_MIN_WIDTH
 
     def on_mount(self) -> None:
         link = self.query_one(LinkBar)
@@ -176,6 +197,17 @@ class ConsoleApp(App[None]):
         if session is None:
             raise ConnectError("the console is not connected to the server; wait for the link to come back")
         return await call(session)
+
+    def password_changed(self, username: str, password: str) -> None:
+        """A form changed ``username``'s password: if it is the console's own login, reconnect with the new one.
+
+        The server kept this console's session (it asked), but its reconnect token is revoked:
+        without this, the next reconnect would log in with the old password and fail.
+        ``HOME/admin-password`` is left alone (the console may run on another machine).
+        """
+        if self.feed is not None and self.feed.config.user == username:
+            self.feed.use_password(password)
+            self.config = self.feed.config
 
     # ------------------------------------------------------------------ repaint
 
@@ -253,6 +285,10 @@ class ConsoleApp(App[None]):
     def action_enable_user(self) -> None:
         """Open the form that lets a disabled user log in again."""
         self.push_screen(EnableUserForm(**self._forms_context()))
+
+    def action_change_password(self) -> None:
+        """Open the form that sets a user's password."""
+        self.push_screen(PasswordForm(**self._forms_context()))
 
     def action_halt(self) -> None:
         """Open the halt form for the selected symbol."""

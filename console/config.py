@@ -16,7 +16,7 @@ from pathlib import Path
 
 from exchange.info import ADMIN_PASSWORD_FILE, read_server_info
 
-__all__ = ["ConsoleConfig", "resolve"]
+__all__ = ["ConsoleConfig", "read_admin_password", "resolve"]
 
 PASSWORD_ENV = "EXCH_ADMIN_PASSWORD"
 
@@ -34,6 +34,8 @@ class ConsoleConfig:
         source: where the URL and password came from, for the login screen's hint.
         url_from_home: the URL was read from the home's ``server.json`` (it is read
             again before reconnecting: a restarted server may have a new port).
+        password_from_home: the password was read from the home's ``admin-password``
+            (read again before reconnecting: ``exch user passwd admin`` rewrites it).
     """
 
     url: str | None
@@ -43,6 +45,7 @@ class ConsoleConfig:
     home: Path | None = None
     source: str = ""
     url_from_home: bool = False
+    password_from_home: bool = False
 
     @property
     def complete(self) -> bool:
@@ -52,7 +55,15 @@ class ConsoleConfig:
     def with_login(self, url: str, user: str, password: str, cafile: Path | None) -> ConsoleConfig:
         """The same settings with what the login screen asked for."""
         return replace(self, url=url, user=user, password=password, cafile=cafile, source="login screen",
-                       url_from_home=False)
+                       url_from_home=False, password_from_home=False)
+
+
+def read_admin_password(home: Path) -> str | None:
+    """The password in ``HOME/admin-password`` (None: no file, or empty)."""
+    try:
+        return (home / ADMIN_PASSWORD_FILE).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def resolve(
@@ -82,13 +93,13 @@ def resolve(
         url = info.url
         sources.append(f"URL from {home / 'server.json'}")
     password = env.get(PASSWORD_ENV) or None
+    password_from_home = False
     if password is not None:
         sources.append(f"password from ${PASSWORD_ENV}")
     elif local and user == "admin":
-        try:
-            password = (home / ADMIN_PASSWORD_FILE).read_text().strip() or None
+        password = read_admin_password(home)
+        password_from_home = password is not None
+        if password_from_home:
             sources.append(f"password from {home / ADMIN_PASSWORD_FILE}")
-        except OSError:
-            password = None
     return ConsoleConfig(url=url, user=user, password=password, cafile=cafile, home=home, source="; ".join(sources),
-                         url_from_home=from_home)
+                         url_from_home=from_home, password_from_home=password_from_home)

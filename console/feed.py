@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from client.errors import ClientError
 from client.live import LinkState, LiveConnection
 from client.session import Session
-from console.config import ConsoleConfig
+from console.config import ConsoleConfig, read_admin_password
 from console.model import ConsoleModel
 from exchange.info import read_server_info
 
@@ -67,7 +68,9 @@ class Feed:
         return s if self.live.state is LinkState.UP and s is not None and not s.closed else None
 
     def _state(self, state: LinkState, detail: str) -> None:
-        if state is LinkState.UP:
+        if state is LinkState.CONNECTING:
+            self._reread_password()
+        elif state is LinkState.UP:
             self.model.note("link", f"connected as {self.config.user}")
             self._down_noted = False
         elif state is LinkState.DOWN:
@@ -90,6 +93,15 @@ class Feed:
             self.live.url = info.url
             self.model.note("link", f"the server now listens on {info.url}")
 
+    def _reread_password(self) -> None:
+        """Before a (re)connect: ``exch user passwd admin`` may have put a new password in the home."""
+        if not self.config.password_from_home or self.config.home is None:
+            return
+        password = read_admin_password(self.config.home)
+        if password is not None and password != self.live.password:
+            self.live.password = password
+            self.config = replace(self.config, password=password)
+
     @property
     def url(self) -> str:
         """The URL the link uses now."""
@@ -111,6 +123,11 @@ class Feed:
             self.subscribed = set(names)
         for s in listed.symbols:
             self.model.listed(s.symbol, s.status)
+
+    def use_password(self, password: str) -> None:
+        """Log in with ``password`` from the next reconnect on (this login's password was changed)."""
+        self.config = replace(self.config, password=password, password_from_home=False)
+        self.live.password = password
 
     async def run(self) -> None:
         """Connect, stay connected and poll, until cancelled or :meth:`close`."""

@@ -10,22 +10,26 @@ import contextlib
 import logging
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from exchange.files import exclusive_lock, make_private, private_umask
+from exchange.files import exclusive_lock, fsync_path, make_private, private_umask
 from exchange.info import ADMIN_PASSWORD_FILE
 
 if TYPE_CHECKING:
     from exchange.store.base import Store
 
-__all__ = ["LOCK_FILE", "AlreadyRunning", "ensure_admin", "home_lock"]
+__all__ = ["FIRST_ADMIN", "LOCK_FILE", "AlreadyRunning", "ensure_admin", "home_lock", "save_admin_password"]
 
 log = logging.getLogger("exch.server")
 
 LOCK_FILE: Final = "exch.lock"
 """The home's lock file, held by the one process that writes the home."""
+
+FIRST_ADMIN: Final = "admin"
+"""The admin the first start creates: the user whose password ``HOME/admin-password`` holds."""
 
 
 class AlreadyRunning(RuntimeError):
@@ -54,15 +58,35 @@ def home_lock(home: Path) -> Iterator[None]:
         yield
 
 
+def save_admin_password(home: Path, password: str) -> Path:
+    """Write :data:`FIRST_ADMIN`'s password to ``HOME/admin-password`` (0600), atomically; return the path.
+
+    The password goes to a temporary file in the home, then replaces the file: a
+    reader (``exch user``, the console, ``exch bots``) sees the old password or the
+    new one, never a partial file.
+    """
+    path = home / ADMIN_PASSWORD_FILE
+    fd, tmp = tempfile.mkstemp(dir=home, prefix=f".{ADMIN_PASSWORD_FILE}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_path(home)
+    return path
+
+
 def ensure_admin(store: Store, home: Path, say: Callable[[str], None]) -> None:
     """On first start create ``admin`` with a random password, shown once and saved 0600."""
     if any(u.role == "admin" for u in store.users()):
         return
     password = secrets.token_urlsafe(12)
-    store.add_user("admin", password, role="admin")
-    path = home / ADMIN_PASSWORD_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(password + "\n")
-    say(f"created user 'admin' with password {password} (saved to {path}, mode 0600)")
-
+    store.add_user(FIRST_ADMIN, password, role="admin")
+    path = save_admin_password(home, password)
+    say(f"created user '{FIRST_ADMIN}' with password {password} (saved to {path}, mode 0600)")

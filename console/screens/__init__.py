@@ -1,6 +1,23 @@
 """The console's screens: the login screen and the admin forms (modal)."""
 
-from console.screens.admin import AddUserForm, AdminForm, AdminHost, DisableUserForm, GiftForm, SymbolForm
+from console.screens.admin import (
+    AddUserForm,
+    AdminForm,
+    AdminHost,
+    DisableUserForm,
+    GiftForm,
+    PasswordForm,
+    SymbolForm,
+)
 from console.screens.login import LoginScreen
 
-__all__ = ["AddUserForm", "AdminForm", "AdminHost", "DisableUserForm", "GiftForm", "LoginScreen", "SymbolForm"]
+__all__ = [
+    "AddUserForm",
+    "AdminForm",
+    "AdminHost",
+    "DisableUserForm",
+    "GiftForm",
+    "LoginScreen",
+    "PasswordForm",
+    "SymbolForm",
+]

@@ -29,6 +29,7 @@ from client.errors import ClientError
 from client.session import Session
 from console.answers import describe_error, describe_reply
 from console.format import parse_dollars
+from exchange.auth import MAX_PASSWORD_BYTES
 
 __all__ = [
     "AddUserForm",
@@ -37,7 +38,9 @@ __all__ = [
     "DisableUserForm",
     "EnableUserForm",
     "GiftForm",
+    "PasswordForm",
     "SymbolForm",
+    "check_password",
     "parse_shares",
 ]
 
@@ -46,10 +49,27 @@ _SHARE = re.compile(r"\s*([A-Za-z0-9._-]+)\s*[=:]\s*(\d[\d,_]*)\s*")
 
 
 class AdminHost(Protocol):
-    """What a form needs from the app: a way to send one admin request."""
+    """What a form needs from the app: a way to send one admin request, and to hear of a new password."""
 
     async def admin_call(self, call: Call) -> Any:
         """Run ``call(session)`` on the live admin session (ClientError when not connected)."""
+
+    def password_changed(self, username: str, password: str) -> None:
+        """The password of ``username`` is now ``password`` (the console's own login: log in again with it)."""
+
+
+def check_password(password: str) -> str:
+    """A new password as typed, if the server can take it (bcrypt reads at most 72 bytes of UTF-8).
+
+    Raises:
+        ValueError: empty or too long, in plain words.
+    """
+    if not password:
+        raise ValueError("Give a password.")
+    size = len(password.encode("utf-8", "surrogatepass"))
+    if size > MAX_PASSWORD_BYTES:
+        raise ValueError(f"The password is {size} bytes of UTF-8; at most {MAX_PASSWORD_BYTES} are allowed.")
+    return password
 
 
 def parse_shares(text: str) -> dict[str, int]:
@@ -137,6 +157,11 @@ class AdminForm(ModalScreen[None]):
         """The text of input ``#name``."""
         return self.query_one(f"#{name}", Input).value.strip()
 
+    @staticmethod
+    def password_input(name: str = "password", placeholder: str = "password") -> Input:
+        """A masked password input (its value is taken as typed, spaces included)."""
+        return Input(placeholder=placeholder, password=True, id=name, compact=True)
+
     def user_input(self, name: str = "username", value: str = "") -> Input:
         """A user-name input that suggests known users."""
         return Input(value=value, placeholder="user name", id=name, compact=True,
@@ -173,7 +198,11 @@ class AdminForm(ModalScreen[None]):
         name = self.query_one("#username", Input)
         with name.prevent(Input.Changed):
             name.value = str(event.option.prompt)
-        self.set_focus(self.query_one("#submit", Button))  # Enter again sends
+        self.set_focus(self.after_pick())
+
+    def after_pick(self) -> Widget:
+        """Where the focus goes once a user is picked: the button (Enter again sends)."""
+        return self.query_one("#submit", Button)
 
     def clear_fields(self) -> None:
         """Empty every input and checkbox (after a success), back to the first field."""
@@ -243,7 +272,7 @@ class AddUserForm(AdminForm):
 
     def fields(self) -> ComposeResult:
         yield self.row("User name", Input(placeholder="1-32 of A-Z a-z 0-9 _ . -", id="username", compact=True))
-        yield self.row("Password", Input(placeholder="password", password=True, id="password", compact=True))
+        yield self.row("Password", self.password_input())
         yield self.row("Role", Checkbox("administrator (cannot trade)", id="admin", compact=True))
         yield self.row("Cash ($)", Input(placeholder="e.g. 100000 or 2500.50", id="cash", compact=True))
         yield self.row("Shares", Input(placeholder="e.g. ACME=100, BOLT=50", id="shares", compact=True,
@@ -251,11 +280,10 @@ class AddUserForm(AdminForm):
                                                                  case_sensitive=False)))
 
     def request(self) -> Call:
-        name, password = self.field("username"), self.query_one("#password", Input).value
+        name = self.field("username")
         if not name:
             raise ValueError("Give a user name.")
-        if not password:
-            raise ValueError("Give a password.")
+        password = check_password(self.query_one("#password", Input).value)
         role = "admin" if self.query_one("#admin", Checkbox).value else "trader"
         cash = _dollars(self.field("cash"))
         shares = parse_shares(self.field("shares"))
@@ -298,7 +326,7 @@ class GiftForm(AdminForm):
 
 
 class _UserForm(AdminForm):
-    """A form of one user name and its picker (disable, enable)."""
+    """A form of one user name and its picker (disable, enable, password), and what :meth:`more_fields` adds."""
 
     VERB: ClassVar[str] = ""
 
@@ -308,7 +336,12 @@ class _UserForm(AdminForm):
 
     def fields(self) -> ComposeResult:
         yield self.row("User name", self.user_input(value=self.username))
+        yield from self.more_fields()
         yield self.user_picker()
+
+    def more_fields(self) -> ComposeResult:
+        """The inputs between the user name and the picker (none)."""
+        yield from ()
 
     def chosen_user(self) -> str:
         """The user name typed or picked.
@@ -354,6 +387,44 @@ class EnableUserForm(_UserForm):
 
     def done(self, reply: Any) -> None:
         self.disabled_users -= {reply.username}
+
+
+class PasswordForm(_UserForm):
+    """``user_passwd``: set a user's password (typed twice); their other sessions end."""
+
+    FORM_TITLE = "Change a password"
+    SUBMIT = "Change"
+    HELP = "Closes the user's sessions (not this console's) and revokes their tokens: only the new password logs in."
+    PICK = "all"
+    VERB = "change the password of"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._sent: tuple[str, str] | None = None
+
+    def more_fields(self) -> ComposeResult:
+        yield self.row("Password", self.password_input(placeholder="the new password"))
+        yield self.row("Again", self.password_input("again", placeholder="the same again"))
+
+    def after_pick(self) -> Widget:
+        password = self.query_one("#password", Input)
+        return super().after_pick() if password.value else password
+
+    def request(self) -> Call:
+        name = self.chosen_user()
+        password = check_password(self.query_one("#password", Input).value)
+        again = self.query_one("#again", Input).value
+        if not again:
+            raise ValueError("Type the new password again in the second field.")
+        if again != password:
+            raise ValueError("The two passwords differ; type the same one twice.")
+        self._sent = (name, password)
+        return lambda s: s.user_passwd(name, password)
+
+    def done(self, reply: Any) -> None:
+        if self._sent is not None and self._sent[0] == reply.username:
+            cast(AdminHost, self.app).password_changed(*self._sent)
+        self._sent = None
 
 
 class SymbolForm(AdminForm):

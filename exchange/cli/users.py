@@ -7,6 +7,7 @@ command takes the home's lock and applies them to the store and journal itself.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,27 @@ def enable(name: str, home: Path | None = HomeOption, db: str | None = DbOption)
         typer.echo(f"Enabled {name}: they can log in again.")
 
 
+def _keep_admin_password_file(root: Path, name: str, password: str) -> str:
+    """After ``name``'s password changed: if ``HOME/admin-password`` holds it, put the new one there.
+
+    Returns what to add to the command's line ("" when the file is not this user's).
+    """
+    from exchange.home import FIRST_ADMIN, save_admin_password
+    from exchange.info import ADMIN_PASSWORD_FILE
+
+    if name != FIRST_ADMIN or not (root / ADMIN_PASSWORD_FILE).exists():
+        return ""
+    try:
+        path = save_admin_password(root, password)
+    except OSError as exc:
+        fail(f"the password of {name} changed, but {root / ADMIN_PASSWORD_FILE} could not be updated "
+             f"({exc.strerror or exc}): put the new password there")
+    note = f" Saved the new password to {path} (mode 0600)"
+    if os.environ.get("EXCH_ADMIN_PASSWORD") is not None:
+        note += "; EXCH_ADMIN_PASSWORD still holds the old one"
+    return note + "."
+
+
 @app.command("passwd")
 def passwd(
     name: str,
@@ -189,11 +211,13 @@ def passwd(
             reply = with_admin(root, lambda s: s.user_passwd(name, password))
             closed = reply.sessions_closed
             sessions = f"{closed} session{'' if closed == 1 else 's'} closed"
-            typer.echo(f"Changed the password of {name}: {sessions}; their reconnect tokens no longer work.")
-            return
-        with existing_store(db, home) as store:
-            store.set_password(name, _password(password_stdin))
-        typer.echo(f"Changed the password of {name}; their reconnect tokens no longer work.")
+            line = f"Changed the password of {name}: {sessions}; their reconnect tokens no longer work."
+        else:
+            with existing_store(db, home) as store:
+                password = _password(password_stdin)
+                store.set_password(name, password)
+            line = f"Changed the password of {name}; their reconnect tokens no longer work."
+        typer.echo(line + _keep_admin_password_file(root, name, password))
 
 
 @app.command("deposit")

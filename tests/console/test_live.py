@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from textual.widgets import Button, Checkbox, Input
+from textual.widgets import Button, Checkbox, Input, OptionList
+from textual.widgets._footer import FooterKey
 
 from client import ExchError, Session
 from client.live import LinkState
 from client.widgets.linkbar import LinkBar
 from client.widgets.tape import Tape
 from console.app import ConsoleApp
-from console.screens.admin import AddUserForm, AdminForm, SymbolForm
+from console.screens.admin import AddUserForm, AdminForm, Call, PasswordForm, SymbolForm
 from console.widgets.symbols import SymbolTable
-from tests.gateway.conftest import Exchange, unique
+from tests.gateway.conftest import Exchange, run_exch, unique
 
 from .conftest import console_config, wait_for
 
@@ -224,3 +225,131 @@ async def test_a_failed_login_elsewhere_shows_on_the_tape_with_its_address(excha
         await pilot.press("e")
         await pilot.pause(0.3)
         assert any(tape.entry(i).kind in ("buy", "sell") for i in range(len(tape.entries)))
+
+
+async def test_change_password_from_the_panel(exchange: Exchange) -> None:
+    name, old = await exchange.add_user(unique("pw"), password="old-password")
+    victim = await exchange.connect()
+    await victim.login(name, old)
+    app = ConsoleApp(console_config(exchange))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.feed is not None and app.feed.session is not None
+                       and name in (app.model.users or {}))
+        await pilot.press("p")
+        form = app.screen
+        assert isinstance(form, PasswordForm)
+        await type_into(pilot, "#username", name[:-1])
+        picker = form.query_one("#user-picker", OptionList)
+        assert [str(picker.get_option_at_index(i).prompt) for i in range(picker.option_count)] == [name]
+        picker.focus()
+        await pilot.press("enter")  # picks the user and moves to the first password field
+        assert form.field("username") == name
+        assert app.focused is form.query_one("#password", Input)
+        assert form.query_one("#password", Input).password and form.query_one("#again", Input).password
+        form.query_one("#password", Input).value = "new-password"
+        form.query_one("#again", Input).value = "new-password"
+        await pilot.click("#submit")
+        await answer(app)
+        assert form.ok, form.answer
+        assert form.answer == f"Password of {name} changed; 1 session closed."
+        closed = await asyncio.wait_for(victim.wait_closed(), 10)
+        assert (closed.code, closed.reason) == (1008, "password changed")
+        assert form.query_one("#password", Input).value == form.query_one("#again", Input).value == ""
+        assert any(e.kind == "admin" and form.answer in e.text for e in app.model.tape)
+
+        # the server's refusal comes back in words
+        form.query_one("#username", Input).value = "nobody-here"
+        form.query_one("#password", Input).value = form.query_one("#again", Input).value = "whatever"
+        await pilot.pause(0.3)  # the button ignores clicks during its 0.2 s press effect
+        await pilot.click("#submit")
+        await wait_for(lambda: form.ok is False)
+        assert form.answer == "Refused: no user 'nobody-here' (field username) [bad_request]"
+
+    async with Session.connect(exchange.url, home=exchange.home, proxy=None) as s:
+        with pytest.raises(ExchError) as refused:
+            await s.login(name, old)
+        assert refused.value.code == "auth_failed"
+    async with Session.connect(exchange.url, home=exchange.home, proxy=None) as s:
+        await s.login(name, "new-password")
+
+
+@pytest.mark.parametrize(
+    ("password", "again", "refusal"),
+    [
+        ("new-password", "new-passwort", "The two passwords differ; type the same one twice."),
+        ("new-password", "", "Type the new password again in the second field."),
+        ("", "", "Give a password."),
+        ("é" * 37, "é" * 37, "The password is 74 bytes of UTF-8; at most 72 are allowed."),
+    ],
+    ids=["mismatch", "no-confirmation", "empty", "over-72-bytes"],
+)
+async def test_change_password_refuses_bad_input_before_sending(
+    exchange: Exchange, monkeypatch: pytest.MonkeyPatch, password: str, again: str, refusal: str
+) -> None:
+    name, old = await exchange.add_user(unique("pw"), password="old-password")
+    app = ConsoleApp(console_config(exchange))
+    calls: list[object] = []
+    admin_call = app.admin_call
+
+    async def counted(call: Call) -> object:
+        calls.append(call)
+        return await admin_call(call)
+
+    monkeypatch.setattr(app, "admin_call", counted)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.feed is not None and app.feed.session is not None)
+        await pilot.press("p")
+        form = app.screen
+        assert isinstance(form, PasswordForm)
+        form.query_one("#username", Input).value = name
+        form.query_one("#password", Input).value = password
+        form.query_one("#again", Input).value = again
+        await pilot.click("#submit")
+        assert (form.ok, form.answer) == (False, refusal)
+        await pilot.pause(0.3)
+        assert calls == []
+    async with Session.connect(exchange.url, home=exchange.home, proxy=None) as s:
+        await s.login(name, old)  # unchanged
+
+
+async def test_the_password_key_is_in_the_footer(exchange: Exchange) -> None:
+    app = ConsoleApp(console_config(exchange))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        keys = {k.key: k.description for k in app.query(FooterKey)}
+        assert keys.get("p") == "Password"
+
+
+async def test_changing_its_own_password_the_console_reconnects_with_the_new_one(exchange: Exchange) -> None:
+    app = ConsoleApp(console_config(exchange))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.feed is not None and app.feed.session is not None)
+        assert app.feed is not None
+        await pilot.press("p")
+        form = app.screen
+        assert isinstance(form, PasswordForm)
+        form.query_one("#username", Input).value = "admin"
+        form.query_one("#password", Input).value = form.query_one("#again", Input).value = "console-new-pw"
+        await pilot.click("#submit")
+        await answer(app)
+        assert form.ok and form.answer.startswith("Password of admin changed;"), form.answer
+        assert app.feed.session is not None  # the session that asked stays
+        # the file on the home is not the console's to change
+        assert (exchange.home / "admin-password").read_text().strip() == exchange.admin_password
+        await app.feed.session.close()  # a lost link: the token is revoked, the new password logs in
+        await wait_for(lambda: app.feed is not None and app.feed.live.connects >= 2 and app.feed.session is not None)
+
+
+async def test_the_console_follows_exch_user_passwd_admin_on_its_home(exchange: Exchange) -> None:
+    app = ConsoleApp(console_config(exchange))
+    async with app.run_test(size=SIZE):
+        await wait_for(lambda: app.feed is not None and app.feed.session is not None)
+        assert app.feed is not None
+        changed = await asyncio.to_thread(
+            run_exch, "user", "passwd", "admin", "--password-stdin", home=exchange.home, input="cli-new-pw\n"
+        )
+        assert changed.returncode == 0, changed.stderr
+        # the server closed the console's session; it reconnects with the password the CLI saved
+        await wait_for(lambda: app.feed is not None and app.feed.live.connects >= 2 and app.feed.session is not None,
+                       timeout=20)
+        assert app.feed.live.password == "cli-new-pw"

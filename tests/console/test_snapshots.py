@@ -93,6 +93,18 @@ def test_disable_panel(snap_compare: Any) -> None:
     assert snap_compare(app(), terminal_size=SIZE, run_before=run_before)
 
 
+def test_password_panel_with_mismatch(snap_compare: Any) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.press("p")
+        await fill(pilot, {"#username": "alice", "#password": "s3cret-one", "#again": "s3cret-two"})
+        screen = pilot.app.screen
+        assert isinstance(screen, AdminForm)
+        screen.submit()  # refused in the form: nothing is sent (there is no server here)
+        await steady(pilot)
+
+    assert snap_compare(app(), terminal_size=SIZE, run_before=run_before)
+
+
 def test_halt_panel(snap_compare: Any) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         await pilot.press("h")  # the cursor's symbol (ACME) is filled in

@@ -7,11 +7,21 @@ from pathlib import Path
 import pytest
 
 from client.widgets.sparkline import chart_rows, sparkline
+from console.answers import describe_reply
 from console.config import resolve
 from console.format import dollars, duration, parse_dollars, price, rate
 from console.model import ConsoleModel
-from console.screens.admin import parse_shares
-from exchange.protocol import OperatorEvent, StatsMessage, StatusMessage, SymbolStats, TradeMessage, UserInfo
+from console.screens.admin import check_password, parse_shares
+from exchange.protocol import (
+    OperatorEvent,
+    StatsMessage,
+    StatusMessage,
+    SymbolStats,
+    TradeMessage,
+    UserDisableReply,
+    UserInfo,
+    UserPasswdReply,
+)
 
 
 def stats(ts: int, *, users: dict[str, int], status: str = "trading", volume: int = 0,
@@ -85,6 +95,20 @@ def test_parse_shares() -> None:
         parse_shares("ACME 100")
 
 
+def test_password_answers_and_checks() -> None:
+    assert describe_reply(UserPasswdReply(id=1, username="fred", sessions_closed=1)) == \
+        "Password of fred changed; 1 session closed."
+    assert describe_reply(UserPasswdReply(id=1, username="fred", sessions_closed=0)) == \
+        "Password of fred changed; 0 sessions closed."
+    assert describe_reply(UserDisableReply(id=1, username="bob", sessions_closed=2)) == \
+        "User bob disabled; 2 sessions closed."
+    assert check_password(" x" * 36) == " x" * 36  # 72 bytes, spaces kept
+    with pytest.raises(ValueError, match="at most 72"):
+        check_password("€" * 25)  # 75 bytes
+    with pytest.raises(ValueError, match="Give a password"):
+        check_password("")
+
+
 def test_sparklines() -> None:
     assert sparkline([1, 2, 3, 4, 5, 6, 7, 8]) == "▁▂▃▄▅▆▇█"
     assert sparkline([5, 5, None], 5) == "  ▁▁ "
@@ -100,10 +124,11 @@ def test_config_from_home(tmp_path: Path) -> None:
     (tmp_path / "admin-password").write_text("pw\n")
     c = resolve(tmp_path, env={})
     assert (c.url, c.user, c.password, c.complete) == ("wss://127.0.0.1:9/ws", "admin", "pw", True)
+    assert c.password_from_home  # read again before each reconnect (exch user passwd admin rewrites it)
     other = resolve(tmp_path, url="wss://elsewhere:8443/ws", env={})
     assert other.password is None and not other.complete  # the local password is not sent elsewhere
     env = resolve(tmp_path, url="wss://elsewhere:8443/ws", env={"EXCH_ADMIN_PASSWORD": "x"})
-    assert env.password == "x"
+    assert env.password == "x" and not env.password_from_home
     with pytest.raises(ValueError, match="no CA file"):
         resolve(tmp_path, cafile=tmp_path / "missing.pem", env={})
 

@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import os
 import signal
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from client import Session
+from client import ExchError, Session
 
 from .conftest import MakeExchange, StartProc, read_info, run_exch
 
@@ -169,6 +170,57 @@ async def test_exch_user_passwd_on_a_running_server_closes_the_users_sessions(
     assert await balance_of(server.url, home, "fred", "new-pw") == (0, {})
     ghost = await asyncio.to_thread(run_exch, "user", "passwd", "ghost", "--password-stdin", home=home, input="x\n")
     assert "ghost" in one_line_error(ghost)
+
+
+def assert_admin_password_file(home: Path, password: str) -> None:
+    """``HOME/admin-password`` holds ``password``, is 0600, and no temporary file was left beside it."""
+    path = home / "admin-password"
+    assert path.read_text() == password + "\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not [p.name for p in home.iterdir() if p.name.startswith(".admin-password")]
+
+
+async def test_exch_user_passwd_admin_keeps_the_admin_password_file_current(
+    tmp_path: Path, proc_server: StartProc
+) -> None:
+    server = proc_server(tmp_path / "home")
+    home, old = server.home, server.admin_password
+    added = await asyncio.to_thread(run_exch, "user", "add", "fred", "--password-stdin", home=home, input="f-pw\n")
+    assert added.returncode == 0, added.stderr
+    other = await asyncio.to_thread(run_exch, "user", "passwd", "fred", "--password-stdin", home=home, input="f2\n")
+    assert other.returncode == 0 and "admin-password" not in other.stdout, (other.stdout, other.stderr)
+    assert (home / "admin-password").read_text().strip() == old  # another user's password: the file stays
+
+    changed = await asyncio.to_thread(
+        run_exch, "user", "passwd", "admin", "--password-stdin", home=home, input="new-admin-pw\n"
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert_admin_password_file(home, "new-admin-pw")
+    assert f"Saved the new password to {home / 'admin-password'} (mode 0600)" in changed.stdout, changed.stdout
+    # the next admin command on this machine logs in with the file, no prompt, no EXCH_ADMIN_PASSWORD
+    after = await asyncio.to_thread(run_exch, "user", "add", "gina", "--password-stdin", home=home, input="g\n")
+    assert after.returncode == 0, after.stderr
+    with pytest.raises(ExchError) as refused:
+        await balance_of(server.url, home, "admin", old)
+    assert refused.value.code == "auth_failed"
+
+
+async def test_exch_user_passwd_admin_offline_keeps_the_admin_password_file_current(
+    tmp_path: Path, proc_server: StartProc
+) -> None:
+    home = tmp_path / "home"
+    first = proc_server(home)
+    first.signal(signal.SIGTERM)
+    assert first.wait() == 0
+    changed = await asyncio.to_thread(
+        run_exch, "user", "passwd", "admin", "--password-stdin", home=home, input="offline-pw\n"
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert_admin_password_file(home, "offline-pw")
+    assert "Saved the new password to" in changed.stdout, changed.stdout
+    proc_server(home)
+    after = await asyncio.to_thread(run_exch, "user", "add", "hal", "--password-stdin", home=home, input="h\n")
+    assert after.returncode == 0, after.stderr
 
 
 async def test_cli_errors_are_one_line_on_stderr(make_exchange: MakeExchange, tmp_path: Path) -> None:
