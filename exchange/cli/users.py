@@ -212,10 +212,9 @@ def passwd(
             closed = reply.sessions_closed
             sessions = f"{closed} session{'' if closed == 1 else 's'} closed"
             line = f"Changed the password of {name}: {sessions}; their reconnect tokens no longer work."
-        else:
-            with existing_store(db, home) as store:
-                password = _password(password_stdin)
-                store.set_password(name, password)
+        else:  # under the home's lock, as every offline change: no server starts in between
+            password = _password(password_stdin)
+            _offline(root, db, lambda store, _: store.set_password(name, password))
             line = f"Changed the password of {name}; their reconnect tokens no longer work."
         typer.echo(line + _keep_admin_password_file(root, name, password))
 
