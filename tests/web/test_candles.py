@@ -1,21 +1,52 @@
-"""The public ``candles`` query: OHLC candles from the trades store, over the wire."""
+"""The public ``candles`` query: OHLC candles aggregated by the trades store, over the wire."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
+import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from client import ExchError
-from exchange.gateway.candles import MAX_INTERVALS, CandleCache, fold_candles
+from exchange.gateway.candles import MAX_INTERVALS, CandleCache
 from exchange.protocol import Candle, CandlesReply, CandlesRequest
-from exchange.store.base import Store, Trade
+from exchange.store.base import Store, Trade, TradeBucket, TradeCandles
 from exchange.store.sqlite import SQLiteStore
 from tests.gateway.conftest import Exchange, MakeExchange
 
 MINUTE = 60 * 1_000_000_000
+
+
+def fold_candles(trades: Iterable[Trade], interval_ns: int, start_ns: int, end_ns: int) -> list[Candle]:
+    """The reference the store's aggregate must equal: ``trades`` (in trade order) with ``ts`` in
+    ``[start_ns, end_ns)`` folded one by one into candles, oldest first (the gateway's fold before
+    the database did it)."""
+    by_start: dict[int, Candle] = {}
+    for t in trades:
+        if not start_ns <= t.ts < end_ns:
+            continue
+        bucket = t.ts - t.ts % interval_ns
+        c = by_start.get(bucket)
+        if c is None:
+            by_start[bucket] = Candle(ts=bucket, open=t.price, high=t.price, low=t.price, close=t.price,
+                                      volume=t.qty, trades=1)
+            continue
+        c.high = max(c.high, t.price)
+        c.low = min(c.low, t.price)
+        c.close = t.price
+        c.volume += t.qty
+        c.trades += 1
+    return [by_start[k] for k in sorted(by_start)]
+
+
+def _rows(candles: Sequence[Candle] | Sequence[TradeBucket]) -> list[tuple[int, ...]]:
+    """Candles or store buckets as ``(ts, open, high, low, close, volume, trades)`` tuples."""
+    return [msgspec.structs.astuple(c) for c in candles]
 
 
 async def test_candles_fold_the_trades_and_need_no_login(exchange: Exchange) -> None:
@@ -62,7 +93,7 @@ def _trade(ts: int, price: int, qty: int, trade_id: int) -> Trade:
     return Trade(trade_id, trade_id, ts, "ACME", price, qty, "sell", 1, trade_id, 2, 100 + trade_id)
 
 
-def test_fold_candles_buckets_by_interval_and_leaves_out_quiet_ones_and_the_window_edges() -> None:
+def test_the_store_buckets_by_interval_and_leaves_out_quiet_ones_and_the_window_edges(store: Store) -> None:
     t0 = 1_700_000_040 * 10**9  # a minute boundary
     trades = [
         _trade(t0 - 1, 9999, 1, 1),           # before the window
@@ -70,14 +101,66 @@ def test_fold_candles_buckets_by_interval_and_leaves_out_quiet_ones_and_the_wind
         _trade(t0 + MINUTE - 1, 10050, 3, 3),
         _trade(t0 + 3 * MINUTE + 5, 9900, 4, 4),  # minutes 1 and 2 are quiet
         _trade(t0 + 2 * MINUTE, 10010, 1, 5),     # out of time order (a clock step back): still its own bucket
-        _trade(t0 + 4 * MINUTE, 1, 1, 6),         # at the window's end: excluded
+        _trade(t0 + 3 * MINUTE + 1, 9950, 2, 6),  # stamped before trade 4, traded after it: the close
+        _trade(t0 + 4 * MINUTE, 1, 1, 7),         # at the window's end: excluded
     ]
-    got = fold_candles(trades, MINUTE, t0, t0 + 4 * MINUTE)
-    assert got == [
+    store.add_trades([*trades, Trade(8, 8, t0, "BOLT", 1, 1, "sell", 1, 8, 2, 108)])  # another symbol
+    expected = [
         Candle(ts=t0, open=10000, high=10050, low=10000, close=10050, volume=5, trades=2),
         Candle(ts=t0 + 2 * MINUTE, open=10010, high=10010, low=10010, close=10010, volume=1, trades=1),
-        Candle(ts=t0 + 3 * MINUTE, open=9900, high=9900, low=9900, close=9900, volume=4, trades=1),
+        Candle(ts=t0 + 3 * MINUTE, open=9900, high=9950, low=9900, close=9950, volume=6, trades=2),
     ]
+    assert fold_candles(trades, MINUTE, t0, t0 + 4 * MINUTE) == expected
+    got = store.candles("ACME", MINUTE, since=t0, until=t0 + 4 * MINUTE)
+    assert _rows(got.buckets) == _rows(expected)
+    assert (got.last_id, got.last_ts) == (6, t0 + 3 * MINUTE + 5)
+    later = store.candles("ACME", MINUTE, since=t0, after_id=4)  # no end; only trades after id 4
+    assert _rows(later.buckets) == [(t0 + 2 * MINUTE, 10010, 10010, 10010, 10010, 1, 1),
+                                    (t0 + 3 * MINUTE, 9950, 9950, 9950, 9950, 2, 1),
+                                    (t0 + 4 * MINUTE, 1, 1, 1, 1, 1, 1)]
+    assert (later.last_id, later.last_ts) == (7, t0 + 4 * MINUTE)
+    assert store.candles("ACME", MINUTE, since=t0, after_id=7) == TradeCandles(buckets=[], last_id=0, last_ts=None)
+
+
+_example_ids = itertools.count(1)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(
+    made=st.lists(st.tuples(st.integers(-3000, 3000), st.integers(1, 10**6), st.integers(1, 10**9),
+                            st.integers(1, 3), st.booleans()), max_size=40),
+    base=st.sampled_from([0, 1_700_000_000 * 10**9]),
+    unit=st.sampled_from([1, 1_000_000]),
+    width=st.sampled_from([1, 7, 60, 1000]),
+    window=st.tuples(st.integers(-4000, 4000), st.integers(-4000, 4000)),
+    open_ended=st.booleans(),
+    after=st.integers(0, 60),
+)
+def test_the_store_aggregate_equals_the_python_fold(
+    store: Store, made: list[tuple[int, int, int, int, bool]], base: int, unit: int, width: int,
+    window: tuple[int, int], open_ended: bool, after: int,
+) -> None:
+    """Any trades (timestamps out of trade order, negative ones, several to an interval, another symbol
+    among them), any window and any ``after_id``: the database's candles are the Python fold's, and
+    ``last_id``/``last_ts`` the newest trade it covered."""
+    n = next(_example_ids)
+    symbol, first_id = f"S{n}", n * 1000  # each example its own symbol and trade ids, in the one store
+    trades, trade_id = [], first_id
+    for offset, price, qty, gap, other in made:
+        trade_id += gap
+        trades.append(Trade(trade_id, trade_id, base + offset * unit, symbol + "X" * other, price, qty,
+                            "buy", 1, trade_id, 2, trade_id))
+    store.add_trades(trades)
+    interval = width * unit
+    since, until = base + min(window) * unit, base + max(window) * unit
+    end = 2**63 - 1 if open_ended else until
+    after_id = first_id + after
+    covered = [t for t in trades if t.symbol == symbol and t.trade_id > after_id and since <= t.ts < end]
+    got = store.candles(symbol, interval, since=since, until=None if open_ended else until, after_id=after_id)
+    assert _rows(got.buckets) == _rows(fold_candles(covered, interval, since, end))
+    assert got.last_id == max((t.trade_id for t in covered), default=0)
+    assert got.last_ts == max((t.ts for t in covered), default=None)
 
 
 def test_the_cache_folds_only_new_trades_and_matches_a_full_fold(store: Store) -> None:
@@ -163,3 +246,4 @@ async def test_a_long_candles_fold_does_not_hold_a_login_behind_it(make_exchange
     reply = await folding
     assert isinstance(reply, CandlesReply) and sum(c.trades for c in reply.candles) == 300_000
     assert logged_in_while_folding
+
