@@ -55,7 +55,7 @@ FROM (
     SELECT ts - (ts % ? + ?) % ? AS bucket, min(trade_id) AS first_id, max(trade_id) AS last_id,
         max(price) AS high, min(price) AS low, CAST(sum(qty) AS BIGINT) AS volume, count(*) AS n,
         max(ts) AS last_ts
-    FROM trades WHERE symbol = ? AND ts >= ? AND ts < ? AND +trade_id > ?
+    FROM trades WHERE symbol = ? AND ts >= ? AND ts <= ? AND +trade_id > ?
     GROUP BY 1
 ) AS b
 JOIN trades AS o ON o.trade_id = b.first_id
@@ -391,8 +391,8 @@ class SQLStore(Generic[C]):
         The database does the work, in one query (:data:`_CANDLES`): the drivers release the GIL while it
         runs, and only the candles (at most one per interval) come back to Python.
         """
-        end = until if until is not None else 2**63 - 1
-        args = (interval_ns, interval_ns, interval_ns, symbol, since, end, after_id)
+        last = until - 1 if until is not None else 2**63 - 1  # ts <= last: no bound is no bound at all
+        args = (interval_ns, interval_ns, interval_ns, symbol, since, last, after_id)
         with contextlib.closing(self._execute(_CANDLES, args)) as cur:
             rows = list(cur)
         return TradeCandles(

@@ -157,7 +157,7 @@ def test_the_store_aggregate_equals_the_python_fold(
     store.add_trades(trades)
     interval = width * unit
     since, until = base + min(window) * unit, base + max(window) * unit
-    end = 2**63 - 1 if open_ended else until
+    end = 2**63 if open_ended else until
     after_id = first_id + after
     covered = [t for t in trades if t.symbol == symbol and t.trade_id > after_id and since <= t.ts < end]
     got = store.candles(symbol, interval, since=since, until=None if open_ended else until, after_id=after_id)
