@@ -126,27 +126,37 @@ def test_the_store_buckets_by_interval_and_leaves_out_quiet_ones_and_the_window_
 
 
 _example_ids = itertools.count(1)
+_made = st.lists(
+    st.tuples(
+        st.integers(-120, 120),  # ts, in units, around the base: several trades to an interval, out of trade order
+        st.integers(1, 100),  # price
+        st.integers(1, 10**9),  # qty
+        st.integers(1, 3),  # gap to the previous trade id
+        st.integers(0, 4).map(lambda k: k == 0),  # one in five of another symbol
+    ),
+    min_size=3,
+    max_size=40,
+)
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(
-    made=st.lists(st.tuples(st.integers(-3000, 3000), st.integers(1, 10**6), st.integers(1, 10**9),
-                            st.integers(1, 3), st.booleans()), max_size=40),
+    made=_made,
     base=st.sampled_from([0, 1_700_000_000 * 10**9]),
     unit=st.sampled_from([1, 1_000_000]),
     width=st.sampled_from([1, 7, 60, 1000]),
-    window=st.tuples(st.integers(-4000, 4000), st.integers(-4000, 4000)),
+    window=st.tuples(st.integers(-150, 150), st.integers(0, 300)),  # start and length, in units
     open_ended=st.booleans(),
-    after=st.integers(0, 60),
+    counted=st.integers(0, 3),  # the first trades already counted: after_id is the last of them
 )
 def test_the_store_aggregate_equals_the_python_fold(
     store: Store, made: list[tuple[int, int, int, int, bool]], base: int, unit: int, width: int,
-    window: tuple[int, int], open_ended: bool, after: int,
+    window: tuple[int, int], open_ended: bool, counted: int,
 ) -> None:
     """Any trades (timestamps out of trade order, negative ones, several to an interval, another symbol
-    among them), any window and any ``after_id``: the database's candles are the Python fold's, and
-    ``last_id``/``last_ts`` the newest trade it covered."""
+    among them), any window, the first few trades already counted (``after_id``) or not: the database's
+    candles are the Python fold's, and ``last_id``/``last_ts`` the newest trade it covered."""
     n = next(_example_ids)
     symbol, first_id = f"S{n}", n * 1000  # each example its own symbol and trade ids, in the one store
     trades, trade_id = [], first_id
@@ -156,9 +166,9 @@ def test_the_store_aggregate_equals_the_python_fold(
                             "buy", 1, trade_id, 2, trade_id))
     store.add_trades(trades)
     interval = width * unit
-    since, until = base + min(window) * unit, base + max(window) * unit
+    since, until = base + window[0] * unit, base + (window[0] + window[1]) * unit
     end = 2**63 if open_ended else until
-    after_id = first_id + after
+    after_id = trades[counted - 1].trade_id if 0 < counted <= len(trades) else first_id
     covered = [t for t in trades if t.symbol == symbol and t.trade_id > after_id and since <= t.ts < end]
     got = store.candles(symbol, interval, since=since, until=None if open_ended else until, after_id=after_id)
     assert _rows(got.buckets) == _rows(fold_candles(covered, interval, since, end))
