@@ -43,35 +43,37 @@ from exchange.store.base import (
     hash_password,
 )
 
-__all__ = ["TRADE_COLUMNS", "Connection", "Cursor", "Dialect", "SQLSink", "SQLStore", "trade_rows"]
+__all__ = ["TRADE_COLUMNS", "Connection", "Cursor", "Dialect", "SQLSink", "SQLStore", "candles_query", "trade_rows"]
 
 TRADE_COLUMNS: Final = (
     "trade_id, seq, ts, symbol, price, qty, side, maker_user, maker_order_id, taker_user, taker_order_id"
 )
 
 _CANDLES: Final = """
-SELECT b.bucket, o.price, b.high, b.low, c.price, b.volume, b.n, b.last_id, b.last_ts
+SELECT b.bucket, {open}, b.high, b.low, {close}, b.volume, b.n, b.last_id, b.last_ts
 FROM (
     SELECT ts - (ts % ? + ?) % ? AS bucket, min(trade_id) AS first_id, max(trade_id) AS last_id,
         max(price) AS high, min(price) AS low, CAST(sum(qty) AS BIGINT) AS volume, count(*) AS n,
-        max(ts) AS last_ts
+        max(ts) AS last_ts{extra}
     FROM trades WHERE symbol = ? AND ts >= ? AND ts <= ? AND +trade_id > ?
     GROUP BY 1
 ) AS b
-JOIN trades AS o ON o.trade_id = b.first_id
-JOIN trades AS c ON c.trade_id = b.last_id
 ORDER BY b.bucket
 """
-"""Candles of one symbol's trades, aggregated by the database (:meth:`SQLStore.candles`).
 
-One pass over the ``(symbol, ts)`` index range groups the trades by interval
-(``ts - (ts % i + i) % i`` floors like Python's ``%``, which SQL's truncating
-``%`` alone does not for negative ``ts``); the open and close are then the
-prices of each group's lowest and highest ``trade_id``, two primary-key
-lookups per candle. The same text runs on SQLite and PostgreSQL: no
-bare-column or ``array_agg`` dialect. ``+trade_id`` keeps SQLite's planner
-from scanning the primary key for ``trade_id > ?`` instead of the index range.
-"""
+
+def candles_query(*, open_price: str, close_price: str, extra: str = "") -> str:
+    """The query of :meth:`SQLStore.candles`, with a dialect's SQL for the open and close prices of
+    a candle ``b`` (the prices of its lowest and highest ``trade_id``: ``b.first_id``, ``b.last_id``) and
+    the ``extra`` aggregates they read, if any.
+
+    One pass over the trades of the ``(symbol, ts)`` range groups them by interval
+    (``ts - (ts % i + i) % i`` floors like Python's ``%``, which SQL's truncating
+    ``%`` alone does not for negative ``ts``). ``+trade_id`` keeps SQLite's planner
+    from scanning the primary key for ``trade_id > ?`` instead of the index range.
+    """
+    return _CANDLES.format(open=open_price, close=close_price, extra=extra)
+
 
 _USER_COLUMNS: Final = "id, name, role, disabled, created, generation"
 _ARCHIVE_COLUMNS: Final = "name, first_seq, last_seq, created, archived, file, size, sha256, source"
@@ -119,6 +121,14 @@ class Dialect(ABC, Generic[C]):
 
     chunk: int
     """Rows fetched at a time when streaming a query's result."""
+
+    candles: str = candles_query(
+        open_price="(SELECT price FROM trades WHERE trade_id = b.first_id)",
+        close_price="(SELECT price FROM trades WHERE trade_id = b.last_id)",
+    )
+    """The query of :meth:`SQLStore.candles`. By default the open and close are two primary-key
+    lookups per candle (scalar subqueries: a join would let a planner that misjudges how few
+    intervals there are hash the whole table)."""
 
     def sql(self, query: str) -> str:
         """``query`` with its ``?`` placeholders in the driver's style (and ``%`` doubled where that style uses it)."""
@@ -388,12 +398,12 @@ class SQLStore(Generic[C]):
         """``symbol``'s trades with ts in ``[since, until)`` and ``trade_id > after_id``, aggregated into
         candles of ``interval_ns`` aligned to the epoch by the database (intervals without trades left out).
 
-        The database does the work, in one query (:data:`_CANDLES`): the drivers release the GIL while it
+        The database does the work, in one query (:attr:`Dialect.candles`): the drivers release the GIL while it
         runs, and only the candles (at most one per interval) come back to Python.
         """
         last = until - 1 if until is not None else 2**63 - 1  # ts <= last: no bound is no bound at all
         args = (interval_ns, interval_ns, interval_ns, symbol, since, last, after_id)
-        with contextlib.closing(self._execute(_CANDLES, args)) as cur:
+        with contextlib.closing(self._execute(self._dialect.candles, args)) as cur:
             rows = list(cur)
         return TradeCandles(
             buckets=[TradeBucket(*r[:7]) for r in rows],
