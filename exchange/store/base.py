@@ -52,6 +52,8 @@ __all__ = [
     "SymbolInfo",
     "SymbolStore",
     "Trade",
+    "TradeBucket",
+    "TradeCandles",
     "TradeStore",
     "User",
     "UserExists",
@@ -199,6 +201,32 @@ class Trade(msgspec.Struct, frozen=True, gc=False):
     taker_order_id: int
 
 
+class TradeBucket(msgspec.Struct, frozen=True, gc=False):
+    """One interval's trades of a symbol, aggregated by the database (a candle).
+
+    ``ts`` is the interval's start (``trade.ts`` floored to a multiple of the
+    interval); ``open`` and ``close`` are the prices of its lowest and highest
+    ``trade_id`` (trade order, whatever the timestamps say).
+    """
+
+    ts: int
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    trades: int
+
+
+class TradeCandles(msgspec.Struct, frozen=True, gc=False):
+    """What :meth:`TradeStore.candles` returns: the non-empty buckets, oldest first, and the newest trade
+    aggregated (``last_id``, ``last_ts``: the highest ``trade_id`` and ``ts`` seen, 0 and None if none)."""
+
+    buckets: list[TradeBucket]
+    last_id: int = 0
+    last_ts: int | None = None
+
+
 def hash_password(password: str, rounds: int) -> str:
     """The bcrypt hash of ``password`` at cost ``rounds``, as stored (text)."""
     return auth.hash_password(password, rounds=rounds).decode()
@@ -335,6 +363,12 @@ class TradeStore(Protocol):
         self, *, since: int | None = None, until: int | None = None, symbol: str | None = None
     ) -> Iterator[Trade]:
         """Trades by id, optionally with ts in ``[since, until)`` (ns) and for one symbol."""
+
+    def candles(
+        self, symbol: str, interval_ns: int, *, since: int, until: int | None = None, after_id: int = 0
+    ) -> TradeCandles:
+        """``symbol``'s trades with ts in ``[since, until)`` and ``trade_id > after_id``, aggregated into
+        candles of ``interval_ns`` aligned to the epoch by the database (intervals without trades left out)."""
 
     def user_trades(self, user: int, *, before: int | None = None, limit: int = 100) -> list[Trade]:
         """The newest ``limit`` trades ``user`` took part in (maker or taker), newest first, ids below ``before``."""

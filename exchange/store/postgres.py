@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 
 from exchange.store.base import DEFAULT_BCRYPT_ROUNDS, ArchivedSegment, Record, Segment, StoreError, Trade
-from exchange.store.sql import TRADE_COLUMNS, Dialect, SQLSink, SQLStore, trade_rows
+from exchange.store.sql import TRADE_COLUMNS, Dialect, SQLSink, SQLStore, candles_query, trade_rows
 
 __all__ = ["PostgresSink", "PostgresStore"]
 
@@ -98,6 +98,14 @@ class _PostgresDialect(Dialect[psycopg.Connection[Any]]):
     placeholder = "%s"
     unique_violation = psycopg.errors.UniqueViolation
     chunk = 20_000
+    # Open and close in the same pass as the rest: arrays compare element by element, so the least
+    # (trade_id, price) pair holds the price of the lowest trade id. The lookups' form cost 2.5 times
+    # as much (300,000 trades): the planner, expecting 100,000 intervals, JIT-compiled it.
+    candles = candles_query(
+        open_price="(b.first_pair)[2]",
+        close_price="(b.last_pair)[2]",
+        extra=", min(ARRAY[trade_id, price]) AS first_pair, max(ARRAY[trade_id, price]) AS last_pair",
+    )
 
     def transaction(self, conn: psycopg.Connection[Any]) -> AbstractContextManager[object]:
         return conn.transaction()

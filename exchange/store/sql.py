@@ -36,16 +36,44 @@ from exchange.store.base import (
     StoreError,
     SymbolInfo,
     Trade,
+    TradeBucket,
+    TradeCandles,
     User,
     UserExists,
     hash_password,
 )
 
-__all__ = ["TRADE_COLUMNS", "Connection", "Cursor", "Dialect", "SQLSink", "SQLStore", "trade_rows"]
+__all__ = ["TRADE_COLUMNS", "Connection", "Cursor", "Dialect", "SQLSink", "SQLStore", "candles_query", "trade_rows"]
 
 TRADE_COLUMNS: Final = (
     "trade_id, seq, ts, symbol, price, qty, side, maker_user, maker_order_id, taker_user, taker_order_id"
 )
+
+_CANDLES: Final = """
+SELECT b.bucket, {open}, b.high, b.low, {close}, b.volume, b.n, b.last_id, b.last_ts
+FROM (
+    SELECT ts - (ts % ? + ?) % ? AS bucket, min(trade_id) AS first_id, max(trade_id) AS last_id,
+        max(price) AS high, min(price) AS low, CAST(sum(qty) AS BIGINT) AS volume, count(*) AS n,
+        max(ts) AS last_ts{extra}
+    FROM trades WHERE symbol = ? AND ts >= ? AND ts <= ? AND +trade_id > ?
+    GROUP BY 1
+) AS b
+ORDER BY b.bucket
+"""
+
+
+def candles_query(*, open_price: str, close_price: str, extra: str = "") -> str:
+    """The query of :meth:`SQLStore.candles`, with a dialect's SQL for the open and close prices of
+    a candle ``b`` (the prices of its lowest and highest ``trade_id``: ``b.first_id``, ``b.last_id``) and
+    the ``extra`` aggregates they read, if any.
+
+    One pass over the trades of the ``(symbol, ts)`` range groups them by interval
+    (``ts - (ts % i + i) % i`` floors like Python's ``%``, which SQL's truncating
+    ``%`` alone does not for negative ``ts``). ``+trade_id`` keeps SQLite's planner
+    from scanning the primary key for ``trade_id > ?`` instead of the index range.
+    """
+    return _CANDLES.format(open=open_price, close=close_price, extra=extra)
+
 
 _USER_COLUMNS: Final = "id, name, role, disabled, created, generation"
 _ARCHIVE_COLUMNS: Final = "name, first_seq, last_seq, created, archived, file, size, sha256, source"
@@ -81,7 +109,8 @@ class Dialect(ABC, Generic[C]):
     """What differs between the backends' SQL, for the shared methods.
 
     Shared queries are written with ``?`` placeholders; :meth:`sql` turns them
-    into the driver's (so no shared query may hold a literal ``?`` or ``%``).
+    into the driver's (so no shared query may hold a literal ``?``; a ``%``
+    operator is escaped for drivers whose placeholders use ``%``).
     """
 
     placeholder: str = "?"
@@ -93,9 +122,19 @@ class Dialect(ABC, Generic[C]):
     chunk: int
     """Rows fetched at a time when streaming a query's result."""
 
+    candles: str = candles_query(
+        open_price="(SELECT price FROM trades WHERE trade_id = b.first_id)",
+        close_price="(SELECT price FROM trades WHERE trade_id = b.last_id)",
+    )
+    """The query of :meth:`SQLStore.candles`. By default the open and close are two primary-key
+    lookups per candle (scalar subqueries: a join would let a planner that misjudges how few
+    intervals there are hash the whole table)."""
+
     def sql(self, query: str) -> str:
-        """``query`` with its ``?`` placeholders in the driver's style."""
-        return query if self.placeholder == "?" else query.replace("?", self.placeholder)
+        """``query`` with its ``?`` placeholders in the driver's style (and ``%`` doubled where that style uses it)."""
+        if self.placeholder == "?":
+            return query
+        return (query.replace("%", "%%") if "%" in self.placeholder else query).replace("?", self.placeholder)
 
     def set_last_seq(self, conn: C, name: str, last_seq: int) -> None:
         """Record ``last_seq`` as segment ``name``'s committed end in the catalog."""
@@ -352,6 +391,25 @@ class SQLStore(Generic[C]):
             while rows := cur.fetchmany(self._dialect.chunk):
                 for r in rows:
                     yield Trade(*r)
+
+    def candles(
+        self, symbol: str, interval_ns: int, *, since: int, until: int | None = None, after_id: int = 0
+    ) -> TradeCandles:
+        """``symbol``'s trades with ts in ``[since, until)`` and ``trade_id > after_id``, aggregated into
+        candles of ``interval_ns`` aligned to the epoch by the database (intervals without trades left out).
+
+        The database does the work, in one query (:attr:`Dialect.candles`): the drivers release the GIL while it
+        runs, and only the candles (at most one per interval) come back to Python.
+        """
+        last = until - 1 if until is not None else 2**63 - 1  # ts <= last: no bound is no bound at all
+        args = (interval_ns, interval_ns, interval_ns, symbol, since, last, after_id)
+        with contextlib.closing(self._execute(self._dialect.candles, args)) as cur:
+            rows = list(cur)
+        return TradeCandles(
+            buckets=[TradeBucket(*r[:7]) for r in rows],
+            last_id=max((r[7] for r in rows), default=0),
+            last_ts=max((r[8] for r in rows), default=None),
+        )
 
     def user_trades(self, user: int, *, before: int | None = None, limit: int = 100) -> list[Trade]:
         """The newest ``limit`` trades ``user`` took part in (maker or taker), newest first, ids below ``before``."""
