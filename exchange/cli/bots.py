@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -69,7 +68,7 @@ async def run_bots(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    admin = await _admin(home, url, cafile)
+    admin = await admin_session(home, url=url, cafile=cafile)
     try:
         listed = [info.symbol for info in (await admin.symbols()).symbols]
         unknown = [s for s in symbols if s not in listed]
@@ -103,28 +102,6 @@ async def run_bots(
         await farm.stop()
     typer.echo("bots stopped, their orders canceled: " + farm.status_line())
     return 0
-
-
-async def _admin(home: Path, url: str, cafile: Path | None) -> Any:
-    """An admin session: the local admin's password (``EXCH_ADMIN_PASSWORD`` or ``HOME/admin-password``)."""
-    if cafile is None:
-        return await admin_session(home, url=url)
-    from client import Session
-
-    secret = os.environ.get("EXCH_ADMIN_PASSWORD")
-    if secret is None:
-        path = home / "admin-password"
-        try:
-            secret = path.read_text().strip()
-        except OSError:
-            raise ValueError(f"no admin password: set EXCH_ADMIN_PASSWORD or create {path}") from None
-    session = await Session.connect(url, cafile=cafile, insecure_ok=url.startswith("ws://"))
-    try:
-        await session.login("admin", secret)
-    except BaseException:
-        await session.close()
-        raise
-    return session
 
 
 async def _report(farm: BotFarm, every: float) -> None:

@@ -194,14 +194,35 @@ def server_running(home: Path) -> bool:
         return True
 
 
-async def admin_session(home: Path, *, url: str | None = None, user: str = "admin") -> Any:
-    """A logged-in admin :class:`client.Session` to the server running on ``home``.
+def local_admin_password(home: Path) -> str:
+    """The first admin's password on this machine: ``EXCH_ADMIN_PASSWORD``, else ``HOME/admin-password``.
+
+    Raises:
+        ValueError: neither is there.
+    """
+    from exchange.info import ADMIN_PASSWORD_FILE
+
+    secret = os.environ.get("EXCH_ADMIN_PASSWORD")
+    if secret is not None:
+        return secret
+    path = home / ADMIN_PASSWORD_FILE
+    try:
+        return path.read_text().strip()
+    except OSError:
+        raise ValueError(f"no admin password: set EXCH_ADMIN_PASSWORD or create {path}") from None
+
+
+async def admin_session(
+    home: Path, *, url: str | None = None, user: str = "admin", cafile: Path | None = None
+) -> Any:
+    """A logged-in admin :class:`client.Session` to the server running on ``home`` (or at ``url``, trusting
+    ``cafile`` when given, else the home's CA), with the local admin password (:func:`local_admin_password`).
 
     Raises:
         ValueError: no server info or no admin password in ``home``.
     """
     from client import Session
-    from exchange.info import ADMIN_PASSWORD_FILE, read_server_info
+    from exchange.info import read_server_info
 
     info = read_server_info(home)
     if url is None:
@@ -210,14 +231,8 @@ async def admin_session(home: Path, *, url: str | None = None, user: str = "admi
 
             raise ValueError(no_server(home))
         url = info.url
-    secret = os.environ.get("EXCH_ADMIN_PASSWORD")
-    if secret is None:
-        try:
-            secret = (home / ADMIN_PASSWORD_FILE).read_text().strip()
-        except OSError:
-            path = home / ADMIN_PASSWORD_FILE
-            raise ValueError(f"no admin password: set EXCH_ADMIN_PASSWORD or create {path}") from None
-    session = await Session.connect(url, home=home, insecure_ok=url.startswith("ws://"))
+    secret = local_admin_password(home)
+    session = await Session.connect(url, cafile=cafile, home=home, insecure_ok=url.startswith("ws://"))
     try:
         await session.login(user, secret)
     except BaseException:
