@@ -2,7 +2,10 @@
 
 Real in-process servers over real TLS. bcrypt runs at cost 4 here, so the races
 are widened on purpose: several logins at once, repeated, and for the password
-change a bcrypt pool kept busy by logins of a user whose hash is costly.
+change a bcrypt pool kept busy by logins of a user whose hash is costly. Those
+widened races almost always let the store's one thread finish a racing login
+first, so they pass without the gateway's revocation count; the last test holds a
+login on a real store between its read and its decision, and fails without it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import bcrypt
@@ -17,7 +22,10 @@ import pytest
 
 from client import ClientError, ExchError, Session
 from client.errors import SessionClosed
+from exchange.auth import LoginThrottle, TokenSigner
+from exchange.gateway.login import Logins
 from exchange.paths import db_path
+from exchange.store.base import User
 from exchange.store.sqlite import SQLiteStore
 
 from .conftest import ROUNDS, Exchange, MakeExchange, run_exch, unique
@@ -198,3 +206,56 @@ async def test_an_older_homes_users_log_in_after_the_upgrade(tmp_path: Path, mak
     assert (await (await exchange.connect()).login_token(token)).user == name
     await (await exchange.admin()).user_disable(name)
     await _auth_failed(await exchange.connect(), token=token)
+
+
+class _PausingStore(SQLiteStore):
+    """A real store whose ``get_user`` hands back what it read only when the test says so: a login
+    is held between reading its user and deciding, where a change can be answered meanwhile."""
+
+    def __init__(self, home: Path) -> None:
+        super().__init__(home, bcrypt_rounds=ROUNDS)
+        self.read = threading.Event()
+        self.go = threading.Event()
+
+    def get_user(self, name: str) -> User | None:
+        user = super().get_user(name)
+        self.read.set()
+        assert self.go.wait(10)
+        return user
+
+
+@pytest.mark.parametrize("change", ["disable", "passwd", None])
+@pytest.mark.parametrize("by", ["token", "password"])
+async def test_a_login_that_read_its_user_before_a_change_was_answered_is_refused(
+    tmp_path: Path, by: str, change: str | None
+) -> None:
+    """Deterministic: the login has read ``fred`` (enabled, old generation) when the change is
+    written and answered (the admin handler's store write, then ``Logins.revoke``); the login then
+    decides on what it read. Only the revocation count can refuse it. ``None``: no change, the
+    paused login goes through (the pause alone refuses nothing)."""
+    store = _PausingStore(tmp_path)
+    fred = store.add_user("fred", "fred-pw")
+    with ThreadPoolExecutor(1) as store_thread:
+        logins = Logins(store=store, store_executor=store_thread, bcrypt_executor=None,
+                        signer=TokenSigner(b"k" * 32), throttle=LoginThrottle(), bcrypt_rounds=ROUNDS)
+        token, _ = logins.issue(fred)
+        login = asyncio.create_task(
+            logins.by_token(token) if by == "token" else logins.by_password("fred", "fred-pw", "10.0.0.1"))
+        assert await asyncio.to_thread(store.read.wait, 10)  # it has read fred, still as before
+        if change is not None:
+            writer = SQLiteStore(tmp_path, bcrypt_rounds=ROUNDS)  # the change, through another connection
+            try:
+                if change == "disable":
+                    writer.set_disabled("fred", True)
+                else:
+                    writer.set_password("fred", "new-pw")
+            finally:
+                writer.close()
+            logins.revoke("fred")  # answered: the sessions are closed, logins in flight must fail
+        store.go.set()
+        user = await login
+    store.close()
+    if change is None:
+        assert user is not None and user.name == "fred"
+    else:
+        assert user is None
