@@ -6,11 +6,14 @@ import contextlib
 import fcntl
 import os
 import stat
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
-__all__ = ["PRIVATE_UMASK", "exclusive_lock", "fsync_path", "make_private", "private_umask", "tighten"]
+__all__ = [
+    "PRIVATE_UMASK", "exclusive_lock", "fsync_path", "make_private", "private_umask", "tighten", "write_atomic",
+]
 
 PRIVATE_UMASK: Final = 0o077
 """The umask of every exch process that writes a home: new files 0600, new directories 0700."""
@@ -23,6 +26,23 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int) -> None:
+    """Write ``data`` to ``path`` (``mode``) via a synced temporary file in the same directory and a
+    rename: a reader sees the old content or the new, never a part."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 @contextlib.contextmanager

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import secrets
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from exchange.files import exclusive_lock, fsync_path, make_private, private_umask
+from exchange.files import exclusive_lock, fsync_path, make_private, private_umask, write_atomic
 from exchange.info import ADMIN_PASSWORD_FILE
 
 if TYPE_CHECKING:
@@ -66,18 +64,7 @@ def save_admin_password(home: Path, password: str) -> Path:
     new one, never a partial file.
     """
     path = home / ADMIN_PASSWORD_FILE
-    fd, tmp = tempfile.mkstemp(dir=home, prefix=f".{ADMIN_PASSWORD_FILE}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(password + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, (password + "\n").encode(), mode=0o600)
     fsync_path(home)
     return path
 

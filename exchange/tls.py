@@ -32,14 +32,11 @@ half a key. Only this module touches the key material; the server prints
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import ipaddress
-import os
 import re
 import socket
 import ssl
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +48,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from exchange.files import tighten
+from exchange.files import tighten, write_atomic
 from exchange.tlsclient import CA_CERT_NAME, TLS_DIR_NAME, client_context, default_tls_dir
 
 __all__ = [
@@ -172,22 +169,6 @@ def _cert_sans(cert: x509.Certificate) -> list[_San]:
 
 
 # --------------------------------------------------------------------------- files
-
-
-def _write_atomic(path: Path, data: bytes, *, mode: int) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -379,8 +360,8 @@ def ensure_certificates(
         raise TLSSetupError(f"{ca_key_path} does not belong to {ca_path}")
     if ca_cert is None or (ca_key is not None and ca_cert.not_valid_after_utc <= renew_at):
         ca_cert, ca_key = _new_ca(now)
-        _write_atomic(ca_key_path, _key_pem(ca_key), mode=0o600)
-        _write_atomic(ca_path, ca_cert.public_bytes(serialization.Encoding.PEM), mode=0o600)
+        write_atomic(ca_key_path, _key_pem(ca_key), mode=0o600)
+        write_atomic(ca_path, ca_cert.public_bytes(serialization.Encoding.PEM), mode=0o600)
         ca_generated = True
 
     cert = _load_cert(cert_path) if cert_path.exists() else None
@@ -394,8 +375,8 @@ def ensure_certificates(
         if cert is not None and not ca_generated:
             sans += [v for v in _cert_sans(cert) if v not in sans]
         cert, key = _new_server_cert(ca_cert, ca_key, sans, now)
-        _write_atomic(key_path, _key_pem(key), mode=0o600)
-        _write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o600)
+        write_atomic(key_path, _key_pem(key), mode=0o600)
+        write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o600)
         cert_generated = True
 
     assert cert is not None
