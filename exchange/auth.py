@@ -39,6 +39,8 @@ from typing import Final
 
 import bcrypt
 
+from exchange.bounds import MAX_PASSWORD_BYTES
+
 __all__ = [
     "BCRYPT_ROUNDS",
     "MAX_PASSWORD_BYTES",
@@ -56,8 +58,6 @@ __all__ = [
 
 BCRYPT_ROUNDS: Final = 12
 """bcrypt cost for new hashes: about 0.25 s of one core here."""
-MAX_PASSWORD_BYTES: Final = 72
-"""bcrypt reads at most 72 bytes; longer passwords are refused, never truncated."""
 SECRET_BYTES: Final = 32
 _MIN_SECRET_BYTES: Final = 16
 

@@ -52,6 +52,7 @@ __all__ = [
     "MAX_DEPOSIT",
     "MAX_EXPIRE_NS",
     "MAX_LOT",
+    "MAX_PASSWORD_BYTES",
     "MAX_PRICE",
     "MAX_QTY",
     "MAX_SHARES",
@@ -77,3 +78,6 @@ MAX_VOLUME: Final = 2**63 - 1
 """A book's traded volume stops counting here (see the module doc)."""
 MAX_EXPIRE_NS: Final = 366 * 86_400 * 10**9
 """A good-till-date order expires at most this long (366 days, in ns) after it is placed."""
+MAX_PASSWORD_BYTES: Final = 72
+"""Longest password, in bytes of UTF-8: bcrypt reads at most 72; longer ones are refused, never truncated.
+Here (not in :mod:`exchange.auth`) so the apps check it without importing bcrypt."""

@@ -29,7 +29,7 @@ from client.errors import ClientError
 from client.session import Session
 from console.answers import describe_error, describe_reply
 from console.format import parse_dollars
-from exchange.auth import MAX_PASSWORD_BYTES
+from exchange.bounds import MAX_PASSWORD_BYTES
 
 __all__ = [
     "AddUserForm",
