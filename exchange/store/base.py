@@ -359,10 +359,8 @@ class TradeStore(Protocol):
     def add_trades(self, trades: Sequence[Trade]) -> None:
         """Insert trades; ones already stored (same trade id) are left alone."""
 
-    def trades(
-        self, *, since: int | None = None, until: int | None = None, symbol: str | None = None
-    ) -> Iterator[Trade]:
-        """Trades by id, optionally with ts in ``[since, until)`` (ns) and for one symbol."""
+    def trades(self, *, since: int | None = None, symbol: str | None = None) -> Iterator[Trade]:
+        """Trades by id, optionally from ts ``since`` (ns) on and for one symbol."""
 
     def candles(
         self, symbol: str, interval_ns: int, *, since: int, until: int | None = None, after_id: int = 0

@@ -375,15 +375,10 @@ class SQLStore(Generic[C]):
             with self._dialect.transaction(self._conn):
                 self._dialect.insert_trades(self._conn, trades)
 
-    def trades(
-        self, *, since: int | None = None, until: int | None = None, symbol: str | None = None
-    ) -> Iterator[Trade]:
-        """Trades by id, optionally with ts in ``[since, until)`` (ns) and for one symbol."""
+    def trades(self, *, since: int | None = None, symbol: str | None = None) -> Iterator[Trade]:
+        """Trades by id, optionally from ts ``since`` (ns) on and for one symbol."""
         query = f"SELECT {TRADE_COLUMNS} FROM trades WHERE ts >= ?"
         args: list[Any] = [since if since is not None else -(2**63)]
-        if until is not None:
-            query += " AND ts < ?"
-            args.append(until)
         if symbol is not None:
             query += " AND symbol = ?"
             args.append(symbol)

@@ -244,7 +244,6 @@ def test_a_window_in_the_past_reads_only_its_own_trades_from_the_store(store: St
     end = old + 5 * MINUTE - (old + 5 * MINUTE) % MINUTE + MINUTE
     assert asked == [(end - 10 * MINUTE, end)]  # the window's 10 minutes, bounded at both ends
     assert read == [5]  # not the 50 later trades
-    assert [t.trade_id for t in store.trades(since=old, until=old + 2 * MINUTE)] == [1, 2]
 
 
 async def test_a_long_candles_fold_does_not_hold_a_login_behind_it(make_exchange: MakeExchange) -> None:
