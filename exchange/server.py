@@ -49,7 +49,6 @@ from exchange.home import ensure_admin, home_lock
 from exchange.info import ServerInfo, remove_server_info, write_server_info
 from exchange.journal.config import JournalConfig
 from exchange.ledger import Ledger
-from exchange.malloc import TRIM_INTERVAL_S, HeapTrimmer
 from exchange.marketdata.bus import open_publisher
 from exchange.marketdata.feed import seed_hub
 from exchange.marketdata.hub import MarketDataHub
@@ -61,7 +60,7 @@ from exchange.serving.limits import GatewayLimits
 from exchange.serving.session import ClientSession
 from exchange.store import open_store
 from exchange.store.base import DEFAULT_BCRYPT_ROUNDS, Store
-from exchange.tasks import every, websocket_options
+from exchange.tasks import every, trim_heap_forever, websocket_options
 from exchange.tls import serving_context
 from exchange.upkeep import archive_forever, ensure_symbols, quiet_collector, record_symbols, watch_loop_lag
 
@@ -217,7 +216,6 @@ async def _serve(
             loop.add_signal_handler(sig, stop.set)
 
     tasks: list[asyncio.Task[None]] = []
-    trimmer = HeapTrimmer()  # give the C heap that closed connections freed back to the kernel
     try:
         if publisher is not None:
             await publisher.start()
@@ -244,8 +242,7 @@ async def _serve(
             tasks.append(asyncio.create_task(every(0.025, lambda: hub.pump(time.monotonic()))))
             tasks.append(asyncio.create_task(every(ledger.config.checkpoint_interval, ledger.checkpoint)))
             tasks.append(asyncio.create_task(every(EXPIRY_TICK_S, gateway.expire_due)))
-            # on a worker thread: a trim after a burst of connections takes tens of ms
-            tasks.append(asyncio.create_task(every(TRIM_INTERVAL_S, lambda: loop.run_in_executor(None, trimmer))))
+            tasks.append(asyncio.create_task(trim_heap_forever()))
             if config.archive_to is not None:
                 tasks.append(asyncio.create_task(archive_forever(config, home, stats.note, say)))
             gateway.accepting = True

@@ -7,9 +7,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from exchange.malloc import TRIM_INTERVAL_S, HeapTrimmer
 from exchange.serving.limits import GatewayLimits
 
-__all__ = ["every", "websocket_options"]
+__all__ = ["every", "trim_heap_forever", "websocket_options"]
 
 log = logging.getLogger("exch.tasks")
 
@@ -22,6 +23,15 @@ async def every(interval: float, action: Callable[[], object]) -> None:
             action()
         except Exception:  # a periodic task must not die silently
             log.exception("periodic task %r failed", getattr(action, "__name__", action))
+
+
+async def trim_heap_forever(interval: float = TRIM_INTERVAL_S) -> None:
+    """Every ``interval`` seconds until cancelled, give the C heap that closed connections freed back
+    to the kernel (:class:`~exchange.malloc.HeapTrimmer`), on a worker thread: a trim after a burst
+    of connections takes tens of ms."""
+    trimmer = HeapTrimmer()
+    loop = asyncio.get_running_loop()
+    await every(interval, lambda: loop.run_in_executor(None, trimmer))
 
 
 def websocket_options(limits: GatewayLimits, *, server_header: str) -> dict[str, Any]:

@@ -29,7 +29,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.server import serve
 
-from exchange.malloc import TRIM_INTERVAL_S, HeapTrimmer
 from exchange.marketdata.bus import open_follower
 from exchange.marketdata.contract import BusFollower
 from exchange.marketdata.hub import MarketDataHub
@@ -38,7 +37,7 @@ from exchange.serving.endpoint import Endpoint
 from exchange.serving.forwarded import DEFAULT_HEADER, TrustedProxies
 from exchange.serving.http import WS_PATH, endpoint_http, health_response
 from exchange.serving.limits import GatewayLimits
-from exchange.tasks import every, websocket_options
+from exchange.tasks import every, trim_heap_forever, websocket_options
 from exchange.tls import serving_context
 
 if TYPE_CHECKING:
@@ -152,9 +151,7 @@ async def run_marketdata(
     path = info_path(home, os.getpid())
     following = asyncio.create_task(follower.follow(hub, synced=synced), name="exch-bus-follower")
     pumping = asyncio.create_task(every(0.025, lambda: hub.pump(time.monotonic())), name="exch-md-pump")
-    trimmer = HeapTrimmer()  # give the C heap that closed connections freed back to the kernel (on a worker thread)
-    trimming = asyncio.create_task(every(TRIM_INTERVAL_S, lambda: loop.run_in_executor(None, trimmer)),
-                                   name="exch-md-trim")
+    trimming = asyncio.create_task(trim_heap_forever(), name="exch-md-trim")
     try:
         async with serve(
             endpoint.handle, config.host, config.port, ssl=ssl_context,
