@@ -206,14 +206,13 @@ def passwd(
     """Set a user's password; their sessions end and their reconnect tokens stop working at once."""
     with cli_errors():
         root = resolve_home(home)
+        password = _password(password_stdin)
         if server_running(root):
-            password = _password(password_stdin)
             reply = with_admin(root, lambda s: s.user_passwd(name, password))
             closed = reply.sessions_closed
             sessions = f"{closed} session{'' if closed == 1 else 's'} closed"
             line = f"Changed the password of {name}: {sessions}; their reconnect tokens no longer work."
         else:  # under the home's lock, as every offline change: no server starts in between
-            password = _password(password_stdin)
             _offline(root, db, lambda store, _: store.set_password(name, password))
             line = f"Changed the password of {name}; their reconnect tokens no longer work."
         typer.echo(line + _keep_admin_password_file(root, name, password))
