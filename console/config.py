@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from exchange.info import ADMIN_PASSWORD_FILE, read_server_info
+from exchange.info import ADMIN_PASSWORD_FILE, read_admin_password, read_server_info
 
-__all__ = ["ConsoleConfig", "read_admin_password", "resolve"]
+__all__ = ["ConsoleConfig", "resolve"]
 
 PASSWORD_ENV = "EXCH_ADMIN_PASSWORD"
 
@@ -56,14 +56,6 @@ class ConsoleConfig:
         """The same settings with what the login screen asked for."""
         return replace(self, url=url, user=user, password=password, cafile=cafile, source="login screen",
                        url_from_home=False, password_from_home=False)
-
-
-def read_admin_password(home: Path) -> str | None:
-    """The password in ``HOME/admin-password`` (None: no file, or empty)."""
-    try:
-        return (home / ADMIN_PASSWORD_FILE).read_text().strip() or None
-    except OSError:
-        return None
 
 
 def resolve(

@@ -21,9 +21,9 @@ from typing import Any
 from client.errors import ClientError
 from client.live import LinkState, LiveConnection
 from client.session import Session
-from console.config import ConsoleConfig, read_admin_password
+from console.config import ConsoleConfig
 from console.model import ConsoleModel
-from exchange.info import read_server_info
+from exchange.info import read_admin_password, read_server_info
 
 __all__ = ["Feed"]
 

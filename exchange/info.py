@@ -17,6 +17,7 @@ __all__ = [
     "ADMIN_PASSWORD_FILE",
     "INFO_FILE",
     "ServerInfo",
+    "read_admin_password",
     "read_server_info",
     "remove_server_info",
     "write_server_info",
@@ -39,6 +40,14 @@ class ServerInfo:
     tls: bool
     started_ts: int
     ca: str | None
+
+
+def read_admin_password(home: Path) -> str | None:
+    """The password in ``HOME/admin-password`` (None: no file, or empty)."""
+    try:
+        return (home / ADMIN_PASSWORD_FILE).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def read_server_info(home: Path) -> ServerInfo | None:

@@ -200,16 +200,14 @@ def local_admin_password(home: Path) -> str:
     Raises:
         ValueError: neither is there.
     """
-    from exchange.info import ADMIN_PASSWORD_FILE
+    from exchange.info import ADMIN_PASSWORD_FILE, read_admin_password
 
     secret = os.environ.get("EXCH_ADMIN_PASSWORD")
-    if secret is not None:
-        return secret
-    path = home / ADMIN_PASSWORD_FILE
-    try:
-        return path.read_text().strip()
-    except OSError:
-        raise ValueError(f"no admin password: set EXCH_ADMIN_PASSWORD or create {path}") from None
+    if secret is None:
+        secret = read_admin_password(home)
+    if secret is None:
+        raise ValueError(f"no admin password: set EXCH_ADMIN_PASSWORD or create {home / ADMIN_PASSWORD_FILE}")
+    return secret
 
 
 async def admin_session(
