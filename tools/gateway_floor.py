@@ -37,6 +37,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from exchange.engine.buildinfo import engine_build
 from exchange.engine.commands import AddSymbol, Deposit, NewOrder, encode_command
 from exchange.engine.core import Engine
 from exchange.engine.events import Ack, Match
@@ -123,8 +124,6 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds per step; the best counts (default 3)")
     args = parser.parse_args()
     batch_frames = frames(args.n)
-    from exchange.engine.buildinfo import engine_build
-
     result: dict[str, object] = {"tool": "gateway_floor", "orders": args.n, "engine": engine_build().description}
     with tempfile.TemporaryDirectory(prefix="exch-floor-") as tmp:
         for depth, step in enumerate(STEPS, start=1):
